@@ -1,0 +1,236 @@
+//! The pipeline, top to bottom: template → references → resolve → render → validate → plan →
+//! register → report. No SDK types here.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use tracing::{info, warn};
+
+use crate::aws::Aws;
+use crate::ci::github;
+use crate::ecs::{self, Revision};
+use crate::error::{Error, Location, Problem, Problems};
+use crate::inputs::{Command, Inputs};
+use crate::mask::{MIN_MASKED_LEN, Secret};
+use crate::output;
+use crate::plan;
+use crate::resolve;
+use crate::taskdef::{self, Rendered};
+
+/// What a run did, for the report and the CI outputs.
+#[derive(Debug)]
+pub struct Report {
+    pub family: String,
+    /// The revision registered, or the unchanged one reused; `None` for `render` and dry runs.
+    pub revision: Option<Revision>,
+    /// Whether the definition differs from the family's latest revision.
+    pub changed: bool,
+    /// Where the rendered definition was written.
+    pub rendered: Option<PathBuf>,
+}
+
+pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
+    if inputs.ci.codebuild {
+        info!(
+            "on CodeBuild: CodeBuild masks only the secrets it injects itself; values this tool fetches are protected by its own redaction"
+        );
+    }
+
+    // Template → references. Everything that can be wrong without AWS fails here, before any call.
+    let mut template = taskdef::load(&inputs.task_definition)?;
+    taskdef::apply_inputs(&mut template, inputs)?;
+    let family = template.family().to_owned();
+    let slots = taskdef::slots(&template)?;
+    let mut resolved =
+        resolve::resolve_local(&slots, &inputs.environment, inputs.allow_plaintext_secrets)?;
+
+    // Resolve against AWS: batched, deduplicated, all or nothing.
+    let aws = Aws::load(inputs.region.as_deref()).await;
+    let protect = |secret: &Secret, label: &str| protect(inputs, secret, label);
+    resolved.extend(resolve::resolve_remote(&slots, &aws, &protect).await?);
+    resolve::refuse_plaintext(&slots, &resolved, inputs.allow_plaintext_secrets)?;
+
+    // Render and validate.
+    let rendered = taskdef::render(template, &slots, &resolved);
+    taskdef::validate(&rendered, &inputs.task_definition)?;
+    check_shape(&rendered, &inputs.task_definition)?;
+
+    let mut report = Report {
+        family,
+        revision: None,
+        changed: true,
+        rendered: None,
+    };
+    match inputs.command {
+        Command::Render => {
+            report.rendered =
+                write_rendered(&rendered, inputs.output.as_deref().or(Some(Path::new("-"))))?;
+        }
+        Command::Deploy => {
+            deploy(inputs, &aws, &rendered, &mut report).await?;
+            report.rendered = write_rendered(&rendered, inputs.output.as_deref())?;
+        }
+    }
+    Ok(report)
+}
+
+/// Plan, then register unless nothing changed or this is a dry run.
+async fn deploy(
+    inputs: &Inputs,
+    aws: &Aws,
+    rendered: &Rendered,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let client = aws.ecs();
+    let latest = ecs::latest(&client, &report.family).await?;
+    let masked = plan::masked(rendered);
+    match &latest {
+        None => output::err(&format!(
+            "plan: family `{}` has no ACTIVE revision; the first one will be registered",
+            report.family
+        )),
+        Some(latest) => {
+            let changes = plan::diff(&latest.body, &masked);
+            report.changed = !changes.is_empty();
+            if report.changed {
+                output::err(&format!(
+                    "plan: {} change{} against revision {} of `{}`:",
+                    changes.len(),
+                    if changes.len() == 1 { "" } else { "s" },
+                    latest.revision.revision,
+                    report.family
+                ));
+                for line in plan::lines(&changes) {
+                    output::err(&line);
+                }
+            } else {
+                output::err(&format!(
+                    "plan: no change against revision {} of `{}`",
+                    latest.revision.revision, report.family
+                ));
+            }
+        }
+    }
+    if let (Some(latest), false, true) = (&latest, report.changed, inputs.skip_unchanged) {
+        info!(arn = %latest.revision.arn, "unchanged; registering nothing (skip-unchanged)");
+        report.revision = Some(latest.revision.clone());
+        return Ok(());
+    }
+    if inputs.dry_run {
+        info!("dry run: registering nothing");
+        return Ok(());
+    }
+    let revision = ecs::register(&client, &report.family, rendered.to_json()).await?;
+    info!(arn = %revision.arn, "registered revision {}", revision.revision);
+    report.revision = Some(revision);
+    Ok(())
+}
+
+/// Registers a fetched secret value with the redactor and, on GitHub, with the runner.
+fn protect(inputs: &Inputs, secret: &Secret, label: &str) {
+    let forms = output::protect(secret);
+    if forms.is_empty() {
+        warn!(
+            reference = label,
+            "value is shorter than {MIN_MASKED_LEN} characters and cannot be masked in logs; ecs-secrets never prints it, but other steps might"
+        );
+        return;
+    }
+    if inputs.ci.github.is_some() {
+        github::add_mask(&forms);
+    }
+}
+
+/// Checks the rendered definition against the SDK's model: type errors fail, unknown fields warn.
+fn check_shape(rendered: &Rendered, source: &Path) -> Result<(), Error> {
+    match ecs::check_shape(&rendered.body) {
+        Ok(unknown) => {
+            for field in unknown {
+                warn!(field = %field, "field is not in this version's RegisterTaskDefinition model; it is sent to ECS as written");
+            }
+            Ok(())
+        }
+        Err((path, reason)) => Err(Error::Invalid {
+            problems: Problems(vec![Problem {
+                location: Location {
+                    source: source.display().to_string(),
+                    line: 0,
+                    column: 0,
+                    path,
+                },
+                reference: None,
+                reason: format!("does not match the RegisterTaskDefinition shape: {reason}"),
+            }]),
+        }),
+    }
+}
+
+/// Writes the rendered definition to `target` (`-` is stdout). A file that holds secret values
+/// is created 0600; stdout never receives secret values.
+fn write_rendered(rendered: &Rendered, target: Option<&Path>) -> Result<Option<PathBuf>, Error> {
+    let Some(target) = target else {
+        return Ok(None);
+    };
+    let text = rendered.to_pretty_json();
+    if target == Path::new("-") {
+        if rendered.holds_secret_values() {
+            return Err(Error::Usage(
+                "the rendered task definition holds secret values (allow-plaintext-secrets); refusing to print it: write it to a file with `--output PATH`"
+                    .to_owned(),
+            ));
+        }
+        let redacted = output::redact(&text);
+        if redacted != text {
+            warn!(
+                "masked text that equals a secret value in the rendered definition on stdout; write it with `--output PATH` for the exact file"
+            );
+        }
+        output::write(output::Stream::Stdout, redacted.as_bytes());
+        return Ok(None);
+    }
+    let secret = rendered.holds_secret_values();
+    write_file(target, text.as_bytes(), secret).map_err(|source| Error::Write {
+        path: target.to_owned(),
+        source,
+    })?;
+    if secret {
+        warn!(
+            file = %target.display(),
+            fields = %rendered.secret_paths.iter().cloned().collect::<Vec<_>>().join(", "),
+            "wrote the rendered definition with secret values in plain text (allow-plaintext-secrets); the file is readable by its owner only (0600)"
+        );
+    } else {
+        info!(file = %target.display(), "wrote the rendered definition (references only)");
+    }
+    Ok(Some(target.to_owned()))
+}
+
+/// Writes through a temporary file in the same directory, renamed into place, so a reader never
+/// sees half a file and a secret-bearing file is never readable by others, even for a moment.
+fn write_file(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let directory = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().map_or_else(
+        || "rendered".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let temporary = directory.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mode = if private { 0o600 } else { 0o644 };
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}

@@ -1,0 +1,109 @@
+//! AWS set-up shared by every stage: the SDK configuration, clients per Region, and error texts
+//! that carry the service's code and message rather than the SDK's terse default.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+/// The SDK configuration and a cache of clients per Region.
+pub struct Aws {
+    config: SdkConfig,
+    ssm: Mutex<HashMap<String, aws_sdk_ssm::Client>>,
+    secretsmanager: Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
+}
+
+impl Aws {
+    /// Loads credentials, Region and endpoint the way the AWS CLI does (environment, profile,
+    /// container and instance credentials), with `region` overriding the Region.
+    pub async fn load(region: Option<&str>) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = region {
+            loader = loader.region(Region::new(region.to_owned()));
+        }
+        Self {
+            config: loader.load().await,
+            ssm: Mutex::default(),
+            secretsmanager: Mutex::default(),
+        }
+    }
+
+    /// The default Region, if one is configured.
+    pub fn region(&self) -> Option<&str> {
+        self.config.region().map(Region::as_ref)
+    }
+
+    pub fn ecs(&self) -> aws_sdk_ecs::Client {
+        aws_sdk_ecs::Client::new(&self.config)
+    }
+
+    /// A Parameter Store client for `region` (the default Region when `None`).
+    pub fn ssm(&self, region: Option<&str>) -> aws_sdk_ssm::Client {
+        let key = region.unwrap_or_default().to_owned();
+        let mut clients = self.ssm.lock().expect("client cache lock");
+        clients
+            .entry(key)
+            .or_insert_with(|| {
+                let mut builder = aws_sdk_ssm::config::Builder::from(&self.config);
+                if let Some(region) = region {
+                    builder = builder.region(Region::new(region.to_owned()));
+                }
+                aws_sdk_ssm::Client::from_conf(builder.build())
+            })
+            .clone()
+    }
+
+    /// A Secrets Manager client for `region` (the default Region when `None`).
+    pub fn secretsmanager(&self, region: Option<&str>) -> aws_sdk_secretsmanager::Client {
+        let key = region.unwrap_or_default().to_owned();
+        let mut clients = self.secretsmanager.lock().expect("client cache lock");
+        clients
+            .entry(key)
+            .or_insert_with(|| {
+                let mut builder = aws_sdk_secretsmanager::config::Builder::from(&self.config);
+                if let Some(region) = region {
+                    builder = builder.region(Region::new(region.to_owned()));
+                }
+                aws_sdk_secretsmanager::Client::from_conf(builder.build())
+            })
+            .clone()
+    }
+}
+
+/// Renders an SDK error as `Code: message` for service errors, and with its whole cause chain
+/// for everything else (no credentials, no connection, timeouts).
+pub fn describe<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            match (e.code(), e.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_owned(),
+                _ => DisplayErrorContext(e).to_string(),
+            }
+        }
+        SdkError::TimeoutError(_) => "the request timed out".to_owned(),
+        SdkError::DispatchFailure(_) => {
+            format!("could not reach AWS: {}", DisplayErrorContext(err))
+        }
+        _ => DisplayErrorContext(err).to_string(),
+    }
+}
+
+/// The error code of an SDK error, if the service sent one.
+pub fn code<E, R>(err: &SdkError<E, R>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(service) => service.err().code(),
+        _ => None,
+    }
+}

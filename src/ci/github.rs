@@ -1,0 +1,60 @@
+//! GitHub Actions: `::add-mask::` workflow commands and step outputs.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io::Write as _;
+use std::path::Path;
+
+use crate::output::{self, Stream};
+
+/// Escapes workflow-command data exactly as the runner unescapes it.
+pub fn escape_data(value: &str) -> String {
+    value
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Registers each form with the runner's masker. Written to stderr, the stream that carries all
+/// other output, so the runner sees the mask before any line that could hold the value.
+pub fn add_mask(forms: &[String]) {
+    for form in forms {
+        output::write_unredacted_line(
+            Stream::Stderr,
+            &format!("::add-mask::{}", escape_data(form)),
+        );
+    }
+}
+
+/// Appends `name<<DELIM … DELIM` entries to the `GITHUB_OUTPUT` file, with a random delimiter
+/// that no value can contain by accident.
+pub fn set_outputs(path: &Path, outputs: &[(&str, String)]) -> std::io::Result<()> {
+    let mut text = String::new();
+    for (name, value) in outputs {
+        let delimiter = loop {
+            let mut hasher = RandomState::new().build_hasher();
+            hasher.write_usize(text.len());
+            let candidate = format!("ghadelimiter_{:016x}", hasher.finish());
+            if !value.contains(&candidate) {
+                break candidate;
+            }
+        };
+        text.push_str(&format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"));
+    }
+    let text = output::redact(&text);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?
+        .write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_percent_first_then_line_breaks() {
+        assert_eq!(escape_data("a%0Ab\r\nc"), "a%250Ab%0D%0Ac");
+    }
+}

@@ -1,0 +1,292 @@
+//! ECS: check a definition against the SDK's model, read the family's latest revision as the raw
+//! JSON ECS returns, and register a new revision with the user's JSON as the request body.
+//!
+//! Registering sends the rendered JSON itself (through `mutate_request`), so fields newer than
+//! our SDK reach ECS, while signing, retries, credentials and endpoints stay the SDK's.
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
+use aws_sdk_ecs::types::ContainerDefinition;
+use aws_smithy_json::codec::{JsonCodec, JsonCodecSettings};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_schema::codec::Codec as _;
+use aws_smithy_schema::serde::ShapeSerializer as _;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::ConfigBag;
+use serde_json::{Map, Value};
+
+use crate::aws;
+use crate::error::Error;
+
+/// A registered revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    pub arn: String,
+    pub revision: i64,
+}
+
+/// The family's latest ACTIVE revision, with its definition as ECS returned it.
+#[derive(Debug)]
+pub struct Latest {
+    pub revision: Revision,
+    pub body: Map<String, Value>,
+}
+
+fn codec() -> JsonCodec {
+    JsonCodec::new(JsonCodecSettings::builder().use_json_name(false).build())
+}
+
+fn fits_model(body: &Value) -> Result<RegisterTaskDefinitionInput, String> {
+    let bytes = serde_json::to_vec(body).expect("a JSON value serialises");
+    let mut deserializer = codec().create_deserializer(&bytes);
+    RegisterTaskDefinitionInput::deserialize(&mut deserializer).map_err(|e| e.to_string())
+}
+
+/// Checks a definition against the RegisterTaskDefinition model of our SDK. Returns the paths of
+/// fields the model does not know (they are still sent), or the path and reason of a type error.
+pub fn check_shape(body: &Map<String, Value>) -> Result<Vec<String>, (String, String)> {
+    let document = Value::Object(body.clone());
+    let input = match fits_model(&document) {
+        Ok(input) => input,
+        Err(reason) => return Err((locate_type_error(&document), reason)),
+    };
+    let mut serializer = codec().create_serializer();
+    serializer
+        .write_struct(RegisterTaskDefinitionInput::SCHEMA, &input)
+        .map_err(|e| (String::new(), e.to_string()))?;
+    let known: Value = serde_json::from_slice(&serializer.finish()).unwrap_or_default();
+    let mut unknown = Vec::new();
+    missing_fields(&document, &known, String::new(), &mut unknown);
+    Ok(unknown)
+}
+
+/// Narrows a type error down to the deepest field that still fails on its own.
+fn locate_type_error(document: &Value) -> String {
+    let mut focus = document.clone();
+    let mut pointer = String::new();
+    let mut path = String::new();
+    loop {
+        let node = focus.pointer(&pointer).cloned().unwrap_or(Value::Null);
+        let children: Vec<(String, String, Value)> = match &node {
+            Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| {
+                    let mut only = Map::new();
+                    only.insert(k.clone(), v.clone());
+                    let step = k.replace('~', "~0").replace('/', "~1");
+                    let label = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!(".{k}")
+                    };
+                    (step, label, Value::Object(only))
+                })
+                .collect(),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    (
+                        "0".to_owned(),
+                        format!("[{i}]"),
+                        Value::Array(vec![v.clone()]),
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let narrower = children.into_iter().find_map(|(step, label, only)| {
+            let mut candidate = focus.clone();
+            *candidate.pointer_mut(&pointer)? = only;
+            fits_model(&candidate)
+                .is_err()
+                .then_some((candidate, step, label))
+        });
+        match narrower {
+            Some((candidate, step, label)) => {
+                focus = candidate;
+                pointer = format!("{pointer}/{step}");
+                path.push_str(&label);
+            }
+            None => return path,
+        }
+    }
+}
+
+fn missing_fields(sent: &Value, known: &Value, path: String, out: &mut Vec<String>) {
+    match (sent, known) {
+        (Value::Object(sent), Value::Object(known)) => {
+            for (key, value) in sent {
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match known.get(key) {
+                    Some(known_value) => missing_fields(value, known_value, child, out),
+                    None if !value.is_null() => out.push(child),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(sent), Value::Array(known)) => {
+            for (i, (value, known_value)) in sent.iter().zip(known).enumerate() {
+                missing_fields(value, known_value, format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Captures the raw response body of one call.
+#[derive(Debug, Default, Clone)]
+struct CaptureBody(Arc<Mutex<Option<Vec<u8>>>>);
+
+impl Intercept for CaptureBody {
+    fn name(&self) -> &'static str {
+        "CaptureBody"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(bytes) = context.response().body().bytes() {
+            *self.0.lock().expect("capture lock") = Some(bytes.to_vec());
+        }
+        Ok(())
+    }
+}
+
+/// Reads the family's latest ACTIVE revision, or `None` when the family has none.
+pub async fn latest(client: &aws_sdk_ecs::Client, family: &str) -> Result<Option<Latest>, Error> {
+    let capture = CaptureBody::default();
+    let response = client
+        .describe_task_definition()
+        .task_definition(family)
+        .customize()
+        .interceptor(capture.clone())
+        .send()
+        .await;
+    let output = match response {
+        Ok(output) => output,
+        Err(err) if aws::code(&err) == Some("ClientException") => {
+            // ECS answers an unknown family (or one without ACTIVE revisions) this way.
+            return Ok(None);
+        }
+        Err(err) => {
+            return Err(Error::Aws(format!(
+                "cannot read the latest revision of family `{family}` (DescribeTaskDefinition): {}",
+                aws::describe(&err)
+            )));
+        }
+    };
+    let Some(definition) = output.task_definition() else {
+        return Ok(None);
+    };
+    let revision = Revision {
+        arn: definition
+            .task_definition_arn()
+            .unwrap_or_default()
+            .to_owned(),
+        revision: i64::from(definition.revision()),
+    };
+    let raw = capture
+        .0
+        .lock()
+        .expect("capture lock")
+        .take()
+        .unwrap_or_default();
+    let body = serde_json::from_slice::<Value>(&raw)
+        .ok()
+        .and_then(|mut v| v.get_mut("taskDefinition").map(Value::take))
+        .and_then(|v| match v {
+            Value::Object(map) => Some(map),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            Error::Aws(format!(
+                "DescribeTaskDefinition for `{family}` returned no readable definition"
+            ))
+        })?;
+    Ok(Some(Latest { revision, body }))
+}
+
+/// Registers `json` (the rendered definition) as a new revision.
+pub async fn register(
+    client: &aws_sdk_ecs::Client,
+    family: &str,
+    json: Vec<u8>,
+) -> Result<Revision, Error> {
+    let body = bytes::Bytes::from(json);
+    let output = client
+        .register_task_definition()
+        // The typed input only satisfies the builder; the body below replaces it.
+        .family(family)
+        .container_definitions(ContainerDefinition::builder().build())
+        .customize()
+        .mutate_request(move |request| {
+            *request.body_mut() = SdkBody::from(body.clone());
+            request
+                .headers_mut()
+                .insert("content-length", body.len().to_string());
+        })
+        .send()
+        .await
+        .map_err(|err| {
+            Error::Aws(format!(
+                "ECS refused the task definition of family `{family}` (RegisterTaskDefinition): {}",
+                aws::describe(&err)
+            ))
+        })?;
+    let definition = output.task_definition().ok_or_else(|| {
+        Error::Aws("RegisterTaskDefinition returned no task definition".to_owned())
+    })?;
+    Ok(Revision {
+        arn: definition
+            .task_definition_arn()
+            .unwrap_or_default()
+            .to_owned(),
+        revision: i64::from(definition.revision()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(json: &str) -> Map<String, Value> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn unknown_fields_are_reported_by_path() {
+        let unknown = check_shape(&body(
+            r#"{"family":"f","futureField":{"a":1},"containerDefinitions":[{"name":"a","image":"i","newContainerKnob":true}]}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            unknown,
+            vec!["futureField", "containerDefinitions[0].newContainerKnob"]
+        );
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let (path, reason) = check_shape(&body(
+            r#"{"family":"f","containerDefinitions":[{"name":"a","image":"i"},{"name":"b","image":"i","memory":"lots"}]}"#,
+        ))
+        .unwrap_err();
+        assert_eq!(path, "containerDefinitions[1].memory");
+        assert!(
+            reason.contains("type mismatch") || reason.contains("expected"),
+            "{reason}"
+        );
+    }
+}

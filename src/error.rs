@@ -1,0 +1,106 @@
+//! One error type, a variant per pipeline stage, each with its exit code.
+//!
+//! Messages name things (files, lines, references, fields), never values.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where a reference or a problem sits: a file position, or a line of an input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The template path, or ``input `secrets` ``.
+    pub source: String,
+    pub line: usize,
+    pub column: usize,
+    /// The JSON path of the string value, e.g. `containerDefinitions[0].secrets[1].valueFrom`.
+    pub path: String,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}:{}", self.source, self.line, self.column)?;
+        } else {
+            f.write_str(&self.source)?;
+        }
+        if !self.path.is_empty() {
+            write!(f, " ({})", self.path)?;
+        }
+        Ok(())
+    }
+}
+
+/// One thing wrong with one place of the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub location: Location,
+    /// The placeholder or reference as written, if any.
+    pub reference: Option<String>,
+    pub reason: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.location)?;
+        if let Some(reference) = &self.reference {
+            write!(f, "`{reference}`: ")?;
+        }
+        f.write_str(&self.reason)
+    }
+}
+
+/// A list of problems, printed one per line under a heading.
+#[derive(Debug)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad flags or inputs.
+    #[error("{0}")]
+    Usage(String),
+    /// The template cannot be read or parsed.
+    #[error("{path}: {message}", path = path.display())]
+    Template { path: PathBuf, message: String },
+    /// Placeholders or values that are wrong before any AWS call, or a rendered definition that
+    /// breaks a rule (secret values in plain text, malformed `valueFrom`, ECS limits).
+    #[error("the task definition is not valid ({n} problem{s}):\n{problems}", n = problems.0.len(), s = plural(problems.0.len()))]
+    Invalid { problems: Problems },
+    /// References that could not be resolved.
+    #[error("{n} reference{s} could not be resolved; nothing was registered:\n{problems}", n = problems.0.len(), s = plural(problems.0.len()))]
+    Resolve { problems: Problems },
+    /// An AWS call failed.
+    #[error("{0}")]
+    Aws(String),
+    /// Writing an output failed.
+    #[error("cannot write `{path}`: {source}", path = path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+impl Error {
+    /// 0 success, 1 the job failed, 2 bad input or usage.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) | Error::Template { .. } | Error::Invalid { .. } => 2,
+            Error::Resolve { .. } | Error::Aws(_) | Error::Write { .. } => 1,
+        }
+    }
+}

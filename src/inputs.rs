@@ -1,0 +1,579 @@
+//! The one place that reads flags and the environment: the table of inputs, the raw values from
+//! their three sources, and the validated [`Inputs`] every later stage takes.
+//!
+//! Each input can be given as a flag (`--task-definition`), as GitHub's `INPUT_TASK-DEFINITION`
+//! (or `INPUT_TASK_DEFINITION`), or as `ECS_SECRETS_TASK_DEFINITION`, in that order of precedence.
+//! An empty value means unset, as GitHub passes inputs nobody set.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Arg, ArgAction, ArgMatches};
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// One value.
+    Text,
+    /// `true` or `false` (also `yes`/`no`, `1`/`0`); a bare flag means `true`.
+    Bool,
+    /// Several values: a repeated flag, or one per line (or comma-separated) in the environment.
+    List,
+    /// Multi-line `NAME=VALUE` text; the flag may be repeated.
+    Lines,
+}
+
+/// One input of the tool: the single source of truth for flags, environment names, the README
+/// table and action.yml.
+#[derive(Debug)]
+pub struct InputSpec {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub default: Option<&'static str>,
+    pub description: &'static str,
+}
+
+pub const INPUTS: &[InputSpec] = &[
+    InputSpec {
+        name: "task-definition",
+        kind: Kind::Text,
+        default: None,
+        description: "Path of the task-definition template: JSON or YAML, in the RegisterTaskDefinition shape or the `describe-task-definition` output. Required.",
+    },
+    InputSpec {
+        name: "image",
+        kind: Kind::List,
+        default: None,
+        description: "Image to set, `container=uri` (repeatable, one per line); a bare `uri` applies to `container-name`, or to the only container.",
+    },
+    InputSpec {
+        name: "container-name",
+        kind: Kind::List,
+        default: None,
+        description: "Container(s) that a bare `image`, `environment-variables` and `secrets` apply to; defaults to the only container.",
+    },
+    InputSpec {
+        name: "environment-variables",
+        kind: Kind::Lines,
+        default: None,
+        description: "`NAME=value` lines merged into the containers' `environment` by name (placeholders allowed).",
+    },
+    InputSpec {
+        name: "secrets",
+        kind: Kind::Lines,
+        default: None,
+        description: "`NAME=valueFrom` lines merged into the containers' `secrets` by name, e.g. `DB_PASSWORD={{secretsmanager-arn:prod/db:password}}`.",
+    },
+    InputSpec {
+        name: "allow-plaintext-secrets",
+        kind: Kind::Bool,
+        default: Some("false"),
+        description: "Allow secret values (Secrets Manager, SecureString) to land in plain text in the task definition. Off: only `-arn` references are accepted for secrets.",
+    },
+    InputSpec {
+        name: "skip-unchanged",
+        kind: Kind::Bool,
+        default: Some("true"),
+        description: "Register nothing when the rendered definition equals the family's latest ACTIVE revision; report that revision.",
+    },
+    InputSpec {
+        name: "output",
+        kind: Kind::Text,
+        default: None,
+        description: "Where to write the rendered task definition (`-` for stdout). `render` writes to stdout by default.",
+    },
+    InputSpec {
+        name: "region",
+        kind: Kind::Text,
+        default: None,
+        description: "AWS Region; defaults to the SDK's (`AWS_REGION`, profile). References by ARN use their own Region.",
+    },
+    InputSpec {
+        name: "dry-run",
+        kind: Kind::Bool,
+        default: Some("false"),
+        description: "Resolve, render, validate and print the plan, but register nothing.",
+    },
+];
+
+/// What the run is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Resolve and write the rendered definition; no AWS write.
+    Render,
+    /// Render and register the new revision.
+    Deploy,
+}
+
+/// An image override: `container=uri`, or a bare uri.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    pub container: Option<String>,
+    pub uri: String,
+}
+
+/// One `NAME=value` line of a multi-line input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub name: String,
+    pub value: String,
+    /// 1-based line within the input.
+    pub line: usize,
+    /// 1-based column of the value within that line.
+    pub column: usize,
+}
+
+/// Where the tool runs, as far as output is concerned.
+#[derive(Debug, Clone, Default)]
+pub struct Ci {
+    /// On GitHub Actions: the path of `GITHUB_OUTPUT`, if set.
+    pub github: Option<GitHub>,
+    /// On AWS CodeBuild.
+    pub codebuild: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GitHub {
+    pub output: Option<PathBuf>,
+}
+
+/// The validated inputs. Built once, at the edge; later stages never read the environment.
+#[derive(Debug)]
+pub struct Inputs {
+    pub command: Command,
+    pub task_definition: PathBuf,
+    pub images: Vec<Image>,
+    pub container_names: Vec<String>,
+    pub environment_variables: Vec<Assignment>,
+    pub secrets: Vec<Assignment>,
+    pub allow_plaintext_secrets: bool,
+    pub skip_unchanged: bool,
+    pub output: Option<PathBuf>,
+    pub region: Option<String>,
+    pub dry_run: bool,
+    /// The process environment, for `{{env:…}}` placeholders.
+    pub environment: BTreeMap<String, String>,
+    pub ci: Ci,
+}
+
+/// Logging options, read before anything else so that errors in the inputs are logged the same way.
+#[derive(Debug, Clone)]
+pub struct Logging {
+    pub verbosity: i8,
+    pub rust_log: Option<String>,
+    pub color: bool,
+}
+
+/// The outcome of parsing the command line.
+pub enum Parsed {
+    Run(Box<Inputs>, Logging),
+    /// `--help` or `--version`: print and exit 0.
+    Print(String),
+}
+
+fn command_line() -> clap::Command {
+    let mut subcommands = Vec::new();
+    for (name, about) in [
+        (
+            "render",
+            "Resolve placeholders and write the rendered task definition; no AWS write",
+        ),
+        (
+            "deploy",
+            "Render, validate and register the new task-definition revision",
+        ),
+    ] {
+        let mut sub = clap::Command::new(name).about(about);
+        for spec in INPUTS {
+            sub = sub.arg(flag(spec));
+        }
+        subcommands.push(sub);
+    }
+    clap::Command::new("ecs-secrets")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Deploy Amazon ECS task definitions whose secrets are resolved at deploy time, never hard-coded")
+        .after_help("Every input is also read from INPUT_<NAME> (GitHub Actions) and ECS_SECRETS_<NAME>.\nExit codes: 0 success, 1 the job failed, 2 bad input or usage.")
+        .subcommands(subcommands)
+        .arg(
+            Arg::new("verbose")
+                .short('v')
+                .long("verbose")
+                .action(ArgAction::Count)
+                .global(true)
+                .help("More output (-v debug, -vv trace)"),
+        )
+        .arg(
+            Arg::new("quiet")
+                .short('q')
+                .long("quiet")
+                .action(ArgAction::Count)
+                .global(true)
+                .help("Less output (warnings and errors only)"),
+        )
+}
+
+fn flag(spec: &InputSpec) -> Arg {
+    let arg = Arg::new(spec.name).long(spec.name).help(spec.description);
+    match spec.kind {
+        Kind::Text => arg.value_name("VALUE").action(ArgAction::Set),
+        Kind::Bool => arg
+            .value_name("BOOL")
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true")
+            .action(ArgAction::Set),
+        Kind::List | Kind::Lines => arg.value_name("VALUE").action(ArgAction::Append),
+    }
+}
+
+/// Parses flags and the environment into validated inputs.
+pub fn parse(
+    args: impl IntoIterator<Item = OsString>,
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+) -> Result<Parsed, Error> {
+    let environment: BTreeMap<String, String> = env
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let matches = match command_line().try_get_matches_from(args) {
+        Ok(matches) => matches,
+        Err(err) => {
+            use clap::error::ErrorKind;
+            return match err.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    Ok(Parsed::Print(err.render().to_string()))
+                }
+                _ => Err(Error::Usage(err.render().to_string().trim_end().to_owned())),
+            };
+        }
+    };
+    let verbosity = i8::try_from(matches.get_count("verbose")).unwrap_or(i8::MAX)
+        - i8::try_from(matches.get_count("quiet")).unwrap_or(i8::MAX);
+    let logging = Logging {
+        verbosity,
+        rust_log: environment
+            .get("RUST_LOG")
+            .filter(|v| !v.is_empty())
+            .cloned(),
+        color: false,
+    };
+    let (command, sub) = match matches.subcommand() {
+        Some(("render", sub)) => (Command::Render, Some(sub)),
+        Some(("deploy", sub)) => (Command::Deploy, Some(sub)),
+        _ => match lookup_env(&environment, "command").as_deref() {
+            Some("render") => (Command::Render, None),
+            Some("deploy") => (Command::Deploy, None),
+            Some(other) => {
+                return Err(Error::Usage(format!(
+                    "unknown command `{other}`; expected `render` or `deploy`"
+                )));
+            }
+            None => {
+                return Err(Error::Usage(format!(
+                    "no command given; expected `render` or `deploy`\n\n{}",
+                    command_line().render_usage()
+                )));
+            }
+        },
+    };
+    let raw = Raw::collect(sub, &environment);
+    let inputs = Inputs::validate(command, &raw, environment)?;
+    Ok(Parsed::Run(Box::new(inputs), logging))
+}
+
+/// Raw values by input name, from the first source that gives a non-empty value.
+struct Raw {
+    values: BTreeMap<&'static str, Vec<String>>,
+}
+
+impl Raw {
+    fn collect(matches: Option<&ArgMatches>, environment: &BTreeMap<String, String>) -> Self {
+        let mut values = BTreeMap::new();
+        for spec in INPUTS {
+            let from_flags: Vec<String> = matches
+                .and_then(|m| m.get_many::<String>(spec.name))
+                .map(|v| v.filter(|s| !s.is_empty()).cloned().collect())
+                .unwrap_or_default();
+            let found = if from_flags.is_empty() {
+                lookup_env(environment, spec.name).map_or_else(Vec::new, |v| vec![v])
+            } else {
+                from_flags
+            };
+            if !found.is_empty() {
+                values.insert(spec.name, found);
+            }
+        }
+        Self { values }
+    }
+
+    fn text(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .and_then(|v| v.last())
+            .map(String::as_str)
+    }
+
+    fn bool(&self, name: &'static str) -> Result<bool, Error> {
+        let spec = spec(name);
+        let value = self.text(name).or(spec.default).unwrap_or("false");
+        match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" | "on" => Ok(true),
+            "false" | "no" | "0" | "off" => Ok(false),
+            _ => Err(Error::Usage(format!(
+                "input `{name}`: `{value}` is not a boolean; expected `true` or `false`"
+            ))),
+        }
+    }
+
+    /// Items of a list input: every line (or comma-separated item) of every value.
+    fn list(&self, name: &str) -> Vec<String> {
+        self.values
+            .get(name)
+            .into_iter()
+            .flatten()
+            .flat_map(|value| value.split(['\n', ',']))
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn assignments(&self, name: &str) -> Result<Vec<Assignment>, Error> {
+        let mut out = Vec::new();
+        let mut problems = Vec::new();
+        let mut line_number = 0;
+        for value in self.values.get(name).into_iter().flatten() {
+            for line in value.lines() {
+                line_number += 1;
+                let trimmed = line.trim();
+                if trimmed.is_empty() || trimmed.starts_with('#') {
+                    continue;
+                }
+                let Some((key, value)) = line.split_once('=') else {
+                    problems.push(format!(
+                        "input `{name}` line {line_number}: expected `NAME=value`"
+                    ));
+                    continue;
+                };
+                if key.trim().is_empty() {
+                    problems.push(format!("input `{name}` line {line_number}: empty name"));
+                    continue;
+                }
+                let value_start = key.len() + 1 + (value.len() - value.trim_start().len());
+                let key = key.trim();
+                out.push(Assignment {
+                    name: key.to_owned(),
+                    value: value.trim().to_owned(),
+                    line: line_number,
+                    column: value_start + 1,
+                });
+            }
+        }
+        if problems.is_empty() {
+            Ok(out)
+        } else {
+            Err(Error::Usage(problems.join("\n")))
+        }
+    }
+}
+
+fn spec(name: &str) -> &'static InputSpec {
+    INPUTS
+        .iter()
+        .find(|s| s.name == name)
+        .expect("every input read is in the table")
+}
+
+/// `INPUT_TASK-DEFINITION`, then `INPUT_TASK_DEFINITION`, then `ECS_SECRETS_TASK_DEFINITION`.
+fn lookup_env(environment: &BTreeMap<String, String>, name: &str) -> Option<String> {
+    let upper = name.to_ascii_uppercase();
+    let underscored = upper.replace('-', "_");
+    [
+        format!("INPUT_{upper}"),
+        format!("INPUT_{underscored}"),
+        format!("ECS_SECRETS_{underscored}"),
+    ]
+    .iter()
+    .filter_map(|key| environment.get(key))
+    .find(|value| !value.trim().is_empty())
+    .cloned()
+}
+
+impl Inputs {
+    fn validate(
+        command: Command,
+        raw: &Raw,
+        environment: BTreeMap<String, String>,
+    ) -> Result<Self, Error> {
+        let task_definition = raw.text("task-definition").map(PathBuf::from).ok_or_else(|| {
+            Error::Usage(
+                "input `task-definition` is required: pass `--task-definition PATH` or set `INPUT_TASK-DEFINITION` / `ECS_SECRETS_TASK_DEFINITION`"
+                    .to_owned(),
+            )
+        })?;
+        let images = raw
+            .list("image")
+            .into_iter()
+            .map(|item| parse_image(&item))
+            .collect::<Result<Vec<_>, _>>()?;
+        if images.iter().filter(|i| i.container.is_none()).count() > 1 {
+            return Err(Error::Usage(
+                "input `image`: more than one image without a container; write `container=uri`"
+                    .to_owned(),
+            ));
+        }
+        let ci = Ci {
+            github: (environment.get("GITHUB_ACTIONS").map(String::as_str) == Some("true")).then(
+                || GitHub {
+                    output: environment
+                        .get("GITHUB_OUTPUT")
+                        .filter(|p| !p.is_empty())
+                        .map(PathBuf::from),
+                },
+            ),
+            codebuild: environment.contains_key("CODEBUILD_BUILD_ID"),
+        };
+        Ok(Self {
+            command,
+            task_definition,
+            images,
+            container_names: raw.list("container-name"),
+            environment_variables: raw.assignments("environment-variables")?,
+            secrets: raw.assignments("secrets")?,
+            allow_plaintext_secrets: raw.bool("allow-plaintext-secrets")?,
+            skip_unchanged: raw.bool("skip-unchanged")?,
+            output: raw.text("output").map(PathBuf::from),
+            region: raw.text("region").map(str::to_owned),
+            dry_run: raw.bool("dry-run")?,
+            environment,
+            ci,
+        })
+    }
+}
+
+fn parse_image(item: &str) -> Result<Image, Error> {
+    let (container, uri) = match item.split_once('=') {
+        Some((container, uri)) => (Some(container.trim().to_owned()), uri.trim()),
+        None => (None, item),
+    };
+    if uri.is_empty() || uri.chars().any(char::is_whitespace) {
+        return Err(Error::Usage(format!(
+            "input `image`: `{item}` is not `container=uri` or `uri`"
+        )));
+    }
+    Ok(Image {
+        container: container.filter(|c| !c.is_empty()),
+        uri: uri.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Inputs, Error> {
+        let args = std::iter::once("ecs-secrets")
+            .chain(args.iter().copied())
+            .map(OsString::from);
+        let env = env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        match parse(args, env)? {
+            Parsed::Run(inputs, _) => Ok(*inputs),
+            Parsed::Print(text) => panic!("unexpected print: {text}"),
+        }
+    }
+
+    #[test]
+    fn reads_github_hyphenated_and_underscored_and_ecs_secrets_names() {
+        let inputs = run(
+            &["deploy"],
+            &[
+                ("INPUT_TASK-DEFINITION", "a.json"),
+                ("INPUT_DRY_RUN", "true"),
+                ("ECS_SECRETS_REGION", "eu-west-1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(inputs.task_definition, PathBuf::from("a.json"));
+        assert!(inputs.dry_run);
+        assert_eq!(inputs.region.as_deref(), Some("eu-west-1"));
+        assert!(inputs.skip_unchanged, "default is true");
+    }
+
+    #[test]
+    fn flag_wins_over_environment_and_empty_means_unset() {
+        let inputs = run(
+            &[
+                "render",
+                "--task-definition",
+                "flag.json",
+                "--skip-unchanged=false",
+            ],
+            &[
+                ("INPUT_TASK-DEFINITION", "env.json"),
+                ("INPUT_OUTPUT", ""),
+                ("INPUT_ALLOW-PLAINTEXT-SECRETS", ""),
+            ],
+        )
+        .unwrap();
+        assert_eq!(inputs.task_definition, PathBuf::from("flag.json"));
+        assert!(!inputs.skip_unchanged);
+        assert_eq!(inputs.output, None);
+        assert!(!inputs.allow_plaintext_secrets);
+    }
+
+    #[test]
+    fn command_can_come_from_the_environment() {
+        let inputs = run(
+            &[],
+            &[
+                ("INPUT_COMMAND", "render"),
+                ("INPUT_TASK-DEFINITION", "a.json"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(inputs.command, Command::Render);
+    }
+
+    #[test]
+    fn parses_images_and_assignment_lines_with_positions() {
+        let inputs = run(
+            &[
+                "deploy",
+                "--task-definition=a.json",
+                "--image",
+                "web=repo/web:1",
+                "--image",
+                "sidecar=repo/side:2",
+            ],
+            &[(
+                "INPUT_SECRETS",
+                "# comment\nDB_PASSWORD={{secretsmanager-arn:prod/db:password}}\n  API_KEY = /app/key",
+            )],
+        )
+        .unwrap();
+        assert_eq!(inputs.images.len(), 2);
+        assert_eq!(inputs.images[0].container.as_deref(), Some("web"));
+        assert_eq!(inputs.secrets.len(), 2);
+        assert_eq!(inputs.secrets[0].line, 2);
+        assert_eq!(inputs.secrets[0].column, 13);
+        assert_eq!(inputs.secrets[1].name, "API_KEY");
+        assert_eq!(inputs.secrets[1].value, "/app/key");
+        assert_eq!(inputs.secrets[1].column, 13);
+    }
+
+    #[test]
+    fn rejects_bad_booleans_and_missing_template() {
+        let err = run(&["deploy", "--task-definition=a", "--dry-run=maybe"], &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("`maybe` is not a boolean"),
+            "{err}"
+        );
+        let err = run(&["deploy"], &[]).unwrap_err();
+        assert!(err.to_string().contains("`task-definition` is required"));
+        assert_eq!(err.exit_code(), 2);
+    }
+}

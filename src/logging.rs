@@ -1,0 +1,42 @@
+//! Logging: `tracing` onto redacted stderr, verbosity from `-v`/`-q` or `RUST_LOG`, no
+//! timestamps (CI adds them). The AWS SDK and HTTP stack are capped at `debug` whatever
+//! `RUST_LOG` says: at `trace` they log request and response bodies.
+
+use tracing::Level;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::prelude::*;
+
+use crate::inputs::Logging;
+use crate::output::StderrWriter;
+
+/// Targets whose `trace` output holds bodies.
+const CAPPED_TARGETS: &[&str] = &["aws_", "hyper", "h2", "rustls", "tower"];
+
+pub fn init(logging: &Logging) {
+    let default = match logging.verbosity {
+        i8::MIN..=-1 => "warn",
+        0 => "ecs_secrets=info,warn",
+        1 => "ecs_secrets=debug,info",
+        _ => "ecs_secrets=trace,debug",
+    };
+    let filter = logging
+        .rust_log
+        .as_deref()
+        .and_then(|directives| EnvFilter::try_new(directives).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
+    let cap = filter_fn(|metadata| {
+        *metadata.level() <= Level::DEBUG
+            || !CAPPED_TARGETS
+                .iter()
+                .any(|prefix| metadata.target().starts_with(prefix))
+    });
+    let layer = tracing_subscriber::fmt::layer()
+        .without_time()
+        .with_target(false)
+        .with_ansi(logging.color)
+        .with_writer(|| StderrWriter);
+    tracing_subscriber::registry()
+        .with(layer.with_filter(filter).with_filter(cap))
+        .init();
+}

@@ -1,0 +1,92 @@
+//! `ecs-secrets`: parse inputs, start logging, run the pipeline, map the outcome to an exit code.
+
+mod app;
+mod aws;
+mod ci;
+mod ecs;
+mod error;
+mod inputs;
+mod logging;
+mod mask;
+mod output;
+mod placeholder;
+mod plan;
+mod reference;
+mod resolve;
+mod taskdef;
+
+use std::process::ExitCode;
+
+use crate::inputs::Parsed;
+
+fn main() -> ExitCode {
+    output::install_panic_hook();
+    let code = match inputs::parse(std::env::args_os(), std::env::vars_os()) {
+        Ok(Parsed::Print(text)) => {
+            output::write(output::Stream::Stdout, text.as_bytes());
+            0
+        }
+        Ok(Parsed::Run(inputs, logging)) => {
+            logging::init(&logging);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a single-threaded runtime starts");
+            match runtime.block_on(app::run(&inputs)) {
+                Ok(report) => {
+                    report::print(&report, &inputs);
+                    0
+                }
+                Err(error) => fail(&error),
+            }
+        }
+        Err(error) => fail(&error),
+    };
+    output::flush();
+    ExitCode::from(code)
+}
+
+fn fail(error: &error::Error) -> u8 {
+    output::err(&format!("error: {error}"));
+    error.exit_code()
+}
+
+mod report {
+    //! The final report: `key=value` lines on stdout, and step outputs on GitHub.
+
+    use tracing::warn;
+
+    use crate::app::Report;
+    use crate::ci::github;
+    use crate::inputs::Inputs;
+    use crate::output;
+
+    pub fn print(report: &Report, inputs: &Inputs) {
+        let mut pairs: Vec<(&str, String)> = vec![("family", report.family.clone())];
+        if let Some(revision) = &report.revision {
+            pairs.push(("task-definition-arn", revision.arn.clone()));
+            pairs.push(("task-definition-revision", revision.revision.to_string()));
+        }
+        if inputs.command == crate::inputs::Command::Deploy {
+            pairs.push(("changed", report.changed.to_string()));
+        }
+        if let Some(path) = &report.rendered {
+            pairs.push(("task-definition", path.display().to_string()));
+        }
+        let stdout_is_rendered =
+            inputs.command == crate::inputs::Command::Render && report.rendered.is_none();
+        for (key, value) in &pairs {
+            let line = format!("{key}={value}");
+            if stdout_is_rendered {
+                output::err(&line);
+            } else {
+                output::out(&line);
+            }
+        }
+        if let Some(path) = inputs.ci.github.as_ref().and_then(|g| g.output.as_ref()) {
+            if let Err(e) = github::set_outputs(path, &pairs) {
+                warn!(file = %path.display(), "cannot write step outputs: {e}");
+            }
+        }
+    }
+}

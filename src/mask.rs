@@ -1,0 +1,347 @@
+//! The `Secret` type and the redactor that every byte of output passes through.
+//!
+//! A [`Secret`] prints as `***` whichever way it is formatted; the only way to read it is
+//! [`Secret::expose`], so every place that handles a value can be found with grep.
+//!
+//! The [`Redactor`] knows every secret value fetched during the run, in the forms a value takes on
+//! its way into a log (whole, per line, per JSON leaf, JSON-escaped, URL-encoded, XML-escaped,
+//! base64 in both alphabets and at every byte alignment), and replaces each occurrence with `***`.
+//! [`Redactor::split_safe`] lets a stream emit what it can without revealing the start of a value
+//! that the next write may complete.
+
+use std::fmt;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// What a masked value is replaced with.
+pub const MASK: &str = "***";
+
+/// Values shorter than this are not masked: masking `abc` everywhere would destroy the log. The
+/// tool never prints such a value itself; callers warn about them by reference name.
+pub const MIN_MASKED_LEN: usize = 4;
+
+/// A secret value. `Debug` and `Display` print `***`; [`Secret::expose`] reads it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// Reads the value. Every call site is a place where a value could escape: keep them few.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(MASK)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(MASK)
+    }
+}
+
+/// RFC 3986: everything but the unreserved characters is percent-encoded.
+const URL_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Replaces every known secret form with `***`.
+#[derive(Default)]
+pub struct Redactor {
+    /// Sorted, deduplicated; used for the prefix test of [`Redactor::split_safe`].
+    patterns: Vec<Vec<u8>>,
+    automaton: Option<AhoCorasick>,
+    max_len: usize,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor")
+            .field("patterns", &self.patterns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Redactor {
+    /// Adds a value and all its encoded forms. Returns the forms that were added, for platforms
+    /// that want them registered too (GitHub's `::add-mask::`), or an empty list when the value
+    /// is too short to mask.
+    pub fn add(&mut self, value: &Secret) -> Vec<String> {
+        let forms = forms(value.expose());
+        if forms.is_empty() {
+            return forms;
+        }
+        self.patterns
+            .extend(forms.iter().map(|form| form.as_bytes().to_vec()));
+        self.patterns.sort_unstable();
+        self.patterns.dedup();
+        self.max_len = self.patterns.iter().map(Vec::len).max().unwrap_or(0);
+        self.automaton = Some(
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .build(&self.patterns)
+                .expect("the automaton of literal patterns builds"),
+        );
+        forms
+    }
+
+    /// Returns `text` with every occurrence of a known form replaced by `***`; overlapping and
+    /// adjacent occurrences merge into one `***`.
+    pub fn redact(&self, text: &[u8]) -> Vec<u8> {
+        let ranges = self.masked_ranges(text);
+        if ranges.is_empty() {
+            return text.to_vec();
+        }
+        let mut out = Vec::with_capacity(text.len());
+        let mut at = 0;
+        for (start, end) in ranges {
+            out.extend_from_slice(&text[at..start]);
+            out.extend_from_slice(MASK.as_bytes());
+            at = end;
+        }
+        out.extend_from_slice(&text[at..]);
+        out
+    }
+
+    /// Convenience for text that is known to be UTF-8.
+    pub fn redact_str(&self, text: &str) -> String {
+        String::from_utf8_lossy(&self.redact(text.as_bytes())).into_owned()
+    }
+
+    /// Splits a stream buffer into the part that can be written now and the part to hold back:
+    /// the longest tail that could be the start of a value the next write completes, or that is
+    /// inside an occurrence reaching that tail. Returns the length of the part to write.
+    pub fn split_safe(&self, buffer: &[u8]) -> usize {
+        if self.patterns.is_empty() {
+            return buffer.len();
+        }
+        let window_start = buffer.len().saturating_sub(self.max_len.saturating_sub(1));
+        let mut cut = buffer.len();
+        for start in window_start..buffer.len() {
+            if self.is_proper_prefix(&buffer[start..]) {
+                cut = start;
+                break;
+            }
+        }
+        // Never cut through an occurrence: hold it back whole.
+        for (start, end) in self.masked_ranges(buffer) {
+            if start < cut && end > cut {
+                cut = start;
+            }
+        }
+        cut
+    }
+
+    fn is_proper_prefix(&self, tail: &[u8]) -> bool {
+        let index = self.patterns.partition_point(|p| p.as_slice() < tail);
+        self.patterns[index..]
+            .iter()
+            .take_while(|p| p.starts_with(tail))
+            .any(|p| p.len() > tail.len())
+    }
+
+    fn masked_ranges(&self, text: &[u8]) -> Vec<(usize, usize)> {
+        let Some(automaton) = &self.automaton else {
+            return Vec::new();
+        };
+        let mut ranges: Vec<(usize, usize)> = automaton
+            .find_overlapping_iter(text)
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        ranges.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+        for (start, end) in ranges {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        merged
+    }
+}
+
+/// Every form of `value` worth masking, each at least [`MIN_MASKED_LEN`] bytes long.
+fn forms(value: &str) -> Vec<String> {
+    let mut plain = vec![value.to_owned()];
+    for line in value.lines() {
+        plain.push(line.trim_end_matches('\r').to_owned());
+    }
+    if let Ok(document) = serde_json::from_str::<serde_json::Value>(value) {
+        if document.is_object() || document.is_array() {
+            json_leaves(&document, &mut plain);
+        }
+    }
+    let mut out = Vec::new();
+    for text in plain {
+        if text.len() < MIN_MASKED_LEN {
+            continue;
+        }
+        out.extend(encodings(&text));
+        out.push(text);
+    }
+    out.retain(|form| form.len() >= MIN_MASKED_LEN);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn json_leaves(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(text) => out.push(text.clone()),
+        serde_json::Value::Number(number) => out.push(number.to_string()),
+        serde_json::Value::Array(items) => items.iter().for_each(|item| json_leaves(item, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|item| json_leaves(item, out)),
+        serde_json::Value::Bool(_) | serde_json::Value::Null => {}
+    }
+}
+
+fn encodings(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    // JSON string escaping, as serde_json writes it and with non-ASCII as \uXXXX.
+    let json = serde_json::to_string(text).expect("a string serialises");
+    out.push(json[1..json.len() - 1].to_owned());
+    out.push(json_ascii_escape(&json[1..json.len() - 1]));
+    // URL encoding: RFC 3986 and HTML form encoding.
+    let url = utf8_percent_encode(text, URL_COMPONENT).to_string();
+    out.push(url.replace("%20", "+"));
+    out.push(url);
+    // XML / HTML escaping.
+    out.push(
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&apos;"),
+    );
+    // base64 in both alphabets, padded and not, with a trailing newline, and the part of the
+    // encoding that stays the same whatever precedes or follows the value at each alignment.
+    let bytes = text.as_bytes();
+    for engine in [&STANDARD, &URL_SAFE] {
+        out.push(engine.encode(bytes));
+        out.push(engine.encode([bytes, b"\n"].concat()));
+    }
+    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        for shift in 0..3 {
+            let shifted = [&[0u8; 2][..shift], bytes].concat();
+            let encoded = engine.encode(&shifted);
+            let first = (8 * shift).div_ceil(6);
+            let last = (8 * (shift + bytes.len())) / 6;
+            if last > first {
+                out.push(encoded[first..last].to_owned());
+            }
+        }
+    }
+    out
+}
+
+fn json_ascii_escape(escaped: &str) -> String {
+    let mut out = String::with_capacity(escaped.len());
+    for c in escaped.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redactor(values: &[&str]) -> Redactor {
+        let mut redactor = Redactor::default();
+        for value in values {
+            redactor.add(&Secret::new(*value));
+        }
+        redactor
+    }
+
+    #[test]
+    fn secret_prints_as_mask_in_debug_and_display() {
+        let secret = Secret::new("hunter2-canary");
+        assert_eq!(format!("{secret}"), "***");
+        assert_eq!(format!("{secret:?}"), "***");
+        assert_eq!(format!("{:?}", Some(&secret)), "Some(***)");
+    }
+
+    #[test]
+    fn masks_whole_value_and_each_line_of_multiline_secret() {
+        let pem = "-----BEGIN KEY-----\nMIIEvQIBADANBgkq\n-----END KEY-----";
+        let r = redactor(&[pem]);
+        assert_eq!(r.redact_str(&format!("key={pem}!")), "key=***!");
+        assert_eq!(r.redact_str("line MIIEvQIBADANBgkq here"), "line *** here");
+    }
+
+    #[test]
+    fn masks_json_leaves_and_encodings() {
+        let r = redactor(&[r#"{"user":"admin-canary","password":"p@ss w/\"q\" é"}"#]);
+        assert_eq!(r.redact_str("u=admin-canary"), "u=***");
+        assert_eq!(r.redact_str(r#"{"x":"p@ss w/\"q\" é"}"#), r#"{"x":"***"}"#);
+        assert_eq!(r.redact_str(r#""p@ss w/\"q\" \u00e9""#), r#""***""#);
+        assert_eq!(r.redact_str("q=p%40ss%20w%2F%22q%22%20%C3%A9"), "q=***");
+        assert_eq!(r.redact_str("q=p%40ss+w%2F%22q%22+%C3%A9"), "q=***");
+        assert_eq!(r.redact_str("<v>p@ss w/&quot;q&quot; é</v>"), "<v>***</v>");
+    }
+
+    #[test]
+    fn masks_base64_forms_including_shifted_by_a_prefix() {
+        let secret = "correct horse battery staple";
+        let r = redactor(&[secret]);
+        for prefix in ["", "u", "us", "user:"] {
+            let encoded = STANDARD.encode(format!("{prefix}{secret}"));
+            let out = r.redact_str(&encoded);
+            assert!(out.contains("***"), "{prefix:?}: {out}");
+            assert!(out.len() < 12, "{prefix:?}: too much left: {out}");
+        }
+        assert_eq!(r.redact_str(&URL_SAFE.encode(secret)), "***");
+        assert_eq!(r.redact_str(&STANDARD.encode(format!("{secret}\n"))), "***");
+    }
+
+    #[test]
+    fn overlapping_values_merge_into_one_mask() {
+        let r = redactor(&["abcdef", "defghi"]);
+        assert_eq!(r.redact_str("xabcdefghix"), "x***x");
+    }
+
+    #[test]
+    fn short_values_are_not_masked_and_report_no_forms() {
+        let mut r = Redactor::default();
+        assert!(r.add(&Secret::new("abc")).is_empty());
+        assert!(r.patterns.is_empty());
+        assert_eq!(r.redact_str("abc"), "abc");
+    }
+
+    #[test]
+    fn split_safe_holds_back_a_possible_start_of_a_value() {
+        let r = redactor(&["topsecret"]);
+        assert_eq!(r.split_safe(b"hello tops"), 6);
+        assert_eq!(r.split_safe(b"hello world\n"), 12);
+        // A complete occurrence is emitted once nothing after it could extend or overlap it.
+        assert_eq!(r.split_safe(b"x topsecret!"), 12);
+        // Its last `t` could start an overlapping occurrence: hold the whole occurrence back.
+        assert_eq!(r.split_safe(b"x topsecret"), 2);
+    }
+
+    #[test]
+    fn split_safe_holds_a_shorter_value_that_a_longer_one_extends() {
+        let r = redactor(&["abcd", "abcdefgh"]);
+        assert_eq!(r.split_safe(b"x abcd"), 2);
+    }
+}

@@ -1,0 +1,114 @@
+//! Parameter Store: `GetParameters`, at most 10 names a call.
+
+use aws_sdk_ssm::types::ParameterType;
+
+use crate::aws;
+use crate::mask::Secret;
+
+/// AWS's limit on names in one `GetParameters` call.
+pub const BATCH: usize = 10;
+
+/// A fetched parameter. With `decrypt` off, `value` is left out: it is ciphertext at best.
+#[derive(Debug)]
+pub struct Fetched {
+    pub arn: String,
+    pub value: Option<Secret>,
+    pub secure: bool,
+}
+
+/// Fetches up to [`BATCH`] parameters. Returns one result per requested name, in request order;
+/// names AWS reports in `InvalidParameters` fail with "not found".
+pub async fn get_parameters(
+    client: &aws_sdk_ssm::Client,
+    names: &[String],
+    decrypt: bool,
+) -> Vec<(String, Result<Fetched, String>)> {
+    debug_assert!(names.len() <= BATCH);
+    let response = client
+        .get_parameters()
+        .set_names(Some(names.to_vec()))
+        .with_decryption(decrypt)
+        .send()
+        .await;
+    let output = match response {
+        Ok(output) => output,
+        Err(err) => {
+            let reason = aws::describe(&err);
+            return names
+                .iter()
+                .map(|n| (n.clone(), Err(reason.clone())))
+                .collect();
+        }
+    };
+    let invalid = output.invalid_parameters();
+    let parameters = output.parameters();
+    names
+        .iter()
+        .map(|request| {
+            if invalid.iter().any(|i| i == request) {
+                return (
+                    request.clone(),
+                    Err("parameter not found (or not readable)".to_owned()),
+                );
+            }
+            let found = parameters
+                .iter()
+                .find(|p| matches_request(p, request, names));
+            let result = match found {
+                None => Err("parameter missing from the GetParameters response".to_owned()),
+                Some(p) => {
+                    let secure = p.r#type() == Some(&ParameterType::SecureString);
+                    Ok(Fetched {
+                        arn: p.arn().unwrap_or_default().to_owned(),
+                        value: decrypt.then(|| Secret::new(p.value().unwrap_or_default())),
+                        secure,
+                    })
+                }
+            };
+            (request.clone(), result)
+        })
+        .collect()
+}
+
+/// Whether a returned parameter answers `request` (a name or ARN, with an optional selector).
+fn matches_request(p: &aws_sdk_ssm::types::Parameter, request: &str, batch: &[String]) -> bool {
+    let (id, selector) = split_selector(request);
+    let same_parameter = p.name() == Some(id) || p.arn() == Some(id);
+    if !same_parameter {
+        return false;
+    }
+    match (selector, p.selector()) {
+        (None, None) => true,
+        (Some(wanted), Some(got)) => got.trim_start_matches(':') == wanted,
+        (None, Some(_)) => false,
+        // The response did not say which selector it answers (the local emulator omits it):
+        // a version number can still be checked; otherwise it must be the only ask for this id.
+        (Some(wanted), None) => match wanted.parse::<i64>() {
+            Ok(version) => p.version() == version,
+            Err(_) => batch.iter().filter(|r| split_selector(r).0 == id).count() == 1,
+        },
+    }
+}
+
+fn split_selector(request: &str) -> (&str, Option<&str>) {
+    // A parameter name has no colon; an ARN has exactly five before its resource.
+    let colons_in_id = if request.starts_with("arn:") { 5 } else { 0 };
+    match request.match_indices(':').nth(colons_in_id) {
+        Some((at, _)) => (&request[..at], Some(&request[at + 1..])),
+        None => (request, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_selectors_of_names_and_arns() {
+        assert_eq!(split_selector("/a/b:3"), ("/a/b", Some("3")));
+        assert_eq!(split_selector("/a/b"), ("/a/b", None));
+        let arn = "arn:aws:ssm:us-east-1:123456789012:parameter/a";
+        assert_eq!(split_selector(arn), (arn, None));
+        assert_eq!(split_selector(&format!("{arn}:prod")), (arn, Some("prod")));
+    }
+}

@@ -1,0 +1,833 @@
+//! The task definition: load a template (JSON or YAML, RegisterTaskDefinition input or the
+//! `describe-task-definition` output), merge the inputs, find its placeholders, substitute the
+//! resolved values, validate against ECS's rules, and compare with a registered revision.
+//!
+//! Placeholders are found inside parsed string values, never by substituting text before parsing:
+//! a value can never break the document.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use tracing::{info, warn};
+
+use crate::error::{Error, Location, Problem, Problems};
+use crate::inputs::{Assignment, Inputs};
+use crate::mask::Secret;
+use crate::placeholder::{self, Reference, Segment};
+use crate::reference;
+
+/// ECS's limit on the size of a task definition's JSON.
+pub const MAX_BYTES: usize = 64 * 1024;
+/// ECS's limit on containers in one task definition.
+pub const MAX_CONTAINERS: usize = 10;
+
+/// Fields that `describe-task-definition` returns and `register-task-definition` refuses.
+pub const READ_ONLY_FIELDS: &[&str] = &[
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+    "deleteRequestedAt",
+];
+
+/// A loaded template: the RegisterTaskDefinition body, and what is needed to point into its file.
+pub struct Template {
+    pub path: PathBuf,
+    source: String,
+    pub body: Map<String, Value>,
+    /// Strings that came from inputs rather than the file: JSON pointer → where they came from.
+    origins: HashMap<String, Location>,
+}
+
+impl Template {
+    pub fn family(&self) -> &str {
+        self.body
+            .get("family")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    fn display(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// Reads and parses a template.
+pub fn load(path: &Path) -> Result<Template, Error> {
+    let fail = |message: String| Error::Template {
+        path: path.to_owned(),
+        message,
+    };
+    let source = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let yaml_extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    let document: Value = if yaml_extension {
+        serde_yaml_ng::from_str(&source).map_err(|e| fail(format!("invalid YAML: {e}")))?
+    } else {
+        match serde_json::from_str(&source) {
+            Ok(document) => document,
+            Err(json_error) => {
+                let json_extension = path.extension().is_some_and(|e| e == "json");
+                match (json_extension, serde_yaml_ng::from_str(&source)) {
+                    (false, Ok(document)) => document,
+                    _ => return Err(fail(format!("invalid JSON: {json_error}"))),
+                }
+            }
+        }
+    };
+    let Value::Object(mut body) = document else {
+        return Err(fail("expected an object at the top level".to_owned()));
+    };
+    // The `describe-task-definition` output: unwrap it and keep its tags.
+    if let Some(Value::Object(inner)) = body.get("taskDefinition") {
+        let tags = body.get("tags").cloned();
+        let mut inner = inner.clone();
+        if let Some(Value::Array(tags)) = tags {
+            if !tags.is_empty() && !inner.contains_key("tags") {
+                inner.insert("tags".to_owned(), Value::Array(tags));
+            }
+        }
+        info!(file = %path.display(), "template is `describe-task-definition` output; using its `taskDefinition`");
+        body = inner;
+    }
+    // The API takes task-level `cpu` and `memory` as strings; YAML and hand-written JSON often
+    // give numbers.
+    for field in ["cpu", "memory"] {
+        if let Some(Value::Number(n)) = body.get(field) {
+            let text = n.to_string();
+            body.insert(field.to_owned(), Value::String(text));
+        }
+    }
+    let dropped: Vec<&str> = READ_ONLY_FIELDS
+        .iter()
+        .copied()
+        .filter(|field| body.remove(*field).is_some())
+        .collect();
+    if !dropped.is_empty() {
+        info!(
+            file = %path.display(),
+            fields = %dropped.join(", "),
+            "dropped read-only fields that RegisterTaskDefinition does not take"
+        );
+    }
+    match body.get("family") {
+        Some(Value::String(family)) if !family.is_empty() => {}
+        _ => {
+            return Err(fail(
+                "`family` is missing; expected a non-empty string".to_owned(),
+            ));
+        }
+    }
+    match body.get("containerDefinitions") {
+        Some(Value::Array(containers)) if !containers.is_empty() => {
+            if containers.iter().any(|c| !c.is_object()) {
+                return Err(fail(
+                    "`containerDefinitions` must be a list of objects".to_owned(),
+                ));
+            }
+        }
+        _ => {
+            return Err(fail(
+                "`containerDefinitions` is missing or empty; expected a list of containers"
+                    .to_owned(),
+            ));
+        }
+    }
+    Ok(Template {
+        path: path.to_owned(),
+        source,
+        body,
+        origins: HashMap::new(),
+    })
+}
+
+/// Merges `image`, `environment-variables` and `secrets` into the containers they name.
+pub fn apply_inputs(template: &mut Template, inputs: &Inputs) -> Result<(), Error> {
+    let names: Vec<String> = containers(&template.body)
+        .map(|c| {
+            c.get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    let usage = |message: String| Error::Usage(message);
+    let known = || {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let index_of = |name: &str| {
+        names.iter().position(|n| n == name).ok_or_else(|| {
+            usage(format!(
+                "no container named `{name}` in the template; it has {}",
+                known()
+            ))
+        })
+    };
+    // The containers that unnamed inputs apply to.
+    let targets: Vec<usize> = if inputs.container_names.is_empty() {
+        if names.len() == 1 {
+            vec![0]
+        } else {
+            Vec::new()
+        }
+    } else {
+        inputs
+            .container_names
+            .iter()
+            .map(|n| index_of(n))
+            .collect::<Result<_, _>>()?
+    };
+    let need_targets = |what: &str| {
+        if targets.is_empty() {
+            Err(usage(format!(
+                "input `{what}` needs `container-name`: the template has {} containers ({})",
+                names.len(),
+                known()
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    for image in &inputs.images {
+        let indices = match &image.container {
+            Some(name) => vec![index_of(name)?],
+            None => {
+                need_targets("image")?;
+                targets.clone()
+            }
+        };
+        for index in indices {
+            container_mut(&mut template.body, index)
+                .insert("image".to_owned(), Value::String(image.uri.clone()));
+        }
+    }
+    for (input, list, field) in [
+        (
+            "environment-variables",
+            &inputs.environment_variables,
+            "value",
+        ),
+        ("secrets", &inputs.secrets, "valueFrom"),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        need_targets(input)?;
+        let key = if input == "secrets" {
+            "secrets"
+        } else {
+            "environment"
+        };
+        for &index in &targets {
+            for assignment in list {
+                let pointer = merge_by_name(&mut template.body, index, key, field, assignment);
+                template.origins.insert(
+                    pointer,
+                    Location {
+                        source: format!("input `{input}`"),
+                        line: assignment.line,
+                        column: assignment.column,
+                        path: String::new(),
+                    },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn containers(body: &Map<String, Value>) -> impl Iterator<Item = &Map<String, Value>> {
+    body.get("containerDefinitions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+}
+
+fn container_mut(body: &mut Map<String, Value>, index: usize) -> &mut Map<String, Value> {
+    body.get_mut("containerDefinitions")
+        .and_then(Value::as_array_mut)
+        .and_then(|c| c.get_mut(index))
+        .and_then(Value::as_object_mut)
+        .expect("containers were checked at load")
+}
+
+/// Updates the entry of `list` named like the assignment, or appends one. Returns the JSON
+/// pointer of the value written.
+fn merge_by_name(
+    body: &mut Map<String, Value>,
+    index: usize,
+    list: &str,
+    field: &str,
+    assignment: &Assignment,
+) -> String {
+    let container = container_mut(body, index);
+    let entries = container
+        .entry(list)
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if !entries.is_array() {
+        *entries = Value::Array(Vec::new());
+    }
+    let entries = entries.as_array_mut().expect("made an array above");
+    let position = entries
+        .iter()
+        .position(|e| e.get("name").and_then(Value::as_str) == Some(assignment.name.as_str()));
+    let position = position.unwrap_or_else(|| {
+        entries.push(serde_json::json!({ "name": assignment.name }));
+        entries.len() - 1
+    });
+    entries[position][field] = Value::String(assignment.value.clone());
+    format!("/containerDefinitions/{index}/{list}/{position}/{field}")
+}
+
+/// A string value of the template that holds placeholders.
+#[derive(Debug)]
+pub struct Slot {
+    /// JSON pointer, for writing the rendered value back.
+    pointer: String,
+    /// Human path, e.g. `containerDefinitions[0].secrets[1].valueFrom`.
+    pub path: String,
+    segments: Vec<Segment>,
+    /// Where each placeholder of `segments` is, in order.
+    locations: Vec<Location>,
+}
+
+impl Slot {
+    /// The placeholders of this string, each with its location.
+    pub fn references(&self) -> impl Iterator<Item = (&Reference, &str, &Location)> {
+        self.segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Placeholder { reference, raw, .. } => Some((reference, raw.as_str())),
+                Segment::Literal(_) => None,
+            })
+            .zip(&self.locations)
+            .map(|((reference, raw), location)| (reference, raw, location))
+    }
+}
+
+/// Finds every placeholder of the template. Returns every syntax error at once.
+pub fn slots(template: &Template) -> Result<Vec<Slot>, Error> {
+    let mut strings = Vec::new();
+    walk_strings(&template.body, String::new(), String::new(), &mut strings);
+    let mut slots = Vec::new();
+    let mut problems = Vec::new();
+    let mut cursors: HashMap<String, usize> = HashMap::new();
+    for (pointer, path, text) in strings {
+        if !placeholder::has_braces(text) {
+            continue;
+        }
+        let origin = template.origins.get(&pointer);
+        let mut locate = |raw: &str, offset: usize| -> Location {
+            if let Some(origin) = origin {
+                return Location {
+                    column: origin.column + text[..offset].chars().count(),
+                    path: path.clone(),
+                    ..origin.clone()
+                };
+            }
+            // The n-th occurrence of a placeholder in the walk is its n-th occurrence in the file.
+            let cursor = cursors.entry(raw.to_owned()).or_insert(0);
+            let found = template.source[*cursor..].find(raw).map(|i| i + *cursor);
+            let (line, column) = found.map_or((0, 0), |at| {
+                *cursor = at + raw.len();
+                line_column(&template.source, at)
+            });
+            Location {
+                source: template.display(),
+                line,
+                column,
+                path: path.clone(),
+            }
+        };
+        match placeholder::parse(text) {
+            Ok(segments) => {
+                let locations = segments
+                    .iter()
+                    .filter_map(|s| match s {
+                        Segment::Placeholder { raw, offset, .. } => Some(locate(raw, *offset)),
+                        Segment::Literal(_) => None,
+                    })
+                    .collect::<Vec<_>>();
+                let unchanged = matches!(segments.as_slice(), [Segment::Literal(l)] if l == text);
+                if !unchanged {
+                    slots.push(Slot {
+                        pointer,
+                        path,
+                        segments,
+                        locations,
+                    });
+                }
+            }
+            Err(errors) => {
+                for error in errors {
+                    problems.push(Problem {
+                        location: locate(&error.raw, error.offset),
+                        reference: Some(error.raw.clone()),
+                        reason: error.message,
+                    });
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(slots)
+    } else {
+        Err(Error::Invalid {
+            problems: Problems(problems),
+        })
+    }
+}
+
+fn walk_strings<'a>(
+    map: &'a Map<String, Value>,
+    pointer: String,
+    path: String,
+    out: &mut Vec<(String, String, &'a str)>,
+) {
+    for (key, value) in map {
+        let child_pointer = format!("{pointer}/{}", key.replace('~', "~0").replace('/', "~1"));
+        let child_path = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        walk_value(value, child_pointer, child_path, out);
+    }
+}
+
+fn walk_value<'a>(
+    value: &'a Value,
+    pointer: String,
+    path: String,
+    out: &mut Vec<(String, String, &'a str)>,
+) {
+    match value {
+        Value::String(text) => out.push((pointer, path, text)),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                walk_value(item, format!("{pointer}/{i}"), format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Object(map) => walk_strings(map, pointer, path, out),
+        _ => {}
+    }
+}
+
+fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// A resolved placeholder: its text, and whether that text is a secret value.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub text: Secret,
+    pub secret: bool,
+}
+
+/// The rendered task definition. It may hold secret values, so it never prints itself.
+pub struct Rendered {
+    pub body: Map<String, Value>,
+    /// Paths of string values that hold a secret value.
+    pub secret_paths: BTreeSet<String>,
+    /// The same values as JSON pointers.
+    pub secret_pointers: BTreeSet<String>,
+}
+
+impl fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rendered")
+            .field("secret_paths", &self.secret_paths)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Rendered {
+    pub fn holds_secret_values(&self) -> bool {
+        !self.secret_paths.is_empty()
+    }
+
+    /// The compact JSON sent to ECS.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.body).expect("a JSON map serialises")
+    }
+
+    /// Pretty JSON for the rendered file.
+    pub fn to_pretty_json(&self) -> String {
+        serde_json::to_string_pretty(&self.body).expect("a JSON map serialises") + "\n"
+    }
+}
+
+/// Substitutes every placeholder. `resolved` must hold every reference of the slots.
+pub fn render(
+    template: Template,
+    slots: &[Slot],
+    resolved: &HashMap<Reference, Resolved>,
+) -> Rendered {
+    let mut body = Value::Object(template.body);
+    let mut secret_paths = BTreeSet::new();
+    let mut secret_pointers = BTreeSet::new();
+    for slot in slots {
+        let mut text = String::new();
+        for segment in &slot.segments {
+            match segment {
+                Segment::Literal(literal) => text.push_str(literal),
+                Segment::Placeholder { reference, .. } => {
+                    let value = &resolved[reference];
+                    if value.secret {
+                        secret_paths.insert(slot.path.clone());
+                        secret_pointers.insert(slot.pointer.clone());
+                    }
+                    text.push_str(value.text.expose());
+                }
+            }
+        }
+        *body
+            .pointer_mut(&slot.pointer)
+            .expect("slots point into the template") = Value::String(text);
+    }
+    let Value::Object(body) = body else {
+        unreachable!("the body stays an object")
+    };
+    Rendered {
+        body,
+        secret_paths,
+        secret_pointers,
+    }
+}
+
+/// Checks what ECS would reject or what would break at task start, before any AWS write.
+pub fn validate(rendered: &Rendered, source: &Path) -> Result<(), Error> {
+    let location = |path: String| Location {
+        source: source.display().to_string(),
+        line: 0,
+        column: 0,
+        path,
+    };
+    let mut problems = Vec::new();
+    let mut problem = |path: String, reason: String| {
+        problems.push(Problem {
+            location: location(path),
+            reference: None,
+            reason,
+        });
+    };
+    let size = rendered.to_json().len();
+    if size > MAX_BYTES {
+        problem(
+            String::new(),
+            format!(
+                "the rendered task definition is {size} bytes; ECS accepts at most {MAX_BYTES}"
+            ),
+        );
+    }
+    let count = containers(&rendered.body).count();
+    if count > MAX_CONTAINERS {
+        problem(
+            "containerDefinitions".to_owned(),
+            format!("{count} containers; ECS accepts at most {MAX_CONTAINERS}"),
+        );
+    }
+    let mut uses_secrets = false;
+    let mut names = BTreeSet::new();
+    for (i, container) in containers(&rendered.body).enumerate() {
+        let base = format!("containerDefinitions[{i}]");
+        match container.get("name").and_then(Value::as_str) {
+            Some(name) if !name.is_empty() => {
+                if !names.insert(name.to_owned()) {
+                    problem(
+                        format!("{base}.name"),
+                        format!("container name `{name}` is used twice"),
+                    );
+                }
+            }
+            _ => problem(
+                format!("{base}.name"),
+                "every container needs a `name`".to_owned(),
+            ),
+        }
+        if !container.get("image").is_some_and(Value::is_string) {
+            problem(
+                format!("{base}.image"),
+                "every container needs an `image`".to_owned(),
+            );
+        }
+        let mut value_froms = Vec::new();
+        for (list, list_path) in [
+            (container.get("secrets"), format!("{base}.secrets")),
+            (
+                container
+                    .get("logConfiguration")
+                    .and_then(|l| l.get("secretOptions")),
+                format!("{base}.logConfiguration.secretOptions"),
+            ),
+        ] {
+            for (j, entry) in list
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                value_froms.push((
+                    format!("{list_path}[{j}].valueFrom"),
+                    entry.get("valueFrom"),
+                ));
+            }
+        }
+        uses_secrets |= !value_froms.is_empty();
+        for (path, value) in value_froms {
+            match value.and_then(Value::as_str) {
+                None => problem(
+                    path,
+                    "`valueFrom` is missing; expected an ARN or a parameter name".into(),
+                ),
+                Some(_) if rendered.secret_paths.contains(&path) => {}
+                Some(value_from) => match reference::check_value_from(value_from) {
+                    Ok(None) => {}
+                    Ok(Some(warning)) => warn!(path = %path, "{warning}"),
+                    Err(reason) => problem(path, reason),
+                },
+            }
+        }
+        if let Some(credentials) = container
+            .get("repositoryCredentials")
+            .and_then(|r| r.get("credentialsParameter"))
+            .and_then(Value::as_str)
+        {
+            uses_secrets = true;
+            let path = format!("{base}.repositoryCredentials.credentialsParameter");
+            let is_secret_arn =
+                reference::Arn::parse(credentials).is_some_and(|a| a.service == "secretsmanager");
+            if !is_secret_arn {
+                problem(
+                    path,
+                    "`credentialsParameter` must be a Secrets Manager secret ARN".into(),
+                );
+            }
+        }
+    }
+    if uses_secrets && !rendered.body.contains_key("executionRoleArn") {
+        warn!(
+            "the task definition references secrets but has no `executionRoleArn`; ECS needs that role to read them at task start"
+        );
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            problems: Problems(problems),
+        })
+    }
+}
+
+/// A registered or rendered definition reduced to what matters for "is it the same": read-only
+/// fields, tags, nulls, empty lists and maps, and the defaults ECS fills in are dropped, and lists
+/// whose order ECS does not keep are sorted.
+pub fn canonical(body: &Map<String, Value>) -> Value {
+    let mut body = body.clone();
+    for field in READ_ONLY_FIELDS.iter().chain(&["tags"]) {
+        body.remove(*field);
+    }
+    let mut value = Value::Object(body);
+    canonicalise(&mut value, "");
+    value
+}
+
+/// Lists whose order does not change the meaning of the definition.
+const UNORDERED: &[&str] = &[
+    "environment",
+    "secrets",
+    "secretOptions",
+    "portMappings",
+    "mountPoints",
+    "volumesFrom",
+    "ulimits",
+    "extraHosts",
+    "systemControls",
+    "requiresCompatibilities",
+    "placementConstraints",
+    "volumes",
+    "environmentFiles",
+    "dependsOn",
+    "resourceRequirements",
+];
+
+fn canonicalise(value: &mut Value, key: &str) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                canonicalise(v, k);
+            }
+            map.retain(|k, v| !is_empty_or_default(k, v));
+            if key == "portMappings" || map.contains_key("containerPort") {
+                // ECS fills in the protocol and, in awsvpc and host modes, the host port.
+                if map.get("protocol").and_then(Value::as_str) == Some("tcp") {
+                    map.remove("protocol");
+                }
+                if map.get("hostPort").is_some() && map.get("hostPort") == map.get("containerPort")
+                {
+                    map.remove("hostPort");
+                }
+            }
+            map.sort_keys();
+        }
+        Value::Array(items) => {
+            for item in items.iter_mut() {
+                canonicalise(item, "");
+            }
+            if UNORDERED.contains(&key) {
+                items.sort_by_cached_key(|item| serde_json::to_string(item).unwrap_or_default());
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_empty_or_default(key: &str, value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        Value::Number(n) => key == "cpu" && n.as_u64() == Some(0),
+        Value::Bool(b) => key == "essential" && *b,
+        Value::String(_) => false,
+    }
+}
+
+/// Flattens a definition into `path = value` lines for the plan.
+pub fn flatten(value: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    flatten_into(value, String::new(), &mut out);
+    out
+}
+
+fn flatten_into(value: &Value, path: String, out: &mut BTreeMap<String, String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let child = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                flatten_into(v, child, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                // Name entries by their `name` where they have one: stable across reorderings.
+                let label = item
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| i.to_string(), |n| format!("{n:?}"));
+                flatten_into(item, format!("{path}[{label}]"), out);
+            }
+        }
+        other => {
+            out.insert(path, other.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    fn template(name: &str, text: &str) -> (tempfile::TempDir, Template) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let template = load(&path).unwrap();
+        (dir, template)
+    }
+
+    #[test]
+    fn unwraps_describe_output_and_drops_read_only_fields() {
+        let (_dir, t) = template(
+            "web.json",
+            r#"{"taskDefinition":{"family":"web","revision":3,"status":"ACTIVE","containerDefinitions":[{"name":"web","image":"x"}]},"tags":[{"key":"team","value":"a"}]}"#,
+        );
+        assert_eq!(t.family(), "web");
+        assert!(!t.body.contains_key("revision"));
+        assert!(!t.body.contains_key("status"));
+        assert_eq!(t.body["tags"][0]["key"], "team");
+    }
+
+    #[test]
+    fn locates_placeholders_by_line_and_column_in_yaml() {
+        let (_dir, t) = template(
+            "web.yaml",
+            "family: web\ncontainerDefinitions:\n  - name: web\n    image: x\n    environment:\n      - name: A\n        value: \"{{env:A}}\"\n      - name: B\n        value: \"pre {{env:A}}\"\n",
+        );
+        let slots = slots(&t).unwrap();
+        let locations: Vec<_> = slots
+            .iter()
+            .flat_map(|s| s.references().map(|(_, _, l)| l.to_string()))
+            .collect();
+        assert_eq!(
+            locations,
+            vec![
+                format!(
+                    "{}:7:17 (containerDefinitions[0].environment[0].value)",
+                    t.path.display()
+                ),
+                format!(
+                    "{}:9:21 (containerDefinitions[0].environment[1].value)",
+                    t.path.display()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn reports_every_malformed_placeholder_with_its_place() {
+        let (_dir, t) = template(
+            "web.json",
+            "{\"family\":\"web\",\n\"containerDefinitions\":[{\"name\":\"web\",\"image\":\"{{sms:x}}\",\n\"command\":[\"{{env:}}\"]}]}",
+        );
+        let Err(Error::Invalid { problems }) = slots(&t) else {
+            panic!("expected errors")
+        };
+        let text = problems.to_string();
+        assert!(text.contains("web.json:2:48 (containerDefinitions[0].image): `{{sms:x}}`: unknown placeholder kind `sms`"), "{text}");
+        assert!(
+            text.contains("web.json:3:13 (containerDefinitions[0].command[0])"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn canonical_form_ignores_defaults_and_order() {
+        let a: Map<String, Value> = serde_json::from_str(
+            r#"{"family":"f","containerDefinitions":[{"name":"a","image":"i","cpu":0,"essential":true,"environment":[{"name":"B","value":"2"},{"name":"A","value":"1"}],"portMappings":[{"containerPort":80,"hostPort":80,"protocol":"tcp"}],"mountPoints":[]}],"volumes":[],"revision":4,"status":"ACTIVE"}"#,
+        )
+        .unwrap();
+        let b: Map<String, Value> = serde_json::from_str(
+            r#"{"containerDefinitions":[{"image":"i","name":"a","portMappings":[{"containerPort":80}],"environment":[{"name":"A","value":"1"},{"name":"B","value":"2"}]}],"family":"f"}"#,
+        )
+        .unwrap();
+        assert_eq!(canonical(&a), canonical(&b));
+        let mut c = b.clone();
+        c["containerDefinitions"][0]["image"] = Value::String("j".into());
+        assert_ne!(canonical(&a), canonical(&c));
+    }
+}
