@@ -705,7 +705,8 @@ fn is_empty_or_default(key: &str, value: &Value) -> bool {
         Value::Object(map) => map.is_empty(),
         Value::Number(n) => key == "cpu" && n.as_u64() == Some(0),
         Value::Bool(b) => key == "essential" && *b,
-        Value::String(_) => false,
+        // ECS reports the default network mode of Linux tasks when none was given.
+        Value::String(s) => key == "networkMode" && s == "bridge",
     }
 }
 

@@ -1,0 +1,283 @@
+use crate::deploy::position;
+use crate::util::{Env, count};
+
+const TEMPLATE: &str = r#"{
+  "family": "web",
+  "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
+  "containerDefinitions": [
+    {
+      "name": "web",
+      "image": "web:1",
+      "memory": 128,
+      "environment": [
+        { "name": "HOST", "value": "{{ssm:/web/host}}" },
+        { "name": "EXTRA", "value": "EXTRA_VALUE" }
+      ],
+      "secrets": [
+        { "name": "DB_PASSWORD", "valueFrom": "{{secretsmanager-arn:web/db:password}}" },
+        { "name": "OTHER", "valueFrom": "OTHER_VALUE_FROM" }
+      ]
+    }
+  ]
+}"#;
+
+/// Seeds what the template needs, with `extra` and `other` replacing the two placeholders-to-be.
+fn setup(env: &Env, extra: &str, other: &str) -> (std::path::PathBuf, String) {
+    env.secret("web/db", r#"{"password":"pw-canary-value"}"#);
+    env.parameter("/web/host", "db.example", false);
+    let text = TEMPLATE
+        .replace("EXTRA_VALUE", extra)
+        .replace("OTHER_VALUE_FROM", other);
+    (env.file("web.json", &text), text)
+}
+
+fn place(path: &std::path::Path, text: &str, needle: &str) -> String {
+    let (line, column) = position(text, needle);
+    format!("{}:{line}:{column}", path.display())
+}
+
+#[test]
+fn every_failing_reference_is_listed_with_its_place_and_nothing_is_registered() {
+    let env = Env::new();
+    let (path, text) = setup(
+        &env,
+        "{{ssm:/web/missing-param}}",
+        "{{secretsmanager-arn:web/missing-secret}}",
+    );
+    env.record();
+    let out = env
+        .run(["deploy", "--task-definition", path.to_str().unwrap()])
+        .output()
+        .failure(1);
+    assert!(
+        out.stderr
+            .contains("2 references could not be resolved; nothing was registered"),
+        "{out}"
+    );
+    let missing_param = place(&path, &text, "{{ssm:/web/missing-param}}");
+    let missing_secret = place(&path, &text, "{{secretsmanager-arn:web/missing-secret}}");
+    assert!(out.stderr.contains(&format!(
+        "{missing_param} (containerDefinitions[0].environment[1].value): `{{{{ssm:/web/missing-param}}}}`: parameter not found"
+    )), "{out}");
+    assert!(out.stderr.contains(&format!(
+        "{missing_secret} (containerDefinitions[0].secrets[1].valueFrom): `{{{{secretsmanager-arn:web/missing-secret}}}}`: ResourceNotFoundException"
+    )), "{out}");
+    let calls = env.calls();
+    assert_eq!(count(&calls, "RegisterTaskDefinition"), 0);
+    assert_eq!(count(&calls, "DescribeTaskDefinition"), 0);
+}
+
+#[test]
+fn missing_json_key_names_the_key_and_the_keys_there_are() {
+    let env = Env::new();
+    let (path, text) = setup(&env, "x", "{{secretsmanager-arn:web/db:password}}");
+    let text = text.replace("{{ssm:/web/host}}", "{{secretsmanager:web/db:nope}}");
+    std::fs::write(&path, &text).unwrap();
+    env.record();
+    let out = env
+        .run([
+            "deploy",
+            "--task-definition",
+            path.to_str().unwrap(),
+            "--allow-plaintext-secrets",
+        ])
+        .output()
+        .failure(1);
+    assert!(
+        out.stderr
+            .contains(&place(&path, &text, "{{secretsmanager:web/db:nope}}")),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("the secret has no JSON key `nope`; its keys are `password`"),
+        "{out}"
+    );
+    assert!(!out.all().contains("pw-canary-value"));
+    assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 0);
+}
+
+#[test]
+fn unset_environment_variable_is_bad_input_and_calls_nothing() {
+    let env = Env::new();
+    let (path, text) = setup(&env, "{{env:SURELY_NOT_SET}}", "/web/param");
+    env.record();
+    let out = env
+        .run(["deploy", "--task-definition", path.to_str().unwrap()])
+        .output()
+        .failure(2);
+    assert!(
+        out.stderr
+            .contains(&place(&path, &text, "{{env:SURELY_NOT_SET}}")),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("environment variable `SURELY_NOT_SET` is not set and has no fallback"),
+        "{out}"
+    );
+    assert!(env.calls().is_empty(), "no AWS call for bad input");
+}
+
+#[test]
+fn malformed_placeholders_are_all_reported_with_their_place() {
+    let env = Env::new();
+    let (path, text) = setup(
+        &env,
+        "{{sms:/web/host}}",
+        "{{secretsmanager-arn:web/db:password:AWSCURRENT:abc}}",
+    );
+    env.record();
+    let out = env
+        .run(["render", "--task-definition", path.to_str().unwrap()])
+        .output()
+        .failure(2);
+    assert!(
+        out.stderr.contains(
+            &format!(
+                "{}: `{{{{sms:/web/host}}}}`: unknown placeholder kind `sms`",
+                place(&path, &text, "{{sms:")
+            )
+            .replace(": `", " (containerDefinitions[0].environment[1].value): `")
+        ),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("names both a version stage and a version id"),
+        "{out}"
+    );
+    assert!(env.calls().is_empty());
+}
+
+#[test]
+fn secret_value_in_environment_is_refused_without_opt_in() {
+    let env = Env::new();
+    let (path, text) = setup(&env, "{{secretsmanager:web/db:password}}", "/web/param");
+    env.record();
+    let out = env
+        .run(["deploy", "--task-definition", path.to_str().unwrap()])
+        .output()
+        .failure(2);
+    assert!(
+        out.stderr
+            .contains(&place(&path, &text, "{{secretsmanager:web/db:password}}")),
+        "{out}"
+    );
+    assert!(out.stderr.contains("would put a secret value in plain text at `containerDefinitions[0].environment[1].value`"), "{out}");
+    assert!(
+        out.stderr
+            .contains("`{{secretsmanager-arn:web/db:password}}` in `secrets[].valueFrom`"),
+        "{out}"
+    );
+    assert!(env.calls().is_empty(), "refused before reading any value");
+}
+
+#[test]
+fn securestring_value_in_environment_is_refused_without_opt_in() {
+    let env = Env::new();
+    let (path, _) = setup(&env, "{{ssm:/web/token}}", "/web/param");
+    env.parameter("/web/token", "securestring-canary", true);
+    env.record();
+    let out = env
+        .run(["deploy", "--task-definition", path.to_str().unwrap()])
+        .output()
+        .failure(2);
+    assert!(out.stderr.contains("is a SecureString"), "{out}");
+    assert!(out.stderr.contains("`{{ssm-arn:/web/token}}`"), "{out}");
+    assert!(!out.all().contains("securestring-canary"));
+    assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 0);
+}
+
+#[test]
+fn malformed_value_from_fails_validation_before_any_write() {
+    let env = Env::new();
+    let (path, _) = setup(
+        &env,
+        "x",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:web/db-AbCdEf:password",
+    );
+    env.record();
+    let out = env
+        .run(["deploy", "--task-definition", path.to_str().unwrap()])
+        .output()
+        .failure(2);
+    assert!(
+        out.stderr
+            .contains("containerDefinitions[0].secrets[1].valueFrom"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("keep the colons"), "{out}");
+    assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 0);
+}
+
+#[test]
+fn ecs_limits_are_enforced_locally() {
+    let env = Env::new();
+    let containers: Vec<serde_json::Value> = (0..11)
+        .map(|i| serde_json::json!({ "name": format!("c{i}"), "image": "x", "memory": 32 }))
+        .collect();
+    let path = env.file(
+        "many.json",
+        &serde_json::json!({ "family": "many", "containerDefinitions": containers }).to_string(),
+    );
+    env.record();
+    let out = env
+        .run(["deploy", "--task-definition", path.to_str().unwrap()])
+        .output()
+        .failure(2);
+    assert!(
+        out.stderr.contains("11 containers; ECS accepts at most 10"),
+        "{out}"
+    );
+
+    let big = "x".repeat(70 * 1024);
+    let path = env.file(
+        "big.json",
+        &serde_json::json!({ "family": "big", "containerDefinitions": [{ "name": "a", "image": "x", "memory": 32, "command": [big] }] }).to_string(),
+    );
+    let out = env
+        .run(["deploy", "--task-definition", path.to_str().unwrap()])
+        .output()
+        .failure(2);
+    assert!(out.stderr.contains("ECS accepts at most 65536"), "{out}");
+    assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 0);
+}
+
+#[test]
+fn type_errors_are_caught_locally_with_the_field() {
+    let env = Env::new();
+    let path = env.file(
+        "bad.json",
+        r#"{"family":"bad","containerDefinitions":[{"name":"a","image":"x","memory":"lots"}]}"#,
+    );
+    env.record();
+    let out = env
+        .run(["deploy", "--task-definition", path.to_str().unwrap()])
+        .output()
+        .failure(2);
+    assert!(
+        out.stderr.contains(
+            "(containerDefinitions[0].memory): does not match the RegisterTaskDefinition shape"
+        ),
+        "{out}"
+    );
+    assert!(env.calls().is_empty());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = Env::new();
+    let out = env.run(["deploy"]).output().failure(2);
+    assert!(
+        out.stderr.contains("input `task-definition` is required"),
+        "{out}"
+    );
+    let out = env
+        .run(["deploy", "--task-definition", "nowhere.json"])
+        .output()
+        .failure(2);
+    assert!(out.stderr.contains("nowhere.json: cannot read"), "{out}");
+    let out = env.run(["launch"]).output().failure(2);
+    assert!(out.stderr.contains("launch"), "{out}");
+}

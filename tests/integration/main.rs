@@ -1,0 +1,6 @@
+//! End-to-end tests: the real binary, the real AWS SDK, over HTTP, against `moto_server`.
+
+mod deploy;
+mod errors;
+mod render;
+mod util;
