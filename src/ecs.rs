@@ -46,7 +46,7 @@ fn fits_model(body: &Value) -> Result<RegisterTaskDefinitionInput, String> {
     RegisterTaskDefinitionInput::deserialize(&mut deserializer).map_err(|e| e.to_string())
 }
 
-/// Checks a definition against the RegisterTaskDefinition model of our SDK. Returns the paths of
+/// Checks a definition against the `RegisterTaskDefinition` model of our SDK. Returns the paths of
 /// fields the model does not know (they are still sent), or the path and reason of a type error.
 pub fn check_shape(body: &Map<String, Value>) -> Result<Vec<String>, (String, String)> {
     let document = Value::Object(body.clone());
@@ -60,7 +60,7 @@ pub fn check_shape(body: &Map<String, Value>) -> Result<Vec<String>, (String, St
         .map_err(|e| (String::new(), e.to_string()))?;
     let known: Value = serde_json::from_slice(&serializer.finish()).unwrap_or_default();
     let mut unknown = Vec::new();
-    missing_fields(&document, &known, String::new(), &mut unknown);
+    missing_fields(&document, &known, "", &mut unknown);
     Ok(unknown)
 }
 
@@ -117,7 +117,7 @@ fn locate_type_error(document: &Value) -> String {
     }
 }
 
-fn missing_fields(sent: &Value, known: &Value, path: String, out: &mut Vec<String>) {
+fn missing_fields(sent: &Value, known: &Value, path: &str, out: &mut Vec<String>) {
     match (sent, known) {
         (Value::Object(sent), Value::Object(known)) => {
             for (key, value) in sent {
@@ -127,7 +127,7 @@ fn missing_fields(sent: &Value, known: &Value, path: String, out: &mut Vec<Strin
                     format!("{path}.{key}")
                 };
                 match known.get(key) {
-                    Some(known_value) => missing_fields(value, known_value, child, out),
+                    Some(known_value) => missing_fields(value, known_value, &child, out),
                     None if !value.is_null() => out.push(child),
                     None => {}
                 }
@@ -135,7 +135,7 @@ fn missing_fields(sent: &Value, known: &Value, path: String, out: &mut Vec<Strin
         }
         (Value::Array(sent), Value::Array(known)) => {
             for (i, (value, known_value)) in sent.iter().zip(known).enumerate() {
-                missing_fields(value, known_value, format!("{path}[{i}]"), out);
+                missing_fields(value, known_value, &format!("{path}[{i}]"), out);
             }
         }
         _ => {}

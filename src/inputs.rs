@@ -130,7 +130,7 @@ pub struct Assignment {
 pub struct Ci {
     /// On GitHub Actions: the path of `GITHUB_OUTPUT`, if set.
     pub github: Option<GitHub>,
-    /// On AWS CodeBuild.
+    /// On AWS `CodeBuild`.
     pub codebuild: bool,
 }
 

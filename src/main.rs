@@ -83,10 +83,10 @@ mod report {
                 output::out(&line);
             }
         }
-        if let Some(path) = inputs.ci.github.as_ref().and_then(|g| g.output.as_ref()) {
-            if let Err(e) = github::set_outputs(path, &pairs) {
-                warn!(file = %path.display(), "cannot write step outputs: {e}");
-            }
+        if let Some(path) = inputs.ci.github.as_ref().and_then(|g| g.output.as_ref())
+            && let Err(e) = github::set_outputs(path, &pairs)
+        {
+            warn!(file = %path.display(), "cannot write step outputs: {e}");
         }
     }
 }

@@ -10,6 +10,7 @@
 //! that the next write may complete.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use base64::Engine as _;
@@ -178,10 +179,10 @@ fn forms(value: &str) -> Vec<String> {
     for line in value.lines() {
         plain.push(line.trim_end_matches('\r').to_owned());
     }
-    if let Ok(document) = serde_json::from_str::<serde_json::Value>(value) {
-        if document.is_object() || document.is_array() {
-            json_leaves(&document, &mut plain);
-        }
+    if let Ok(document) = serde_json::from_str::<serde_json::Value>(value)
+        && (document.is_object() || document.is_array())
+    {
+        json_leaves(&document, &mut plain);
     }
     let mut out = Vec::new();
     for text in plain {
@@ -254,7 +255,7 @@ fn json_ascii_escape(escaped: &str) -> String {
         } else {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
+                let _ = write!(out, "\\u{unit:04x}");
             }
         }
     }

@@ -147,12 +147,12 @@ impl SecretId {
                 "`{body}` names both a version stage and a version id; give one of them"
             ));
         }
-        if let Some(version_id) = &secret.version_id {
-            if !(32..=64).contains(&version_id.len()) {
-                return Err(format!(
-                    "version id `{version_id}` must be 32 to 64 characters long"
-                ));
-            }
+        if let Some(version_id) = &secret.version_id
+            && !(32..=64).contains(&version_id.len())
+        {
+            return Err(format!(
+                "version id `{version_id}` must be 32 to 64 characters long"
+            ));
         }
         Ok(secret)
     }

@@ -1,4 +1,4 @@
-//! The task definition: load a template (JSON or YAML, RegisterTaskDefinition input or the
+//! The task definition: load a template (JSON or YAML, `RegisterTaskDefinition` input or the
 //! `describe-task-definition` output), merge the inputs, find its placeholders, substitute the
 //! resolved values, validate against ECS's rules, and compare with a registered revision.
 //!
@@ -36,7 +36,7 @@ pub const READ_ONLY_FIELDS: &[&str] = &[
     "deleteRequestedAt",
 ];
 
-/// A loaded template: the RegisterTaskDefinition body, and what is needed to point into its file.
+/// A loaded template: the `RegisterTaskDefinition` body, and what is needed to point into its file.
 pub struct Template {
     pub path: PathBuf,
     source: String,
@@ -90,10 +90,11 @@ pub fn load(path: &Path) -> Result<Template, Error> {
     if let Some(Value::Object(inner)) = body.get("taskDefinition") {
         let tags = body.get("tags").cloned();
         let mut inner = inner.clone();
-        if let Some(Value::Array(tags)) = tags {
-            if !tags.is_empty() && !inner.contains_key("tags") {
-                inner.insert("tags".to_owned(), Value::Array(tags));
-            }
+        if let Some(Value::Array(tags)) = tags
+            && !tags.is_empty()
+            && !inner.contains_key("tags")
+        {
+            inner.insert("tags".to_owned(), Value::Array(tags));
         }
         info!(file = %path.display(), "template is `describe-task-definition` output; using its `taskDefinition`");
         body = inner;
@@ -201,12 +202,11 @@ pub fn apply_inputs(template: &mut Template, inputs: &Inputs) -> Result<(), Erro
         }
     };
     for image in &inputs.images {
-        let indices = match &image.container {
-            Some(name) => vec![index_of(name)?],
-            None => {
-                need_targets("image")?;
-                targets.clone()
-            }
+        let indices = if let Some(name) = &image.container {
+            vec![index_of(name)?]
+        } else {
+            need_targets("image")?;
+            targets.clone()
         };
         for index in indices {
             container_mut(&mut template.body, index)
@@ -321,7 +321,7 @@ impl Slot {
 /// Finds every placeholder of the template. Returns every syntax error at once.
 pub fn slots(template: &Template) -> Result<Vec<Slot>, Error> {
     let mut strings = Vec::new();
-    walk_strings(&template.body, String::new(), String::new(), &mut strings);
+    walk_strings(&template.body, "", "", &mut strings);
     let mut slots = Vec::new();
     let mut problems = Vec::new();
     let mut cursors: HashMap<String, usize> = HashMap::new();
@@ -393,8 +393,8 @@ pub fn slots(template: &Template) -> Result<Vec<Slot>, Error> {
 
 fn walk_strings<'a>(
     map: &'a Map<String, Value>,
-    pointer: String,
-    path: String,
+    pointer: &str,
+    path: &str,
     out: &mut Vec<(String, String, &'a str)>,
 ) {
     for (key, value) in map {
@@ -404,21 +404,26 @@ fn walk_strings<'a>(
         } else {
             format!("{path}.{key}")
         };
-        walk_value(value, child_pointer, child_path, out);
+        walk_value(value, &child_pointer, &child_path, out);
     }
 }
 
 fn walk_value<'a>(
     value: &'a Value,
-    pointer: String,
-    path: String,
+    pointer: &str,
+    path: &str,
     out: &mut Vec<(String, String, &'a str)>,
 ) {
     match value {
-        Value::String(text) => out.push((pointer, path, text)),
+        Value::String(text) => out.push((pointer.to_owned(), path.to_owned(), text)),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                walk_value(item, format!("{pointer}/{i}"), format!("{path}[{i}]"), out);
+                walk_value(
+                    item,
+                    &format!("{pointer}/{i}"),
+                    &format!("{path}[{i}]"),
+                    out,
+                );
             }
         }
         Value::Object(map) => walk_strings(map, pointer, path, out),
@@ -546,80 +551,7 @@ pub fn validate(rendered: &Rendered, source: &Path) -> Result<(), Error> {
     let mut uses_secrets = false;
     let mut names = BTreeSet::new();
     for (i, container) in containers(&rendered.body).enumerate() {
-        let base = format!("containerDefinitions[{i}]");
-        match container.get("name").and_then(Value::as_str) {
-            Some(name) if !name.is_empty() => {
-                if !names.insert(name.to_owned()) {
-                    problem(
-                        format!("{base}.name"),
-                        format!("container name `{name}` is used twice"),
-                    );
-                }
-            }
-            _ => problem(
-                format!("{base}.name"),
-                "every container needs a `name`".to_owned(),
-            ),
-        }
-        if !container.get("image").is_some_and(Value::is_string) {
-            problem(
-                format!("{base}.image"),
-                "every container needs an `image`".to_owned(),
-            );
-        }
-        let mut value_froms = Vec::new();
-        for (list, list_path) in [
-            (container.get("secrets"), format!("{base}.secrets")),
-            (
-                container
-                    .get("logConfiguration")
-                    .and_then(|l| l.get("secretOptions")),
-                format!("{base}.logConfiguration.secretOptions"),
-            ),
-        ] {
-            for (j, entry) in list
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                value_froms.push((
-                    format!("{list_path}[{j}].valueFrom"),
-                    entry.get("valueFrom"),
-                ));
-            }
-        }
-        uses_secrets |= !value_froms.is_empty();
-        for (path, value) in value_froms {
-            match value.and_then(Value::as_str) {
-                None => problem(
-                    path,
-                    "`valueFrom` is missing; expected an ARN or a parameter name".into(),
-                ),
-                Some(_) if rendered.secret_paths.contains(&path) => {}
-                Some(value_from) => match reference::check_value_from(value_from) {
-                    Ok(None) => {}
-                    Ok(Some(warning)) => warn!(path = %path, "{warning}"),
-                    Err(reason) => problem(path, reason),
-                },
-            }
-        }
-        if let Some(credentials) = container
-            .get("repositoryCredentials")
-            .and_then(|r| r.get("credentialsParameter"))
-            .and_then(Value::as_str)
-        {
-            uses_secrets = true;
-            let path = format!("{base}.repositoryCredentials.credentialsParameter");
-            let is_secret_arn =
-                reference::Arn::parse(credentials).is_some_and(|a| a.service == "secretsmanager");
-            if !is_secret_arn {
-                problem(
-                    path,
-                    "`credentialsParameter` must be a Secrets Manager secret ARN".into(),
-                );
-            }
-        }
+        uses_secrets |= check_container(i, container, rendered, &mut names, &mut problem);
     }
     if uses_secrets && !rendered.body.contains_key("executionRoleArn") {
         warn!(
@@ -633,6 +565,92 @@ pub fn validate(rendered: &Rendered, source: &Path) -> Result<(), Error> {
             problems: Problems(problems),
         })
     }
+}
+
+/// Checks one container; returns whether it references secrets.
+fn check_container(
+    i: usize,
+    container: &Map<String, Value>,
+    rendered: &Rendered,
+    names: &mut BTreeSet<String>,
+    problem: &mut dyn FnMut(String, String),
+) -> bool {
+    let mut uses_secrets = false;
+    let base = format!("containerDefinitions[{i}]");
+    match container.get("name").and_then(Value::as_str) {
+        Some(name) if !name.is_empty() => {
+            if !names.insert(name.to_owned()) {
+                problem(
+                    format!("{base}.name"),
+                    format!("container name `{name}` is used twice"),
+                );
+            }
+        }
+        _ => problem(
+            format!("{base}.name"),
+            "every container needs a `name`".to_owned(),
+        ),
+    }
+    if !container.get("image").is_some_and(Value::is_string) {
+        problem(
+            format!("{base}.image"),
+            "every container needs an `image`".to_owned(),
+        );
+    }
+    let mut value_froms = Vec::new();
+    for (list, list_path) in [
+        (container.get("secrets"), format!("{base}.secrets")),
+        (
+            container
+                .get("logConfiguration")
+                .and_then(|l| l.get("secretOptions")),
+            format!("{base}.logConfiguration.secretOptions"),
+        ),
+    ] {
+        for (j, entry) in list
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            value_froms.push((
+                format!("{list_path}[{j}].valueFrom"),
+                entry.get("valueFrom"),
+            ));
+        }
+    }
+    uses_secrets |= !value_froms.is_empty();
+    for (path, value) in value_froms {
+        match value.and_then(Value::as_str) {
+            None => problem(
+                path,
+                "`valueFrom` is missing; expected an ARN or a parameter name".into(),
+            ),
+            Some(_) if rendered.secret_paths.contains(&path) => {}
+            Some(value_from) => match reference::check_value_from(value_from) {
+                Ok(None) => {}
+                Ok(Some(warning)) => warn!(path = %path, "{warning}"),
+                Err(reason) => problem(path, reason),
+            },
+        }
+    }
+    if let Some(credentials) = container
+        .get("repositoryCredentials")
+        .and_then(|r| r.get("credentialsParameter"))
+        .and_then(Value::as_str)
+    {
+        uses_secrets = true;
+        let path = format!("{base}.repositoryCredentials.credentialsParameter");
+        let is_secret_arn =
+            reference::Arn::parse(credentials).is_some_and(|a| a.service == "secretsmanager");
+        if !is_secret_arn {
+            problem(
+                path,
+                "`credentialsParameter` must be a Secrets Manager secret ARN".into(),
+            );
+        }
+    }
+    uses_secrets
 }
 
 /// A registered or rendered definition reduced to what matters for "is it the same": read-only

@@ -1,6 +1,7 @@
 //! GitHub Actions: `::add-mask::` workflow commands and step outputs.
 
 use std::collections::hash_map::RandomState;
+use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write as _;
 use std::path::Path;
@@ -39,7 +40,7 @@ pub fn set_outputs(path: &Path, outputs: &[(&str, String)]) -> std::io::Result<(
                 break candidate;
             }
         };
-        text.push_str(&format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"));
+        let _ = write!(text, "{name}<<{delimiter}\n{value}\n{delimiter}\n");
     }
     let text = output::redact(&text);
     std::fs::OpenOptions::new()

@@ -88,17 +88,17 @@ pub fn refuse_plaintext(
     let mut problems = Vec::new();
     for slot in slots {
         for (reference, raw, location) in slot.references() {
-            if let Reference::Ssm(parameter) = reference {
-                if resolved.get(reference).is_some_and(|r| r.secret) {
-                    problems.push(Problem {
-                        location: location.clone(),
-                        reference: Some(raw.to_owned()),
-                        reason: format!(
-                            "is a SecureString: {}",
-                            plaintext_refusal(&slot.path, &format!("ssm-arn:{}", parameter.id))
-                        ),
-                    });
-                }
+            if let Reference::Ssm(parameter) = reference
+                && resolved.get(reference).is_some_and(|r| r.secret)
+            {
+                problems.push(Problem {
+                    location: location.clone(),
+                    reference: Some(raw.to_owned()),
+                    reason: format!(
+                        "is a SecureString: {}",
+                        plaintext_refusal(&slot.path, &format!("ssm-arn:{}", parameter.id))
+                    ),
+                });
             }
         }
     }
@@ -140,13 +140,16 @@ fn secret_body(secret: &SecretId) -> String {
 /// A Region key: `None` is the default Region.
 type RegionKey = Option<String>;
 
+/// One secret version to fetch: Region, id, version stage (other than `AWSCURRENT`), version id.
+type VersionKey = (RegionKey, String, Option<String>, Option<String>);
+
 /// What to fetch, deduplicated.
 #[derive(Default)]
 struct Wanted {
     ssm_values: BTreeMap<RegionKey, BTreeSet<String>>,
     ssm_arns: BTreeMap<RegionKey, BTreeSet<String>>,
     secret_current: BTreeMap<RegionKey, BTreeSet<String>>,
-    secret_pinned: BTreeSet<(RegionKey, String, Option<String>, Option<String>)>,
+    secret_pinned: BTreeSet<VersionKey>,
     secret_describe: BTreeMap<RegionKey, BTreeSet<String>>,
 }
 
@@ -155,10 +158,7 @@ struct Wanted {
 struct Answers {
     parameters: HashMap<(RegionKey, String), Result<ssm::Fetched, String>>,
     parameter_arns: HashMap<(RegionKey, String), Result<ssm::Fetched, String>>,
-    secrets: HashMap<
-        (RegionKey, String, Option<String>, Option<String>),
-        Result<secretsmanager::Value, String>,
-    >,
+    secrets: HashMap<VersionKey, Result<secretsmanager::Value, String>>,
     described: HashMap<(RegionKey, String), Result<secretsmanager::Described, String>>,
 }
 
@@ -168,10 +168,7 @@ enum Outcome {
         RegionKey,
         Vec<(String, Result<secretsmanager::Value, String>)>,
     ),
-    Pinned(
-        (RegionKey, String, Option<String>, Option<String>),
-        Result<secretsmanager::Value, String>,
-    ),
+    Pinned(VersionKey, Result<secretsmanager::Value, String>),
     Described(RegionKey, String, Result<secretsmanager::Described, String>),
 }
 
@@ -193,12 +190,62 @@ pub async fn resolve_remote(
         .flat_map(|s| s.references().map(|(r, _, _)| r))
         .collect();
     let wanted = plan(&references, &region_of);
-    let calls = count_calls(&wanted);
-    if calls == 0 {
+    let call_count = count_calls(&wanted);
+    if call_count == 0 {
         return Ok(HashMap::new());
     }
-    info!(references = references.len(), calls, "resolving references");
-    let mut calls: Vec<LocalBoxFuture<'_, Outcome>> = Vec::new();
+    info!(
+        references = references.len(),
+        calls = call_count,
+        "resolving references"
+    );
+    let mut answers = Answers::default();
+    let mut outcomes = stream::iter(calls(&wanted, aws)).buffer_unordered(CONCURRENCY);
+    while let Some(outcome) = outcomes.next().await {
+        match outcome {
+            Outcome::Parameters(region, decrypt, results) => {
+                for (name, result) in results {
+                    if let Ok(fetched) = &result
+                        && let (true, Some(value)) = (fetched.secure, &fetched.value)
+                    {
+                        on_secret(value, &format!("ssm:{name}"));
+                    }
+                    let map = if decrypt {
+                        &mut answers.parameters
+                    } else {
+                        &mut answers.parameter_arns
+                    };
+                    map.insert((region.clone(), name), result);
+                }
+            }
+            Outcome::Secrets(region, results) => {
+                for (id, result) in results {
+                    if let Ok(value) = &result {
+                        on_secret(&value.value, &format!("secretsmanager:{id}"));
+                    }
+                    answers
+                        .secrets
+                        .insert((region.clone(), id, None, None), result);
+                }
+            }
+            Outcome::Pinned(key, result) => {
+                if let Ok(value) = &result {
+                    on_secret(&value.value, &format!("secretsmanager:{}", key.1));
+                }
+                answers.secrets.insert(key, result);
+            }
+            Outcome::Described(region, id, result) => {
+                answers.described.insert((region, id), result);
+            }
+        }
+    }
+    debug!("all calls answered");
+    interpret(slots, &answers, &region_of)
+}
+
+/// One future per AWS call the plan needs.
+fn calls(wanted: &Wanted, aws: &Aws) -> Vec<LocalBoxFuture<'static, Outcome>> {
+    let mut calls: Vec<LocalBoxFuture<'static, Outcome>> = Vec::new();
     for (decrypt, groups) in [(true, &wanted.ssm_values), (false, &wanted.ssm_arns)] {
         for (region, names) in groups {
             let client = aws.ssm(region.as_deref());
@@ -254,48 +301,7 @@ pub async fn resolve_remote(
         }
     }
 
-    let mut answers = Answers::default();
-    let mut outcomes = stream::iter(calls).buffer_unordered(CONCURRENCY);
-    while let Some(outcome) = outcomes.next().await {
-        match outcome {
-            Outcome::Parameters(region, decrypt, results) => {
-                for (name, result) in results {
-                    if let Ok(fetched) = &result {
-                        if let (true, Some(value)) = (fetched.secure, &fetched.value) {
-                            on_secret(value, &format!("ssm:{name}"));
-                        }
-                    }
-                    let map = if decrypt {
-                        &mut answers.parameters
-                    } else {
-                        &mut answers.parameter_arns
-                    };
-                    map.insert((region.clone(), name), result);
-                }
-            }
-            Outcome::Secrets(region, results) => {
-                for (id, result) in results {
-                    if let Ok(value) = &result {
-                        on_secret(&value.value, &format!("secretsmanager:{id}"));
-                    }
-                    answers
-                        .secrets
-                        .insert((region.clone(), id, None, None), result);
-                }
-            }
-            Outcome::Pinned(key, result) => {
-                if let Ok(value) = &result {
-                    on_secret(&value.value, &format!("secretsmanager:{}", key.1));
-                }
-                answers.secrets.insert(key, result);
-            }
-            Outcome::Described(region, id, result) => {
-                answers.described.insert((region, id), result);
-            }
-        }
-    }
-    debug!("all calls answered");
-    interpret(slots, &answers, &region_of)
+    calls
 }
 
 fn plan(
@@ -520,15 +526,15 @@ fn secret_arn(
             .get(&(region, s.id.clone()))
             .expect("every ARN reference was planned")
             .as_ref()?;
-        if let Some(version_id) = &s.version_id {
-            if !described.versions.contains_key(version_id) {
-                return Err(format!("the secret has no version `{version_id}`"));
-            }
+        if let Some(version_id) = &s.version_id
+            && !described.versions.contains_key(version_id)
+        {
+            return Err(format!("the secret has no version `{version_id}`"));
         }
-        if let Some(stage) = &s.version_stage {
-            if !described.versions.values().flatten().any(|st| st == stage) {
-                return Err(format!("no version of the secret has stage `{stage}`"));
-            }
+        if let Some(stage) = &s.version_stage
+            && !described.versions.values().flatten().any(|st| st == stage)
+        {
+            return Err(format!("no version of the secret has stage `{stage}`"));
         }
         described.arn.clone()
     };

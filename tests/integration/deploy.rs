@@ -24,6 +24,7 @@ fn secret_entry(name: &str, value_from: &str) -> Value {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one scenario, end to end
 fn deploys_57_references_across_3_containers_in_the_minimum_calls() {
     let env = Env::new();
     for i in 0..23 {
