@@ -202,6 +202,7 @@ fn command_line() -> clap::Command {
                 .long("verbose")
                 .action(ArgAction::Count)
                 .global(true)
+                .display_order(1000)
                 .help("More output (-v debug, -vv trace)"),
         )
         .arg(
@@ -210,6 +211,7 @@ fn command_line() -> clap::Command {
                 .long("quiet")
                 .action(ArgAction::Count)
                 .global(true)
+                .display_order(1000)
                 .help("Less output (warnings and errors only)"),
         )
 }
@@ -407,6 +409,16 @@ impl Inputs {
         raw: &Raw,
         environment: BTreeMap<String, String>,
     ) -> Result<Self, Error> {
+        for variable in ["LOG_SENSITIVE_BODIES", "LOG_SIGNABLE_BODY"] {
+            let set = environment
+                .get(variable)
+                .is_some_and(|v| !v.is_empty() && !v.eq_ignore_ascii_case("false"));
+            if set {
+                return Err(Error::Usage(format!(
+                    "`{variable}` is set: it makes the AWS SDK log request and response bodies, secret values included; unset it"
+                )));
+            }
+        }
         let task_definition = raw.text("task-definition").map(PathBuf::from).ok_or_else(|| {
             Error::Usage(
                 "input `task-definition` is required: pass `--task-definition PATH` or set `INPUT_TASK-DEFINITION` / `ECS_SECRETS_TASK_DEFINITION`"
@@ -469,9 +481,62 @@ fn parse_image(item: &str) -> Result<Image, Error> {
     })
 }
 
+/// The inputs table of the README (and, later, the source of action.yml).
+#[cfg(test)]
+pub fn markdown_table() -> String {
+    use std::fmt::Write as _;
+    let mut table = String::from("| input | flag | default | description |\n|---|---|---|---|\n");
+    for spec in INPUTS {
+        let flag = match spec.kind {
+            Kind::Bool => format!("`--{}[=BOOL]`", spec.name),
+            Kind::List | Kind::Lines => format!("`--{} VALUE` (repeatable)", spec.name),
+            Kind::Text => format!("`--{} VALUE`", spec.name),
+        };
+        let default = spec.default.map_or_else(String::new, |d| format!("`{d}`"));
+        let _ = writeln!(
+            table,
+            "| `{}` | {flag} | {default} | {} |",
+            spec.name,
+            spec.description.replace('|', "\\|")
+        );
+    }
+    table
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readme_inputs_table_matches_the_inputs() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+            .expect("README.md");
+        let start = readme
+            .find("<!-- inputs:start -->\n")
+            .expect("inputs:start marker")
+            + 22;
+        let end = readme
+            .find("<!-- inputs:end -->")
+            .expect("inputs:end marker");
+        let expected = markdown_table();
+        assert!(
+            readme[start..end] == expected,
+            "README.md's inputs table is out of date; replace it with:\n{expected}"
+        );
+    }
+
+    #[test]
+    fn refuses_sdk_body_logging() {
+        let err = run(
+            &["deploy", "--task-definition=a.json"],
+            &[("LOG_SENSITIVE_BODIES", "true")],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("`LOG_SENSITIVE_BODIES` is set"),
+            "{err}"
+        );
+    }
 
     fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Inputs, Error> {
         let args = std::iter::once("ecs-secrets")
