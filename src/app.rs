@@ -39,16 +39,34 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
     // Template → references. Everything that can be wrong without AWS fails here, before any call.
     let mut template = taskdef::load(&inputs.task_definition)?;
     taskdef::apply_inputs(&mut template, inputs)?;
-    let family = template.family().to_owned();
     let slots = taskdef::slots(&template)?;
-    let mut resolved =
-        resolve::resolve_local(&slots, &inputs.environment, inputs.allow_plaintext_secrets)?;
+    let protect = |secret: &Secret, label: &str| protect(inputs, secret, label);
+    let mut resolved = resolve::resolve_local(
+        &slots,
+        &inputs.environment,
+        inputs.allow_plaintext_secrets,
+        &protect,
+    )?;
 
     // Resolve against AWS: batched, deduplicated, all or nothing.
     let aws = Aws::load(inputs.region.as_deref()).await;
-    let protect = |secret: &Secret, label: &str| protect(inputs, secret, label);
-    resolved.extend(resolve::resolve_remote(&slots, &aws, &protect).await?);
+    resolved.extend(
+        resolve::resolve_remote(&slots, &aws, inputs.allow_plaintext_secrets, &protect).await?,
+    );
     resolve::refuse_plaintext(&slots, &resolved, inputs.allow_plaintext_secrets)?;
+    #[cfg(debug_assertions)]
+    if inputs.environment.contains_key("ECS_SECRETS_DEBUG_PANIC") {
+        // Debug builds only, for the leak suite: a panic whose message carries a value must
+        // still print `***`. Only a value long enough to be masked is used.
+        let value = resolved
+            .values()
+            .find(|r| r.secret && r.text.expose().len() >= MIN_MASKED_LEN)
+            .map(|r| r.text.expose());
+        panic!(
+            "debug panic carrying a value: {}",
+            value.unwrap_or_default()
+        );
+    }
 
     // Render and validate.
     let rendered = taskdef::render(template, &slots, &resolved);
@@ -56,19 +74,22 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
     check_shape(&rendered, &inputs.task_definition)?;
 
     let mut report = Report {
-        family,
+        family: rendered.family().to_owned(),
         revision: None,
         changed: true,
         rendered: None,
     };
     match inputs.command {
         Command::Render => {
-            report.rendered =
-                write_rendered(&rendered, inputs.output.as_deref().or(Some(Path::new("-"))))?;
+            let target = inputs.output.as_deref().unwrap_or(Path::new("-"));
+            report.rendered = write_rendered(&rendered, target)?;
         }
         Command::Deploy => {
+            // The file first: a deploy that cannot write it must not have registered anything.
+            if let Some(target) = inputs.output.as_deref() {
+                report.rendered = write_rendered(&rendered, target)?;
+            }
             deploy(inputs, &aws, &rendered, &mut report).await?;
-            report.rendered = write_rendered(&rendered, inputs.output.as_deref())?;
         }
     }
     Ok(report)
@@ -83,15 +104,16 @@ async fn deploy(
 ) -> Result<(), Error> {
     let client = aws.ecs();
     let latest = ecs::latest(&client, &report.family).await?;
-    let masked = plan::masked(rendered);
     match &latest {
         None => output::err(&format!(
             "plan: family `{}` has no ACTIVE revision; the first one will be registered",
             report.family
         )),
         Some(latest) => {
-            let changes = plan::diff(&latest.body, &masked);
-            report.changed = !changes.is_empty();
+            let tags = rendered.body.contains_key("tags");
+            report.changed =
+                taskdef::canonical(&latest.body, tags) != taskdef::canonical(&rendered.body, tags);
+            let changes = plan::diff(&latest.body, rendered, tags);
             if report.changed {
                 output::err(&format!(
                     "plan: {} change{} against revision {} of `{}`:",
@@ -167,10 +189,7 @@ fn check_shape(rendered: &Rendered, source: &Path) -> Result<(), Error> {
 
 /// Writes the rendered definition to `target` (`-` is stdout). A file that holds secret values
 /// is created 0600; stdout never receives secret values.
-fn write_rendered(rendered: &Rendered, target: Option<&Path>) -> Result<Option<PathBuf>, Error> {
-    let Some(target) = target else {
-        return Ok(None);
-    };
+fn write_rendered(rendered: &Rendered, target: &Path) -> Result<Option<PathBuf>, Error> {
     let text = rendered.to_pretty_json();
     if target == Path::new("-") {
         if rendered.holds_secret_values() {

@@ -1,19 +1,14 @@
 //! AWS set-up shared by every stage: the SDK configuration, clients per Region, and error texts
 //! that carry the service's code and message rather than the SDK's terse default.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-/// The SDK configuration and a cache of clients per Region.
+/// The SDK configuration, from which clients for any Region are made.
 pub struct Aws {
     config: SdkConfig,
-    ssm: Mutex<HashMap<String, aws_sdk_ssm::Client>>,
-    secretsmanager: Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
 }
 
 impl Aws {
@@ -26,8 +21,6 @@ impl Aws {
         }
         Self {
             config: loader.load().await,
-            ssm: Mutex::default(),
-            secretsmanager: Mutex::default(),
         }
     }
 
@@ -42,34 +35,20 @@ impl Aws {
 
     /// A Parameter Store client for `region` (the default Region when `None`).
     pub fn ssm(&self, region: Option<&str>) -> aws_sdk_ssm::Client {
-        let key = region.unwrap_or_default().to_owned();
-        let mut clients = self.ssm.lock().expect("client cache lock");
-        clients
-            .entry(key)
-            .or_insert_with(|| {
-                let mut builder = aws_sdk_ssm::config::Builder::from(&self.config);
-                if let Some(region) = region {
-                    builder = builder.region(Region::new(region.to_owned()));
-                }
-                aws_sdk_ssm::Client::from_conf(builder.build())
-            })
-            .clone()
+        let mut builder = aws_sdk_ssm::config::Builder::from(&self.config);
+        if let Some(region) = region {
+            builder = builder.region(Region::new(region.to_owned()));
+        }
+        aws_sdk_ssm::Client::from_conf(builder.build())
     }
 
     /// A Secrets Manager client for `region` (the default Region when `None`).
     pub fn secretsmanager(&self, region: Option<&str>) -> aws_sdk_secretsmanager::Client {
-        let key = region.unwrap_or_default().to_owned();
-        let mut clients = self.secretsmanager.lock().expect("client cache lock");
-        clients
-            .entry(key)
-            .or_insert_with(|| {
-                let mut builder = aws_sdk_secretsmanager::config::Builder::from(&self.config);
-                if let Some(region) = region {
-                    builder = builder.region(Region::new(region.to_owned()));
-                }
-                aws_sdk_secretsmanager::Client::from_conf(builder.build())
-            })
-            .clone()
+        let mut builder = aws_sdk_secretsmanager::config::Builder::from(&self.config);
+        if let Some(region) = region {
+            builder = builder.region(Region::new(region.to_owned()));
+        }
+        aws_sdk_secretsmanager::Client::from_conf(builder.build())
     }
 }
 

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
-use aws_sdk_ecs::types::ContainerDefinition;
+use aws_sdk_ecs::types::{ContainerDefinition, TaskDefinitionField};
 use aws_smithy_json::codec::{JsonCodec, JsonCodecSettings};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -170,6 +170,7 @@ pub async fn latest(client: &aws_sdk_ecs::Client, family: &str) -> Result<Option
     let response = client
         .describe_task_definition()
         .task_definition(family)
+        .include(TaskDefinitionField::Tags)
         .customize()
         .interceptor(capture.clone())
         .send()
@@ -197,24 +198,20 @@ pub async fn latest(client: &aws_sdk_ecs::Client, family: &str) -> Result<Option
             .to_owned(),
         revision: i64::from(definition.revision()),
     };
-    let raw = capture
-        .0
-        .lock()
-        .expect("capture lock")
-        .take()
+    let raw = capture.0.lock().expect("capture lock").take();
+    let mut response: Value = raw
+        .and_then(|raw| serde_json::from_slice(&raw).ok())
         .unwrap_or_default();
-    let body = serde_json::from_slice::<Value>(&raw)
-        .ok()
-        .and_then(|mut v| v.get_mut("taskDefinition").map(Value::take))
-        .and_then(|v| match v {
-            Value::Object(map) => Some(map),
-            _ => None,
-        })
-        .ok_or_else(|| {
-            Error::Aws(format!(
-                "DescribeTaskDefinition for `{family}` returned no readable definition"
-            ))
-        })?;
+    let Some(Value::Object(mut body)) = response.get_mut("taskDefinition").map(Value::take) else {
+        return Err(Error::Aws(format!(
+            "DescribeTaskDefinition for `{family}` returned no readable definition"
+        )));
+    };
+    if let Some(Value::Array(tags)) = response.get_mut("tags").map(Value::take)
+        && !tags.is_empty()
+    {
+        body.insert("tags".to_owned(), Value::Array(tags));
+    }
     Ok(Some(Latest { revision, body }))
 }
 

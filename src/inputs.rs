@@ -140,7 +140,7 @@ pub struct GitHub {
 }
 
 /// The validated inputs. Built once, at the edge; later stages never read the environment.
-#[derive(Debug)]
+/// Its `Debug` leaves out the environment, which holds credentials.
 pub struct Inputs {
     pub command: Command,
     pub task_definition: PathBuf,
@@ -156,6 +156,25 @@ pub struct Inputs {
     /// The process environment, for `{{env:…}}` placeholders.
     pub environment: BTreeMap<String, String>,
     pub ci: Ci,
+}
+
+impl std::fmt::Debug for Inputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inputs")
+            .field("command", &self.command)
+            .field("task_definition", &self.task_definition)
+            .field("images", &self.images)
+            .field("container_names", &self.container_names)
+            .field("environment_variables", &self.environment_variables.len())
+            .field("secrets", &self.secrets.len())
+            .field("allow_plaintext_secrets", &self.allow_plaintext_secrets)
+            .field("skip_unchanged", &self.skip_unchanged)
+            .field("output", &self.output)
+            .field("region", &self.region)
+            .field("dry_run", &self.dry_run)
+            .field("ci", &self.ci)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Logging options, read before anything else so that errors in the inputs are logged the same way.
@@ -363,7 +382,10 @@ impl Raw {
                     problems.push(format!("input `{name}` line {line_number}: empty name"));
                     continue;
                 }
-                let value_start = key.len() + 1 + (value.len() - value.trim_start().len());
+                // Columns count characters, as in template positions.
+                let value_start = key.chars().count()
+                    + 1
+                    + (value.chars().count() - value.trim_start().chars().count());
                 let key = key.trim();
                 out.push(Assignment {
                     name: key.to_owned(),
@@ -425,6 +447,13 @@ impl Inputs {
                     .to_owned(),
             )
         })?;
+        let output = raw.text("output").map(PathBuf::from);
+        if command == Command::Deploy && output.as_deref() == Some(std::path::Path::new("-")) {
+            return Err(Error::Usage(
+                "input `output`: `deploy` prints its report on stdout; give the rendered file a path"
+                    .to_owned(),
+            ));
+        }
         let images = raw
             .list("image")
             .into_iter()
@@ -456,7 +485,7 @@ impl Inputs {
             secrets: raw.assignments("secrets")?,
             allow_plaintext_secrets: raw.bool("allow-plaintext-secrets")?,
             skip_unchanged: raw.bool("skip-unchanged")?,
-            output: raw.text("output").map(PathBuf::from),
+            output,
             region: raw.text("region").map(str::to_owned),
             dry_run: raw.bool("dry-run")?,
             environment,

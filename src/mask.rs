@@ -24,6 +24,9 @@ pub const MASK: &str = "***";
 /// tool never prints such a value itself; callers warn about them by reference name.
 pub const MIN_MASKED_LEN: usize = 4;
 
+/// JSON number leaves shorter than this are not masked on their own.
+const MIN_MASKED_NUMBER_LEN: usize = 6;
+
 /// A secret value. `Debug` and `Display` print `***`; [`Secret::expose`] reads it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -61,10 +64,11 @@ const URL_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 /// Replaces every known secret form with `***`.
 #[derive(Default)]
 pub struct Redactor {
-    /// Sorted, deduplicated; used for the prefix test of [`Redactor::split_safe`].
+    /// Sorted, deduplicated.
     patterns: Vec<Vec<u8>>,
+    /// The patterns that span lines, for the hold-back of [`Redactor::split_safe`].
+    multiline: Vec<Vec<u8>>,
     automaton: Option<AhoCorasick>,
-    max_len: usize,
 }
 
 impl fmt::Debug for Redactor {
@@ -88,7 +92,12 @@ impl Redactor {
             .extend(forms.iter().map(|form| form.as_bytes().to_vec()));
         self.patterns.sort_unstable();
         self.patterns.dedup();
-        self.max_len = self.patterns.iter().map(Vec::len).max().unwrap_or(0);
+        self.multiline = self
+            .patterns
+            .iter()
+            .filter(|p| p.iter().any(|&b| b == b'\n' || b == b'\r'))
+            .cloned()
+            .collect();
         self.automaton = Some(
             AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
@@ -121,36 +130,36 @@ impl Redactor {
         String::from_utf8_lossy(&self.redact(text.as_bytes())).into_owned()
     }
 
-    /// Splits a stream buffer into the part that can be written now and the part to hold back:
-    /// the longest tail that could be the start of a value the next write completes, or that is
-    /// inside an occurrence reaching that tail. Returns the length of the part to write.
+    /// Splits a stream buffer into the part that can be written now and the part to hold back.
+    /// Output is released a line at a time: a value split across two writes of one line is
+    /// whole again before it is masked. Also held back: the tail of the released lines that could
+    /// start a multi-line value, and any occurrence reaching past the cut. Returns the length of
+    /// the part to write.
     pub fn split_safe(&self, buffer: &[u8]) -> usize {
         if self.patterns.is_empty() {
             return buffer.len();
         }
-        let window_start = buffer.len().saturating_sub(self.max_len.saturating_sub(1));
-        let mut cut = buffer.len();
-        for start in window_start..buffer.len() {
-            if self.is_proper_prefix(&buffer[start..]) {
+        let Some(last_end) = buffer.iter().rposition(|&b| b == b'\n' || b == b'\r') else {
+            return 0;
+        };
+        let mut cut = last_end + 1;
+        if let Some(longest) = self.multiline.iter().map(Vec::len).max() {
+            let window_start = cut.saturating_sub(longest.saturating_sub(1));
+            if let Some(start) = (window_start..cut).find(|&start| {
+                let tail = &buffer[start..cut];
+                self.multiline
+                    .iter()
+                    .any(|p| p.len() > tail.len() && p.starts_with(tail))
+            }) {
                 cut = start;
-                break;
             }
         }
-        // Never cut through an occurrence: hold it back whole.
         for (start, end) in self.masked_ranges(buffer) {
             if start < cut && end > cut {
                 cut = start;
             }
         }
         cut
-    }
-
-    fn is_proper_prefix(&self, tail: &[u8]) -> bool {
-        let index = self.patterns.partition_point(|p| p.as_slice() < tail);
-        self.patterns[index..]
-            .iter()
-            .take_while(|p| p.starts_with(tail))
-            .any(|p| p.len() > tail.len())
     }
 
     fn masked_ranges(&self, text: &[u8]) -> Vec<(usize, usize)> {
@@ -201,7 +210,14 @@ fn forms(value: &str) -> Vec<String> {
 fn json_leaves(value: &serde_json::Value, out: &mut Vec<String>) {
     match value {
         serde_json::Value::String(text) => out.push(text.clone()),
-        serde_json::Value::Number(number) => out.push(number.to_string()),
+        // Short numbers are ports and counts, not secrets; masking them would shred the log
+        // (and every ARN whose account id contains them).
+        serde_json::Value::Number(number) => {
+            let text = number.to_string();
+            if text.len() >= MIN_MASKED_NUMBER_LEN {
+                out.push(text);
+            }
+        }
         serde_json::Value::Array(items) => items.iter().for_each(|item| json_leaves(item, out)),
         serde_json::Value::Object(map) => map.values().for_each(|item| json_leaves(item, out)),
         serde_json::Value::Bool(_) | serde_json::Value::Null => {}
@@ -330,19 +346,27 @@ mod tests {
     }
 
     #[test]
-    fn split_safe_holds_back_a_possible_start_of_a_value() {
+    fn split_safe_releases_whole_lines_only() {
         let r = redactor(&["topsecret"]);
-        assert_eq!(r.split_safe(b"hello tops"), 6);
+        assert_eq!(r.split_safe(b"hello tops"), 0);
+        assert_eq!(r.split_safe(b"done\nhello tops"), 5);
         assert_eq!(r.split_safe(b"hello world\n"), 12);
-        // A complete occurrence is emitted once nothing after it could extend or overlap it.
-        assert_eq!(r.split_safe(b"x topsecret!"), 12);
-        // Its last `t` could start an overlapping occurrence: hold the whole occurrence back.
-        assert_eq!(r.split_safe(b"x topsecret"), 2);
+        assert_eq!(Redactor::default().split_safe(b"no secrets yet"), 14);
     }
 
     #[test]
-    fn split_safe_holds_a_shorter_value_that_a_longer_one_extends() {
-        let r = redactor(&["abcd", "abcdefgh"]);
-        assert_eq!(r.split_safe(b"x abcd"), 2);
+    fn split_safe_holds_the_start_of_a_multiline_value() {
+        // Each line is too short to mask on its own: only the whole value protects it.
+        let r = redactor(&["ab\ncd"]);
+        assert_eq!(r.split_safe(b"x ab\n"), 2);
+        assert_eq!(r.redact_str("x ab\ncd y"), "x *** y");
+    }
+
+    #[test]
+    fn short_json_numbers_are_not_masked_but_long_ones_are() {
+        let r = redactor(&[r#"{"port":5432,"pin":98765432,"password":"pw-canary"}"#]);
+        let arn = "arn:aws:ecs:us-east-1:123454329012:x";
+        assert_eq!(r.redact_str(arn), arn);
+        assert_eq!(r.redact_str("pin 98765432"), "pin ***");
     }
 }

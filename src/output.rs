@@ -132,6 +132,15 @@ pub fn install_panic_hook() {
             .map(ToString::to_string)
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_owned());
+        // A panic while this thread holds the output lock must not deadlock in the hook: then
+        // write a fixed line that carries nothing from the panic.
+        if matches!(STATE.try_lock(), Err(std::sync::TryLockError::WouldBlock)) {
+            emit(
+                Stream::Stderr,
+                b"error: internal error while writing output; please report this\n",
+            );
+            return;
+        }
         err(&format!(
             "error: internal error{location}: {message}; please report this"
         ));

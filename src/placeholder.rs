@@ -1,7 +1,8 @@
 //! A pure parser: the text of one JSON string value → literal segments and references.
 //!
 //! Syntax: `{{KIND:BODY}}` with optional spaces inside the braces. A literal `{{` is written
-//! `\{{`; `\\{{` is a literal backslash followed by a placeholder.
+//! `\{{`; `\\{{` is a literal backslash followed by a placeholder (backslashes before `{{` pair up,
+//! and an odd one left over escapes it).
 
 use std::fmt;
 
@@ -112,20 +113,17 @@ pub fn parse(text: &str) -> Result<Vec<Segment>, Vec<ParseError>> {
     let mut at = 0;
     while let Some(open) = rest.find("{{") {
         let before = &rest[..open];
-        if let Some(stripped) = before.strip_suffix('\\') {
-            if !stripped.ends_with('\\') {
-                // `\{{`: a literal `{{`.
-                literal.push_str(stripped);
-                literal.push_str("{{");
-                rest = &rest[open + 2..];
-                at += open + 2;
-                continue;
-            }
-            // `\\{{`: a literal backslash, then a placeholder.
-            literal.push_str(&stripped[..stripped.len() - 1]);
-            literal.push('\\');
-        } else {
-            literal.push_str(before);
+        // Backslashes right before `{{` escape: each pair is one literal backslash, and an odd
+        // one left over makes the `{{` literal.
+        let kept = before.trim_end_matches('\\');
+        let backslashes = before.len() - kept.len();
+        literal.push_str(kept);
+        literal.push_str(&"\\".repeat(backslashes / 2));
+        if backslashes % 2 == 1 {
+            literal.push_str("{{");
+            rest = &rest[open + 2..];
+            at += open + 2;
+            continue;
         }
         let start = at + open;
         let after_open = &rest[open + 2..];
@@ -242,7 +240,14 @@ mod tests {
         );
         let segments = parse(r"a \\{{env:X}}").unwrap();
         assert_eq!(segments[0], Segment::Literal(r"a \".into()));
-        assert!(matches!(segments[1], Segment::Placeholder { .. }));
+        assert!(matches!(
+            segments[1],
+            Segment::Placeholder { offset: 4, .. }
+        ));
+        assert_eq!(
+            parse(r"\\\{{x").unwrap(),
+            vec![Segment::Literal(r"\{{x".into())]
+        );
     }
 
     #[test]

@@ -161,6 +161,28 @@ impl SecretId {
         Arn::parse(&self.id).map(|arn| arn.region)
     }
 
+    /// What identifies the version to fetch: the id, a stage other than `AWSCURRENT`, a version id.
+    pub fn version_key(&self) -> (String, Option<String>, Option<String>) {
+        let stage = self.version_stage.clone().filter(|_| !self.is_current());
+        (self.id.clone(), stage, self.version_id.clone())
+    }
+
+    /// The placeholder body again: `ID[:json-key[:version-stage[:version-id]]]`, shortest form.
+    pub fn body(&self) -> String {
+        let parts = [
+            self.json_key.as_deref(),
+            self.version_stage.as_deref(),
+            self.version_id.as_deref(),
+        ];
+        let used = parts.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
+        let mut body = self.id.clone();
+        for part in &parts[..used] {
+            body.push(':');
+            body.push_str(part.unwrap_or_default());
+        }
+        body
+    }
+
     /// Whether the value is the current one, which `BatchGetSecretValue` can fetch.
     pub fn is_current(&self) -> bool {
         self.version_id.is_none()

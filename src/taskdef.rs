@@ -46,13 +46,6 @@ pub struct Template {
 }
 
 impl Template {
-    pub fn family(&self) -> &str {
-        self.body
-            .get("family")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    }
-
     fn display(&self) -> String {
         self.path.display().to_string()
     }
@@ -213,23 +206,19 @@ pub fn apply_inputs(template: &mut Template, inputs: &Inputs) -> Result<(), Erro
                 .insert("image".to_owned(), Value::String(image.uri.clone()));
         }
     }
-    for (input, list, field) in [
+    for (input, list, key, field) in [
         (
             "environment-variables",
             &inputs.environment_variables,
+            "environment",
             "value",
         ),
-        ("secrets", &inputs.secrets, "valueFrom"),
+        ("secrets", &inputs.secrets, "secrets", "valueFrom"),
     ] {
         if list.is_empty() {
             continue;
         }
         need_targets(input)?;
-        let key = if input == "secrets" {
-            "secrets"
-        } else {
-            "environment"
-        };
         for &index in &targets {
             for assignment in list {
                 let pointer = merge_by_name(&mut template.body, index, key, field, assignment);
@@ -338,9 +327,13 @@ pub fn slots(template: &Template) -> Result<Vec<Slot>, Error> {
                     ..origin.clone()
                 };
             }
-            // The n-th occurrence of a placeholder in the walk is its n-th occurrence in the file.
+            // The n-th occurrence of a placeholder in the walk is its n-th occurrence in the file,
+            // not counting escaped ones (`\{{`).
             let cursor = cursors.entry(raw.to_owned()).or_insert(0);
-            let found = template.source[*cursor..].find(raw).map(|i| i + *cursor);
+            let found = template.source[*cursor..]
+                .match_indices(raw)
+                .map(|(i, _)| i + *cursor)
+                .find(|&at| !template.source[..at].ends_with('\\'));
             let (line, column) = found.map_or((0, 0), |at| {
                 *cursor = at + raw.len();
                 line_column(&template.source, at)
@@ -463,6 +456,13 @@ impl fmt::Debug for Rendered {
 }
 
 impl Rendered {
+    pub fn family(&self) -> &str {
+        self.body
+            .get("family")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
     pub fn holds_secret_values(&self) -> bool {
         !self.secret_paths.is_empty()
     }
@@ -656,13 +656,23 @@ fn check_container(
 /// A registered or rendered definition reduced to what matters for "is it the same": read-only
 /// fields, tags, nulls, empty lists and maps, and the defaults ECS fills in are dropped, and lists
 /// whose order ECS does not keep are sorted.
-pub fn canonical(body: &Map<String, Value>) -> Value {
+///
+/// Tags count only when `compare_tags` (the rendered definition sets them).
+pub fn canonical(body: &Map<String, Value>, compare_tags: bool) -> Value {
     let mut body = body.clone();
-    for field in READ_ONLY_FIELDS.iter().chain(&["tags"]) {
+    for field in READ_ONLY_FIELDS {
         body.remove(*field);
     }
+    if !compare_tags {
+        body.remove("tags");
+    }
+    // In awsvpc and host modes the host port is the container port, and ECS fills it in.
+    let host_port_is_container_port = matches!(
+        body.get("networkMode").and_then(Value::as_str),
+        Some("awsvpc" | "host")
+    );
     let mut value = Value::Object(body);
-    canonicalise(&mut value, "");
+    canonicalise(&mut value, "", host_port_is_container_port);
     value
 }
 
@@ -680,25 +690,23 @@ const UNORDERED: &[&str] = &[
     "requiresCompatibilities",
     "placementConstraints",
     "volumes",
-    "environmentFiles",
     "dependsOn",
     "resourceRequirements",
 ];
 
-fn canonicalise(value: &mut Value, key: &str) {
+fn canonicalise(value: &mut Value, key: &str, host_port_is_container_port: bool) {
     match value {
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                canonicalise(v, k);
+                canonicalise(v, k, host_port_is_container_port);
             }
             map.retain(|k, v| !is_empty_or_default(k, v));
-            if key == "portMappings" || map.contains_key("containerPort") {
-                // ECS fills in the protocol and, in awsvpc and host modes, the host port.
+            if map.contains_key("containerPort") {
+                // ECS fills in the protocol, and the host port where it must equal the container's.
                 if map.get("protocol").and_then(Value::as_str) == Some("tcp") {
                     map.remove("protocol");
                 }
-                if map.get("hostPort").is_some() && map.get("hostPort") == map.get("containerPort")
-                {
+                if host_port_is_container_port && map.get("hostPort") == map.get("containerPort") {
                     map.remove("hostPort");
                 }
             }
@@ -706,7 +714,7 @@ fn canonicalise(value: &mut Value, key: &str) {
         }
         Value::Array(items) => {
             for item in items.iter_mut() {
-                canonicalise(item, "");
+                canonicalise(item, "", host_port_is_container_port);
             }
             if UNORDERED.contains(&key) {
                 items.sort_by_cached_key(|item| serde_json::to_string(item).unwrap_or_default());
@@ -722,7 +730,7 @@ fn is_empty_or_default(key: &str, value: &Value) -> bool {
         Value::Array(items) => items.is_empty(),
         Value::Object(map) => map.is_empty(),
         Value::Number(n) => key == "cpu" && n.as_u64() == Some(0),
-        Value::Bool(b) => key == "essential" && *b,
+        Value::Bool(b) => (key == "essential" && *b) || (key == "enableFaultInjection" && !*b),
         // ECS reports the default network mode of Linux tasks when none was given.
         Value::String(s) => key == "networkMode" && s == "bridge",
     }
@@ -748,12 +756,14 @@ fn flatten_into(value: &Value, path: String, out: &mut BTreeMap<String, String>)
             }
         }
         Value::Array(items) => {
+            let name = |item: &Value| item.get("name").and_then(Value::as_str).map(str::to_owned);
+            let names: Vec<Option<String>> = items.iter().map(name).collect();
             for (i, item) in items.iter().enumerate() {
-                // Name entries by their `name` where they have one: stable across reorderings.
-                let label = item
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| i.to_string(), |n| format!("{n:?}"));
+                // Name entries by their `name` where it is unique: stable across reorderings.
+                let unique = names[i]
+                    .as_ref()
+                    .filter(|n| names.iter().filter(|m| m.as_ref() == Some(*n)).count() == 1);
+                let label = unique.map_or_else(|| i.to_string(), |n| format!("{n:?}"));
                 flatten_into(item, format!("{path}[{label}]"), out);
             }
         }
@@ -785,7 +795,7 @@ mod tests {
             "web.json",
             r#"{"taskDefinition":{"family":"web","revision":3,"status":"ACTIVE","containerDefinitions":[{"name":"web","image":"x"}]},"tags":[{"key":"team","value":"a"}]}"#,
         );
-        assert_eq!(t.family(), "web");
+        assert_eq!(t.body["family"], "web");
         assert!(!t.body.contains_key("revision"));
         assert!(!t.body.contains_key("status"));
         assert_eq!(t.body["tags"][0]["key"], "team");
@@ -837,16 +847,29 @@ mod tests {
     #[test]
     fn canonical_form_ignores_defaults_and_order() {
         let a: Map<String, Value> = serde_json::from_str(
-            r#"{"family":"f","containerDefinitions":[{"name":"a","image":"i","cpu":0,"essential":true,"environment":[{"name":"B","value":"2"},{"name":"A","value":"1"}],"portMappings":[{"containerPort":80,"hostPort":80,"protocol":"tcp"}],"mountPoints":[]}],"volumes":[],"revision":4,"status":"ACTIVE"}"#,
+            r#"{"family":"f","networkMode":"awsvpc","containerDefinitions":[{"name":"a","image":"i","cpu":0,"essential":true,"environment":[{"name":"B","value":"2"},{"name":"A","value":"1"}],"portMappings":[{"containerPort":80,"hostPort":80,"protocol":"tcp"}],"mountPoints":[]}],"volumes":[],"revision":4,"status":"ACTIVE"}"#,
         )
         .unwrap();
         let b: Map<String, Value> = serde_json::from_str(
-            r#"{"containerDefinitions":[{"image":"i","name":"a","portMappings":[{"containerPort":80}],"environment":[{"name":"A","value":"1"},{"name":"B","value":"2"}]}],"family":"f"}"#,
+            r#"{"networkMode":"awsvpc","containerDefinitions":[{"image":"i","name":"a","portMappings":[{"containerPort":80}],"environment":[{"name":"A","value":"1"},{"name":"B","value":"2"}]}],"family":"f"}"#,
         )
         .unwrap();
-        assert_eq!(canonical(&a), canonical(&b));
+        assert_eq!(canonical(&a, false), canonical(&b, false));
         let mut c = b.clone();
         c["containerDefinitions"][0]["image"] = Value::String("j".into());
-        assert_ne!(canonical(&a), canonical(&c));
+        assert_ne!(canonical(&a, false), canonical(&c, false));
+    }
+
+    #[test]
+    fn a_static_host_port_counts_in_bridge_mode() {
+        let with: Map<String, Value> = serde_json::from_str(
+            r#"{"family":"f","containerDefinitions":[{"name":"a","portMappings":[{"containerPort":80,"hostPort":80}]}]}"#,
+        )
+        .unwrap();
+        let without: Map<String, Value> = serde_json::from_str(
+            r#"{"family":"f","containerDefinitions":[{"name":"a","portMappings":[{"containerPort":80}]}]}"#,
+        )
+        .unwrap();
+        assert_ne!(canonical(&with, false), canonical(&without, false));
     }
 }

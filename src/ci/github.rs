@@ -2,7 +2,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::fmt::Write as _;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher as _, Hasher as _};
 use std::io::Write as _;
 use std::path::Path;
 
@@ -30,16 +30,17 @@ pub fn add_mask(forms: &[String]) {
 /// Appends `name<<DELIM … DELIM` entries to the `GITHUB_OUTPUT` file, with a random delimiter
 /// that no value can contain by accident.
 pub fn set_outputs(path: &Path, outputs: &[(&str, String)]) -> std::io::Result<()> {
+    let delimiter = format!(
+        "ghadelimiter_{:016x}",
+        RandomState::new().build_hasher().finish()
+    );
     let mut text = String::new();
     for (name, value) in outputs {
-        let delimiter = loop {
-            let mut hasher = RandomState::new().build_hasher();
-            hasher.write_usize(text.len());
-            let candidate = format!("ghadelimiter_{:016x}", hasher.finish());
-            if !value.contains(&candidate) {
-                break candidate;
-            }
-        };
+        if value.contains(&delimiter) {
+            return Err(std::io::Error::other(format!(
+                "output `{name}` holds the delimiter"
+            )));
+        }
         let _ = write!(text, "{name}<<{delimiter}\n{value}\n{delimiter}\n");
     }
     let text = output::redact(&text);

@@ -12,7 +12,7 @@ use futures_util::stream::{self, StreamExt as _};
 use tracing::{debug, info};
 
 use crate::aws::Aws;
-use crate::error::{Error, Problem, Problems};
+use crate::error::{Error, Location, Problem, Problems};
 use crate::mask::Secret;
 use crate::placeholder::Reference;
 use crate::reference::{Parameter, SecretId};
@@ -21,52 +21,79 @@ use crate::taskdef::{Resolved, Slot};
 /// How many AWS calls run at once.
 const CONCURRENCY: usize = 8;
 
-/// Resolves what needs no AWS call (`env`) and refuses secret values in plain text unless
-/// allowed. Runs before any AWS call, so bad input costs nothing.
+/// Environment variables that hold credentials: an `env` placeholder naming one yields a secret.
+const CREDENTIAL_VARIABLES: &[&str] = &[
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN",
+    "GITHUB_TOKEN",
+];
+
+/// Runs `check` on every placeholder of the slots and gathers the failures as problems.
+fn for_each_reference(
+    slots: &[Slot],
+    mut check: impl FnMut(&Reference, &Slot) -> Result<(), String>,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for slot in slots {
+        for (reference, raw, location) in slot.references() {
+            if let Err(reason) = check(reference, slot) {
+                problems.push(problem(location, raw, reason));
+            }
+        }
+    }
+    problems
+}
+
+fn problem(location: &Location, raw: &str, reason: String) -> Problem {
+    Problem {
+        location: location.clone(),
+        reference: Some(raw.to_owned()),
+        reason,
+    }
+}
+
+/// Resolves what needs no AWS call (`env`) and refuses Secrets Manager values in plain text
+/// unless allowed. Runs before any AWS call, so bad input costs nothing.
 pub fn resolve_local(
     slots: &[Slot],
     environment: &BTreeMap<String, String>,
     allow_plaintext_secrets: bool,
+    on_secret: &dyn Fn(&Secret, &str),
 ) -> Result<HashMap<Reference, Resolved>, Error> {
     let mut resolved = HashMap::new();
-    let mut problems = Vec::new();
-    for slot in slots {
-        for (reference, raw, location) in slot.references() {
-            let mut problem = |reason: String| {
-                problems.push(Problem {
-                    location: location.clone(),
-                    reference: Some(raw.to_owned()),
-                    reason,
-                });
+    let problems = for_each_reference(slots, |reference, slot| match reference {
+        Reference::Env { name, fallback } => {
+            // As in the shell's `${NAME:-fallback}`: an empty value takes the fallback too.
+            let set = environment.get(name).filter(|v| !v.is_empty());
+            let Some(value) = set.or(fallback.as_ref()).or(environment.get(name)) else {
+                return Err(format!(
+                    "environment variable `{name}` is not set and has no fallback (write `{{{{env:{name}:-default}}}}` for one)"
+                ));
             };
-            match reference {
-                Reference::Env { name, fallback } => {
-                    let value = environment.get(name).or(fallback.as_ref());
-                    match value {
-                        Some(value) => {
-                            resolved.insert(
-                                reference.clone(),
-                                Resolved {
-                                    text: Secret::new(value.clone()),
-                                    secret: false,
-                                },
-                            );
-                        }
-                        None => problem(format!(
-                            "environment variable `{name}` is not set and has no fallback (write `{{{{env:{name}:-default}}}}` for one)"
-                        )),
-                    }
-                }
-                Reference::Secret(secret) if !allow_plaintext_secrets => {
-                    problem(plaintext_refusal(
-                        &slot.path,
-                        &format!("secretsmanager-arn:{}", secret_body(secret)),
-                    ));
-                }
-                _ => {}
+            let secret = CREDENTIAL_VARIABLES.contains(&name.as_str());
+            if secret && !allow_plaintext_secrets {
+                return Err(format!(
+                    "`{name}` holds a credential; it would land in plain text at `{}` (set `allow-plaintext-secrets` to accept that)",
+                    slot.path
+                ));
             }
+            let text = Secret::new(value.clone());
+            if secret {
+                on_secret(&text, &format!("env:{name}"));
+            }
+            resolved.insert(reference.clone(), Resolved { text, secret });
+            Ok(())
         }
-    }
+        Reference::Secret(secret) if !allow_plaintext_secrets => Err(plaintext_refusal(
+            &slot.path,
+            &format!("secretsmanager-arn:{}", secret.body()),
+        )),
+        _ => Ok(()),
+    });
     if problems.is_empty() {
         Ok(resolved)
     } else {
@@ -85,23 +112,15 @@ pub fn refuse_plaintext(
     if allow_plaintext_secrets {
         return Ok(());
     }
-    let mut problems = Vec::new();
-    for slot in slots {
-        for (reference, raw, location) in slot.references() {
-            if let Reference::Ssm(parameter) = reference
-                && resolved.get(reference).is_some_and(|r| r.secret)
-            {
-                problems.push(Problem {
-                    location: location.clone(),
-                    reference: Some(raw.to_owned()),
-                    reason: format!(
-                        "is a SecureString: {}",
-                        plaintext_refusal(&slot.path, &format!("ssm-arn:{}", parameter.id))
-                    ),
-                });
-            }
+    let problems = for_each_reference(slots, |reference, slot| match reference {
+        Reference::Ssm(parameter) if resolved.get(reference).is_some_and(|r| r.secret) => {
+            Err(format!(
+                "is a SecureString: {}",
+                plaintext_refusal(&slot.path, &format!("ssm-arn:{}", parameter.id))
+            ))
         }
-    }
+        _ => Ok(()),
+    });
     if problems.is_empty() {
         Ok(())
     } else {
@@ -122,30 +141,17 @@ fn plaintext_refusal(path: &str, arn_form: &str) -> String {
     )
 }
 
-fn secret_body(secret: &SecretId) -> String {
-    let parts = [
-        secret.json_key.as_deref(),
-        secret.version_stage.as_deref(),
-        secret.version_id.as_deref(),
-    ];
-    let used = parts.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
-    let mut body = secret.id.clone();
-    for part in &parts[..used] {
-        body.push(':');
-        body.push_str(part.unwrap_or_default());
-    }
-    body
-}
-
 /// A Region key: `None` is the default Region.
 type RegionKey = Option<String>;
 
-/// One secret version to fetch: Region, id, version stage (other than `AWSCURRENT`), version id.
-type VersionKey = (RegionKey, String, Option<String>, Option<String>);
+/// One secret version to fetch: Region, then [`SecretId::version_key`].
+type VersionKey = (RegionKey, (String, Option<String>, Option<String>));
 
 /// What to fetch, deduplicated.
 #[derive(Default)]
 struct Wanted {
+    /// Whether `ssm` values are decrypted: only when a `SecureString` value may be used.
+    decrypt: bool,
     ssm_values: BTreeMap<RegionKey, BTreeSet<String>>,
     ssm_arns: BTreeMap<RegionKey, BTreeSet<String>>,
     secret_current: BTreeMap<RegionKey, BTreeSet<String>>,
@@ -163,7 +169,12 @@ struct Answers {
 }
 
 enum Outcome {
-    Parameters(RegionKey, bool, Vec<(String, Result<ssm::Fetched, String>)>),
+    /// `values` tells a value fetch from an ARN-only one.
+    Parameters {
+        region: RegionKey,
+        values: bool,
+        results: Vec<(String, Result<ssm::Fetched, String>)>,
+    },
     Secrets(
         RegionKey,
         Vec<(String, Result<secretsmanager::Value, String>)>,
@@ -177,6 +188,7 @@ enum Outcome {
 pub async fn resolve_remote(
     slots: &[Slot],
     aws: &Aws,
+    allow_plaintext_secrets: bool,
     on_secret: &dyn Fn(&Secret, &str),
 ) -> Result<HashMap<Reference, Resolved>, Error> {
     let default_region = aws.region().map(str::to_owned);
@@ -189,7 +201,7 @@ pub async fn resolve_remote(
         .iter()
         .flat_map(|s| s.references().map(|(r, _, _)| r))
         .collect();
-    let wanted = plan(&references, &region_of);
+    let wanted = plan(&references, &region_of, allow_plaintext_secrets);
     let call_count = count_calls(&wanted);
     if call_count == 0 {
         return Ok(HashMap::new());
@@ -203,14 +215,21 @@ pub async fn resolve_remote(
     let mut outcomes = stream::iter(calls(&wanted, aws)).buffer_unordered(CONCURRENCY);
     while let Some(outcome) = outcomes.next().await {
         match outcome {
-            Outcome::Parameters(region, decrypt, results) => {
+            Outcome::Parameters {
+                region,
+                values,
+                results,
+            } => {
                 for (name, result) in results {
-                    if let Ok(fetched) = &result
-                        && let (true, Some(value)) = (fetched.secure, &fetched.value)
+                    if let Ok(ssm::Fetched {
+                        secure: true,
+                        value: Some(value),
+                        ..
+                    }) = &result
                     {
                         on_secret(value, &format!("ssm:{name}"));
                     }
-                    let map = if decrypt {
+                    let map = if values {
                         &mut answers.parameters
                     } else {
                         &mut answers.parameter_arns
@@ -223,14 +242,13 @@ pub async fn resolve_remote(
                     if let Ok(value) = &result {
                         on_secret(&value.value, &format!("secretsmanager:{id}"));
                     }
-                    answers
-                        .secrets
-                        .insert((region.clone(), id, None, None), result);
+                    let key = (region.clone(), (id, None, None));
+                    answers.secrets.insert(key, result);
                 }
             }
             Outcome::Pinned(key, result) => {
                 if let Ok(value) = &result {
-                    on_secret(&value.value, &format!("secretsmanager:{}", key.1));
+                    on_secret(&value.value, &format!("secretsmanager:{}", key.1.0));
                 }
                 answers.secrets.insert(key, result);
             }
@@ -246,7 +264,10 @@ pub async fn resolve_remote(
 /// One future per AWS call the plan needs.
 fn calls(wanted: &Wanted, aws: &Aws) -> Vec<LocalBoxFuture<'static, Outcome>> {
     let mut calls: Vec<LocalBoxFuture<'static, Outcome>> = Vec::new();
-    for (decrypt, groups) in [(true, &wanted.ssm_values), (false, &wanted.ssm_arns)] {
+    for (values, decrypt, groups) in [
+        (true, wanted.decrypt, &wanted.ssm_values),
+        (false, false, &wanted.ssm_arns),
+    ] {
         for (region, names) in groups {
             let client = aws.ssm(region.as_deref());
             let names: Vec<String> = names.iter().cloned().collect();
@@ -255,7 +276,11 @@ fn calls(wanted: &Wanted, aws: &Aws) -> Vec<LocalBoxFuture<'static, Outcome>> {
                 calls.push(
                     async move {
                         let results = ssm::get_parameters(&client, &chunk, decrypt).await;
-                        Outcome::Parameters(region, decrypt, results)
+                        Outcome::Parameters {
+                            region,
+                            values,
+                            results,
+                        }
                     }
                     .boxed_local(),
                 );
@@ -280,8 +305,9 @@ fn calls(wanted: &Wanted, aws: &Aws) -> Vec<LocalBoxFuture<'static, Outcome>> {
         let key = key.clone();
         calls.push(
             async move {
+                let (id, stage, version) = &key.1;
                 let result =
-                    secretsmanager::get(&client, &key.1, key.2.as_deref(), key.3.as_deref()).await;
+                    secretsmanager::get(&client, id, stage.as_deref(), version.as_deref()).await;
                 Outcome::Pinned(key, result)
             }
             .boxed_local(),
@@ -300,22 +326,17 @@ fn calls(wanted: &Wanted, aws: &Aws) -> Vec<LocalBoxFuture<'static, Outcome>> {
             );
         }
     }
-
     calls
 }
 
 fn plan(
     references: &BTreeSet<&Reference>,
     region_of: &dyn Fn(Option<&str>) -> RegionKey,
+    decrypt: bool,
 ) -> Wanted {
-    let mut wanted = Wanted::default();
-    let pinned_key = |s: &SecretId| {
-        (
-            region_of(s.region()),
-            s.id.clone(),
-            s.version_stage.clone().filter(|_| !s.is_current()),
-            s.version_id.clone(),
-        )
+    let mut wanted = Wanted {
+        decrypt,
+        ..Wanted::default()
     };
     for reference in references {
         match reference {
@@ -334,7 +355,9 @@ fn plan(
                     .insert(s.id.clone());
             }
             Reference::Secret(s) => {
-                wanted.secret_pinned.insert(pinned_key(s));
+                wanted
+                    .secret_pinned
+                    .insert((region_of(s.region()), s.version_key()));
             }
             Reference::SsmArn(_) | Reference::SecretArn(_) | Reference::Env { .. } => {}
         }
@@ -364,7 +387,9 @@ fn plan(
                         .get(&region)
                         .is_some_and(|ids| ids.contains(&s.id))
                 } else {
-                    wanted.secret_pinned.contains(&pinned_key(s))
+                    wanted
+                        .secret_pinned
+                        .contains(&(region.clone(), s.version_key()))
                 };
                 if !fetched {
                     wanted
@@ -405,28 +430,17 @@ fn interpret(
     region_of: &dyn Fn(Option<&str>) -> RegionKey,
 ) -> Result<HashMap<Reference, Resolved>, Error> {
     let mut resolved = HashMap::new();
-    let mut problems = Vec::new();
-    for slot in slots {
-        for (reference, raw, location) in slot.references() {
-            let result = match reference {
-                Reference::Env { .. } => continue,
-                Reference::Ssm(p) => parameter_value(answers, p, region_of),
-                Reference::SsmArn(p) => parameter_arn(answers, p, region_of),
-                Reference::Secret(s) => secret_value(answers, s, region_of),
-                Reference::SecretArn(s) => secret_arn(answers, s, region_of),
-            };
-            match result {
-                Ok(value) => {
-                    resolved.insert(reference.clone(), value);
-                }
-                Err(reason) => problems.push(Problem {
-                    location: location.clone(),
-                    reference: Some(raw.to_owned()),
-                    reason,
-                }),
-            }
-        }
-    }
+    let problems = for_each_reference(slots, |reference, _| {
+        let value = match reference {
+            Reference::Env { .. } => return Ok(()),
+            Reference::Ssm(p) => parameter_value(answers, p, region_of)?,
+            Reference::SsmArn(p) => parameter_arn(answers, p, region_of)?,
+            Reference::Secret(s) => secret_value(answers, s, region_of)?,
+            Reference::SecretArn(s) => secret_arn(answers, s, region_of)?,
+        };
+        resolved.insert(reference.clone(), value);
+        Ok(())
+    });
     if problems.is_empty() {
         Ok(resolved)
     } else {
@@ -436,13 +450,20 @@ fn interpret(
     }
 }
 
+const UNANSWERED: &str = "no answer was recorded for this reference";
+
 fn parameter_value(
     answers: &Answers,
     p: &Parameter,
     region_of: &dyn Fn(Option<&str>) -> RegionKey,
 ) -> Result<Resolved, String> {
-    let fetched = answers.parameters[&(region_of(p.region()), p.request_name())].as_ref()?;
+    let fetched = answers
+        .parameters
+        .get(&(region_of(p.region()), p.request_name()))
+        .ok_or(UNANSWERED)?
+        .as_ref()?;
     Ok(Resolved {
+        // A SecureString read without decryption has no value here; it is refused later.
         text: fetched.value.clone().unwrap_or_else(|| Secret::new("")),
         secret: fetched.secure,
     })
@@ -458,7 +479,7 @@ fn parameter_arn(
         .parameters
         .get(&key)
         .or_else(|| answers.parameter_arns.get(&key))
-        .expect("every ARN reference was planned")
+        .ok_or(UNANSWERED)?
         .as_ref()?;
     Ok(Resolved {
         text: Secret::new(fetched.arn.clone()),
@@ -471,13 +492,11 @@ fn secret_value(
     s: &SecretId,
     region_of: &dyn Fn(Option<&str>) -> RegionKey,
 ) -> Result<Resolved, String> {
-    let key = (
-        region_of(s.region()),
-        s.id.clone(),
-        s.version_stage.clone().filter(|_| !s.is_current()),
-        s.version_id.clone(),
-    );
-    let fetched = answers.secrets[&key].as_ref()?;
+    let fetched = answers
+        .secrets
+        .get(&(region_of(s.region()), s.version_key()))
+        .ok_or(UNANSWERED)?
+        .as_ref()?;
     let text = match &s.json_key {
         None => fetched.value.clone(),
         Some(key) => json_key(&fetched.value, key)?,
@@ -486,23 +505,18 @@ fn secret_value(
 }
 
 fn json_key(value: &Secret, key: &str) -> Result<Secret, String> {
-    let document: serde_json::Value = serde_json::from_str(value.expose())
-        .map_err(|_| format!("the secret is not a JSON object, so it has no key `{key}`"))?;
-    let Some(object) = document.as_object() else {
-        return Err(format!(
-            "the secret is not a JSON object, so it has no key `{key}`"
-        ));
-    };
+    let not_object = || format!("the secret is not a JSON object, so it has no key `{key}`");
+    let document: serde_json::Value =
+        serde_json::from_str(value.expose()).map_err(|_| not_object())?;
+    let object = document.as_object().ok_or_else(not_object)?;
     match object.get(key) {
         Some(serde_json::Value::String(text)) => Ok(Secret::new(text.clone())),
         Some(other) => Ok(Secret::new(other.to_string())),
-        None => {
-            let keys: Vec<String> = object.keys().map(|k| format!("`{k}`")).collect();
-            Err(format!(
-                "the secret has no JSON key `{key}`; its keys are {}",
-                keys.join(", ")
-            ))
-        }
+        None => Err(format!(
+            "the secret has no JSON key `{key}` (it has {} key{})",
+            object.len(),
+            if object.len() == 1 { "" } else { "s" }
+        )),
     }
 }
 
@@ -512,19 +526,18 @@ fn secret_arn(
     region_of: &dyn Fn(Option<&str>) -> RegionKey,
 ) -> Result<Resolved, String> {
     let region = region_of(s.region());
-    let value_key = (
-        region.clone(),
-        s.id.clone(),
-        s.version_stage.clone().filter(|_| !s.is_current()),
-        s.version_id.clone(),
-    );
-    let arn = if let Some(fetched) = answers.secrets.get(&value_key) {
-        fetched.as_ref()?.arn.clone()
+    let arn = if let Some(fetched) = answers.secrets.get(&(region.clone(), s.version_key())) {
+        let fetched = fetched.as_ref()?;
+        // The value was read for another placeholder anyway: check the key ECS will look up.
+        if let Some(key) = &s.json_key {
+            json_key(&fetched.value, key)?;
+        }
+        fetched.arn.clone()
     } else {
         let described = answers
             .described
             .get(&(region, s.id.clone()))
-            .expect("every ARN reference was planned")
+            .ok_or(UNANSWERED)?
             .as_ref()?;
         if let Some(version_id) = &s.version_id
             && !described.versions.contains_key(version_id)

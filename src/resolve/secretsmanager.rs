@@ -24,6 +24,7 @@ pub struct Described {
     pub versions: HashMap<String, Vec<String>>,
 }
 
+const MISSING_ARN: &str = "the Secrets Manager response lacks the secret's ARN";
 const BINARY: &str = "binary secrets are not supported; ECS reads only `SecretString`";
 
 /// Fetches the current value of up to [`BATCH`] secrets. One result per requested id.
@@ -66,13 +67,7 @@ pub async fn batch_get(
             });
             let result = match entry {
                 None => Err("secret missing from the BatchGetSecretValue response".to_owned()),
-                Some(entry) => match entry.secret_string() {
-                    Some(value) => Ok(Value {
-                        arn: entry.arn().unwrap_or_default().to_owned(),
-                        value: Secret::new(value),
-                    }),
-                    None => Err(BINARY.to_owned()),
-                },
+                Some(entry) => value(entry.arn(), entry.secret_string()),
             };
             (id.clone(), result)
         })
@@ -94,12 +89,17 @@ pub async fn get(
         .send()
         .await
         .map_err(|err| aws::describe(&err))?;
-    match output.secret_string() {
-        Some(value) => Ok(Value {
-            arn: output.arn().unwrap_or_default().to_owned(),
+    value(output.arn(), output.secret_string())
+}
+
+fn value(arn: Option<&str>, secret_string: Option<&str>) -> Result<Value, String> {
+    match (arn, secret_string) {
+        (Some(arn), Some(value)) => Ok(Value {
+            arn: arn.to_owned(),
             value: Secret::new(value),
         }),
-        None => Err(BINARY.to_owned()),
+        (None, _) => Err(MISSING_ARN.to_owned()),
+        (Some(_), None) => Err(BINARY.to_owned()),
     }
 }
 
@@ -118,7 +118,7 @@ pub async fn describe(
         return Err("the secret is scheduled for deletion; ECS cannot read it".to_owned());
     }
     Ok(Described {
-        arn: output.arn().unwrap_or_default().to_owned(),
+        arn: output.arn().ok_or(MISSING_ARN)?.to_owned(),
         versions: output.version_ids_to_stages().cloned().unwrap_or_default(),
     })
 }

@@ -8,7 +8,7 @@ use crate::mask::Secret;
 /// AWS's limit on names in one `GetParameters` call.
 pub const BATCH: usize = 10;
 
-/// A fetched parameter. With `decrypt` off, `value` is left out: it is ciphertext at best.
+/// A fetched parameter. A `SecureString` read without decryption has no `value`.
 #[derive(Debug)]
 pub struct Fetched {
     pub arn: String,
@@ -58,11 +58,15 @@ pub async fn get_parameters(
                 None => Err("parameter missing from the GetParameters response".to_owned()),
                 Some(p) => {
                     let secure = p.r#type() == Some(&ParameterType::SecureString);
-                    Ok(Fetched {
-                        arn: p.arn().unwrap_or_default().to_owned(),
-                        value: decrypt.then(|| Secret::new(p.value().unwrap_or_default())),
-                        secure,
-                    })
+                    match (p.arn(), p.value()) {
+                        (Some(arn), Some(value)) => Ok(Fetched {
+                            arn: arn.to_owned(),
+                            // Undecrypted SecureString text is ciphertext at best: never used.
+                            value: (decrypt || !secure).then(|| Secret::new(value)),
+                            secure,
+                        }),
+                        _ => Err("the GetParameters response lacks the ARN or value".to_owned()),
+                    }
                 }
             };
             (request.clone(), result)

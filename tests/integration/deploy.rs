@@ -456,3 +456,33 @@ fn inputs_merge_environment_and_secrets_by_name_and_set_images() {
         "the overridden `{{{{ssm:/web/host}}}}` is not fetched"
     );
 }
+
+#[test]
+fn family_may_be_a_placeholder_and_tags_count_when_given() {
+    let env = Env::new();
+    let path = env.file(
+        "tagged.json",
+        r#"{"family":"{{env:FAMILY}}","tags":[{"key":"team","value":"{{env:TEAM}}"}],"containerDefinitions":[{"name":"a","image":"a:1","memory":32}]}"#,
+    );
+    let path = path.to_str().unwrap();
+    let deploy = |team: &str| {
+        env.run(["deploy", "--task-definition", path])
+            .env("FAMILY", "svc-from-env")
+            .env("TEAM", team)
+            .output()
+            .success()
+    };
+    let first = deploy("blue");
+    assert_eq!(first.report("family").as_deref(), Some("svc-from-env"));
+    assert_eq!(deploy("blue").report("changed").as_deref(), Some("false"));
+    let retagged = deploy("green");
+    assert_eq!(
+        retagged.report("changed").as_deref(),
+        Some("true"),
+        "{retagged}"
+    );
+    assert_eq!(
+        retagged.report("task-definition-revision").as_deref(),
+        Some("2")
+    );
+}

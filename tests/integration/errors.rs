@@ -68,7 +68,7 @@ fn every_failing_reference_is_listed_with_its_place_and_nothing_is_registered() 
 }
 
 #[test]
-fn missing_json_key_names_the_key_and_the_keys_there_are() {
+fn missing_json_key_names_the_key_but_not_the_keys_there_are() {
     let env = Env::new();
     let (path, text) = setup(&env, "x", "{{secretsmanager-arn:web/db:password}}");
     let text = text.replace("{{ssm:/web/host}}", "{{secretsmanager:web/db:nope}}");
@@ -90,7 +90,7 @@ fn missing_json_key_names_the_key_and_the_keys_there_are() {
     );
     assert!(
         out.stderr
-            .contains("the secret has no JSON key `nope`; its keys are `password`"),
+            .contains("the secret has no JSON key `nope` (it has 1 key)"),
         "{out}"
     );
     assert!(!out.all().contains("pw-canary-value"));
@@ -186,7 +186,69 @@ fn securestring_value_in_environment_is_refused_without_opt_in() {
     assert!(out.stderr.contains("is a SecureString"), "{out}");
     assert!(out.stderr.contains("`{{ssm-arn:/web/token}}`"), "{out}");
     assert!(!out.all().contains("securestring-canary"));
+    let calls = env.calls();
+    assert_eq!(count(&calls, "RegisterTaskDefinition"), 0);
+    assert!(
+        calls
+            .iter()
+            .filter(|c| c.operation == "GetParameters")
+            .all(|c| c.body["WithDecryption"] != serde_json::json!(true)),
+        "a value that is going to be refused is never decrypted"
+    );
+}
+
+#[test]
+fn credential_environment_variables_are_secrets() {
+    let env = Env::new();
+    let (path, _) = setup(&env, "{{env:AWS_SECRET_ACCESS_KEY}}", "/web/param");
+    env.record();
+    let out = env
+        .run(["render", "--task-definition", path.to_str().unwrap()])
+        .output()
+        .failure(2);
+    assert!(
+        out.stderr
+            .contains("`AWS_SECRET_ACCESS_KEY` holds a credential"),
+        "{out}"
+    );
+    assert!(env.calls().is_empty());
+}
+
+#[test]
+fn an_unwritable_output_fails_before_anything_is_registered() {
+    let env = Env::new();
+    let (path, _) = setup(&env, "x", "/web/param");
+    env.record();
+    let out = env
+        .run([
+            "deploy",
+            "--task-definition",
+            path.to_str().unwrap(),
+            "--output",
+            "/nonexistent-dir/rendered.json",
+        ])
+        .output()
+        .failure(1);
+    assert!(
+        out.stderr
+            .contains("cannot write `/nonexistent-dir/rendered.json`"),
+        "{out}"
+    );
     assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 0);
+    let out = env
+        .run([
+            "deploy",
+            "--task-definition",
+            path.to_str().unwrap(),
+            "--output",
+            "-",
+        ])
+        .output()
+        .failure(2);
+    assert!(
+        out.stderr.contains("give the rendered file a path"),
+        "{out}"
+    );
 }
 
 #[test]

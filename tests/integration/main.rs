@@ -2,5 +2,6 @@
 
 mod deploy;
 mod errors;
+mod leak;
 mod render;
 mod util;

@@ -1,0 +1,387 @@
+//! The leak suite: canary secrets of many shapes, every command and failure path, every
+//! verbosity; everything the tool writes is scanned for each canary in each encoded form.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::util::{Env, Output};
+
+fn long_canary() -> String {
+    // Deterministic pseudo-random text, 16,000 characters.
+    let mut state: u32 = 0x2545_f491;
+    let mut text = String::from("leak-long-");
+    while text.len() < 16_000 {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        text.push(char::from(b'a' + u8::try_from(state % 26).unwrap()));
+    }
+    text
+}
+
+/// (secret name, value) of every canary kept in Secrets Manager.
+fn canaries() -> Vec<(&'static str, String)> {
+    vec![
+        ("leak/plain", "leak-plain-Q7v9Zx2".to_owned()),
+        (
+            "leak/pem",
+            "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFleak1\nleakPemLine2kqhkiG9w0BAQEFAASCBK\n-----END PRIVATE KEY-----".to_owned(),
+        ),
+        (
+            "leak/json",
+            r#"{"user":"leak-json-user","pass":"leak \"quoted\" \\ back","nested":{"k":"leak-nested-deep"},"n":98765432}"#.to_owned(),
+        ),
+        ("leak/unicode", "leak-ñandú-日本語-ü".to_owned()),
+        ("leak/percent", "leak%41::add-mask::%0A tail".to_owned()),
+        ("leak/long", long_canary()),
+        ("leak/sub-long", "leak-substring-abcdef".to_owned()),
+        ("leak/sub-short", "leak-substring-abc".to_owned()),
+    ]
+}
+
+const SECURE_PARAMETER: &str = "leak-ssm-secure-Yt5w";
+
+/// The forms of a value to look for: whole, each line, JSON leaves, and encodings.
+fn forms(value: &str) -> Vec<String> {
+    let mut plain = vec![value.to_owned()];
+    plain.extend(
+        value
+            .lines()
+            .filter(|l| l.len() >= 8 && !l.starts_with("-----"))
+            .map(str::to_owned),
+    );
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(value) {
+        plain.extend(
+            [
+                "leak-json-user",
+                "leak \"quoted\" \\ back",
+                "leak-nested-deep",
+                "98765432",
+            ]
+            .map(str::to_owned),
+        );
+        assert!(map.contains_key("nested"));
+    }
+    let mut out = Vec::new();
+    for text in plain {
+        let json = serde_json::to_string(&text).unwrap();
+        out.push(json[1..json.len() - 1].to_owned());
+        out.push(utf8_percent_encode(&text, NON_ALPHANUMERIC).to_string());
+        out.push(STANDARD.encode(&text));
+        out.push(URL_SAFE_NO_PAD.encode(&text));
+        out.push(text);
+    }
+    out
+}
+
+fn all_forms() -> Vec<String> {
+    let mut forms_: Vec<String> = canaries().iter().flat_map(|(_, v)| forms(v)).collect();
+    forms_.extend(forms(SECURE_PARAMETER));
+    forms_
+}
+
+/// Fails with the place of the first canary form found in `text`.
+#[track_caller]
+fn assert_clean(what: &str, text: &str, forms: &[String]) {
+    for line in text.lines().filter(|l| !l.starts_with("::add-mask::")) {
+        for form in forms {
+            assert!(
+                !line.contains(form.as_str()),
+                "{what} leaks a canary form {:?} in line:\n{line}",
+                &form[..form.len().min(40)]
+            );
+        }
+    }
+}
+
+fn seed(env: &Env) {
+    for (name, value) in canaries() {
+        env.secret(name, value.as_str());
+    }
+    env.secret("leak/short", "a1");
+    env.parameter("/leak/secure", SECURE_PARAMETER, true);
+}
+
+/// A template that reads every canary into `environment` (plaintext allowed) and one `-arn` ref.
+fn template(env: &Env, extra: &str) -> std::path::PathBuf {
+    let mut environment: Vec<serde_json::Value> = canaries()
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| serde_json::json!({ "name": format!("V{i}"), "value": format!("{{{{secretsmanager:{name}}}}}") }))
+        .collect();
+    environment.push(
+        serde_json::json!({ "name": "JSON_KEY", "value": "{{secretsmanager:leak/json:pass}}" }),
+    );
+    environment
+        .push(serde_json::json!({ "name": "SHORT", "value": "{{secretsmanager:leak/short}}" }));
+    environment.push(serde_json::json!({ "name": "SECURE", "value": "{{ssm:/leak/secure}}" }));
+    environment.push(serde_json::json!({ "name": "EXTRA", "value": extra }));
+    let template = serde_json::json!({
+        "family": "leak",
+        "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
+        "containerDefinitions": [{
+            "name": "app", "image": "app:1", "memory": 64,
+            "command": ["run", "--token={{secretsmanager:leak/plain}}"],
+            "dockerLabels": { "label": "{{secretsmanager:leak/unicode}}" },
+            "environment": environment,
+            "secrets": [{ "name": "ARN_REF", "valueFrom": "{{secretsmanager-arn:leak/pem}}" }]
+        }]
+    });
+    env.file(
+        "leak.json",
+        &serde_json::to_string_pretty(&template).unwrap(),
+    )
+}
+
+const VERBOSITIES: &[(&[&str], Option<&str>)] = &[
+    (&[], None),
+    (&["-q"], None),
+    (&["-v"], None),
+    (&["-vv"], None),
+    (&[], Some("trace")),
+    (
+        &["-vv"],
+        Some("trace,aws_smithy_runtime=trace,aws_sdk_ecs=trace,hyper=trace"),
+    ),
+];
+
+fn run_everywhere(
+    env: &Env,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+    expected_code: i32,
+) -> Vec<Output> {
+    let forms = all_forms();
+    let mut outputs = Vec::new();
+    for (flags, rust_log) in VERBOSITIES {
+        let github_output = env.dir.path().join("github_output");
+        let _ = std::fs::remove_file(&github_output);
+        let mut run = env
+            .run(args.iter().chain(flags.iter()))
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", github_output.to_str().unwrap());
+        if let Some(level) = rust_log {
+            run = run.env("RUST_LOG", *level);
+        }
+        for (key, value) in extra_env {
+            run = run.env(key, *value);
+        }
+        let out = run.output();
+        let what = format!("`{}` with {flags:?} RUST_LOG={rust_log:?}", args.join(" "));
+        assert_eq!(out.code, expected_code, "{what}\n{out}");
+        assert_clean(&format!("stdout of {what}"), &out.stdout, &forms);
+        assert_clean(&format!("stderr of {what}"), &out.stderr, &forms);
+        if let Ok(written) = std::fs::read_to_string(&github_output) {
+            assert_clean(&format!("GITHUB_OUTPUT of {what}"), &written, &forms);
+        }
+        outputs.push(out);
+    }
+    outputs
+}
+
+#[test]
+fn no_canary_leaks_from_a_successful_deploy_at_any_verbosity() {
+    let env = Env::new();
+    seed(&env);
+    let path = template(&env, "plain");
+    let rendered = env.dir.path().join("rendered.json");
+    let path = path.to_str().unwrap();
+    let outputs = run_everywhere(
+        &env,
+        &[
+            "deploy",
+            "--task-definition",
+            path,
+            "--allow-plaintext-secrets",
+            "--output",
+            rendered.to_str().unwrap(),
+            "--skip-unchanged=false",
+        ],
+        &[],
+        0,
+    );
+    assert!(
+        outputs[0].stderr.contains("shorter than 4 characters"),
+        "the short value is named:\n{}",
+        outputs[0]
+    );
+    assert!(
+        outputs[0].stderr.contains("secretsmanager:leak/short"),
+        "{}",
+        outputs[0]
+    );
+    // A rotated secret: the plan shows the change masked on both sides.
+    env.rotate("leak/plain", "leak-plain-rotated-K2m");
+    let out = env
+        .run([
+            "deploy",
+            "--task-definition",
+            path,
+            "--allow-plaintext-secrets",
+            "-vv",
+        ])
+        .env("RUST_LOG", "trace")
+        .output()
+        .success();
+    let mut forms = all_forms();
+    forms.extend(crate::leak::forms("leak-plain-rotated-K2m"));
+    assert_clean("the plan after rotation", &out.all(), &forms);
+    assert!(out.stderr.contains(r#""***" → "***" (changed)"#), "{out}");
+}
+
+#[test]
+fn no_canary_leaks_from_failures_after_values_were_fetched() {
+    let env = Env::new();
+    seed(&env);
+    // A missing reference beside every fetched value: the whole batch was read, then it fails.
+    let path = template(&env, "{{secretsmanager:leak/does-not-exist}}");
+    run_everywhere(
+        &env,
+        &[
+            "deploy",
+            "--task-definition",
+            path.to_str().unwrap(),
+            "--allow-plaintext-secrets",
+        ],
+        &[],
+        1,
+    );
+    // Plain text refused after the SecureString value was read.
+    let path = template(&env, "x");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("secretsmanager:leak/", "secretsmanager-arn:leak/");
+    std::fs::write(&path, text).unwrap();
+    run_everywhere(
+        &env,
+        &["deploy", "--task-definition", path.to_str().unwrap()],
+        &[],
+        2,
+    );
+    // ECS unreachable after everything was resolved.
+    let path = template(&env, "x");
+    run_everywhere(
+        &env,
+        &[
+            "deploy",
+            "--task-definition",
+            path.to_str().unwrap(),
+            "--allow-plaintext-secrets",
+        ],
+        &[("AWS_ENDPOINT_URL_ECS", "http://127.0.0.1:9")],
+        1,
+    );
+}
+
+#[test]
+fn no_canary_leaks_from_a_panic_after_resolution() {
+    let env = Env::new();
+    seed(&env);
+    let path = template(&env, "x");
+    let outputs = run_everywhere(
+        &env,
+        &[
+            "render",
+            "--task-definition",
+            path.to_str().unwrap(),
+            "--allow-plaintext-secrets",
+            "--output",
+            "out.json",
+        ],
+        &[("ECS_SECRETS_DEBUG_PANIC", "1")],
+        101,
+    );
+    assert!(
+        outputs[0].stderr.contains("internal error"),
+        "{}",
+        outputs[0]
+    );
+    assert!(
+        outputs[0].stderr.contains("***"),
+        "the panic message is redacted, not dropped:\n{}",
+        outputs[0]
+    );
+}
+
+#[test]
+fn sdk_body_logging_variables_are_refused() {
+    let env = Env::new();
+    seed(&env);
+    let path = template(&env, "x");
+    for variable in ["LOG_SENSITIVE_BODIES", "LOG_SIGNABLE_BODY"] {
+        let out = env
+            .run([
+                "deploy",
+                "--task-definition",
+                path.to_str().unwrap(),
+                "--allow-plaintext-secrets",
+            ])
+            .env(variable, "true")
+            .env("RUST_LOG", "trace")
+            .output()
+            .failure(2);
+        assert!(out.stderr.contains(variable), "{out}");
+        assert_clean("refused run", &out.all(), &all_forms());
+    }
+}
+
+/// Replays stderr the way the GitHub runner reads it: `::add-mask::` registers a value (data
+/// unescaped as the runner does), and every later line is shown with registered values masked.
+#[test]
+fn github_runner_sees_every_mask_before_any_line_and_unescapes_them_exactly() {
+    let env = Env::new();
+    seed(&env);
+    let path = template(&env, "x");
+    let out = env
+        .run([
+            "deploy",
+            "--task-definition",
+            path.to_str().unwrap(),
+            "--allow-plaintext-secrets",
+        ])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .success();
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let mut masks: Vec<String> = Vec::new();
+    let mut last_mask = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(data) = line.strip_prefix("::add-mask::") {
+            // The runner's unescaping of workflow-command data, in its order.
+            masks.push(
+                data.replace("%0D", "\r")
+                    .replace("%0A", "\n")
+                    .replace("%25", "%"),
+            );
+            last_mask = i;
+        } else {
+            // What the runner shows: the line with every registered value masked.
+            let mut shown = (*line).to_owned();
+            for mask in &masks {
+                shown = shown.replace(mask.as_str(), "***");
+            }
+            assert_clean(
+                &format!("line {i} as the runner shows it"),
+                &shown,
+                &all_forms(),
+            );
+        }
+    }
+    let plan = lines
+        .iter()
+        .position(|l| l.starts_with("plan:"))
+        .expect("a plan line");
+    assert!(
+        last_mask < plan,
+        "every mask precedes the plan and the report"
+    );
+    for (name, value) in canaries() {
+        assert!(masks.contains(&value), "no exact mask for {name}");
+    }
+    assert!(masks.contains(&SECURE_PARAMETER.to_owned()));
+    assert!(
+        !masks.iter().any(|m| m == "a1"),
+        "a value too short to mask is not registered"
+    );
+}
