@@ -182,6 +182,29 @@ impl Redactor {
     }
 }
 
+/// Output written to one stream and not yet released: whatever could still turn out to be
+/// part of a value.
+#[derive(Debug, Default)]
+pub struct Pending(Vec<u8>);
+
+impl Pending {
+    /// Takes more output; returns what can be written now, redacted.
+    pub fn push(&mut self, redactor: &Redactor, bytes: &[u8]) -> Vec<u8> {
+        self.0.extend_from_slice(bytes);
+        let cut = redactor.split_safe(&self.0);
+        let ready = redactor.redact(&self.0[..cut]);
+        self.0.drain(..cut);
+        ready
+    }
+
+    /// Releases everything held back, redacted (at exit).
+    pub fn finish(&mut self, redactor: &Redactor) -> Vec<u8> {
+        let ready = redactor.redact(&self.0);
+        self.0.clear();
+        ready
+    }
+}
+
 /// Every form of `value` worth masking, each at least [`MIN_MASKED_LEN`] bytes long.
 fn forms(value: &str) -> Vec<String> {
     let mut plain = vec![value.to_owned()];
@@ -250,6 +273,7 @@ fn encodings(text: &str) -> Vec<String> {
         out.push(engine.encode([bytes, b"\n"].concat()));
     }
     for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        out.push(engine.encode(bytes));
         for shift in 0..3 {
             let shifted = [&[0u8; 2][..shift], bytes].concat();
             let encoded = engine.encode(&shifted);
@@ -368,5 +392,95 @@ mod tests {
         let arn = "arn:aws:ecs:us-east-1:123454329012:x";
         assert_eq!(r.redact_str(arn), arn);
         assert_eq!(r.redact_str("pin 98765432"), "pin ***");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Values of printable ASCII, line breaks and a few multi-byte characters; no `*`, so
+        /// that a mask next to a value cannot spell it again.
+        fn value() -> impl Strategy<Value = String> {
+            "[a-zA-Z0-9 %:/+=\\\\\"'<>&?#.,;!@$^()\\[\\]{}|~_\\-\n\u{e9}\u{fc}\u{65e5}]{4,48}"
+        }
+
+        fn stream(redactor: &Redactor, text: &[u8], mut points: Vec<usize>) -> String {
+            points.sort_unstable();
+            let mut pending = Pending::default();
+            let mut out = Vec::new();
+            let mut last = 0;
+            for point in points {
+                out.extend(pending.push(redactor, &text[last..point]));
+                last = point;
+            }
+            out.extend(pending.push(redactor, &text[last..]));
+            out.extend(pending.finish(redactor));
+            String::from_utf8_lossy(&out).into_owned()
+        }
+
+        proptest! {
+            #[test]
+            fn a_value_written_in_pieces_never_appears(
+                secret in value(),
+                before in "[ -)+-~\n]{0,30}",
+                after in "[ -)+-~\n]{0,30}",
+                splits in proptest::collection::vec(any::<proptest::sample::Index>(), 0..6),
+            ) {
+                let mut redactor = Redactor::default();
+                redactor.add(&Secret::new(secret.clone()));
+                let text = format!("{before}{secret}{after}");
+                let points = splits.iter().map(|i| i.index(text.len() + 1)).collect();
+                let out = stream(&redactor, text.as_bytes(), points);
+                prop_assert!(!out.contains(&secret), "{:?} in {:?}", secret, out);
+                for line in secret.lines().filter(|l| l.len() >= MIN_MASKED_LEN) {
+                    prop_assert!(!out.contains(line), "line {:?} in {:?}", line, out);
+                }
+            }
+
+            #[test]
+            fn text_without_a_value_passes_unchanged(
+                secret in value(),
+                text in "[ -~\n]{0,80}",
+                splits in proptest::collection::vec(any::<proptest::sample::Index>(), 0..6),
+            ) {
+                prop_assume!(!text.contains(secret.as_str()));
+                let mut redactor = Redactor::default();
+                let forms = redactor.add(&Secret::new(secret));
+                prop_assume!(forms.iter().all(|f| !text.contains(f.as_str())));
+                let points = splits.iter().map(|i| i.index(text.len() + 1)).collect();
+                prop_assert_eq!(stream(&redactor, text.as_bytes(), points), text);
+            }
+
+            #[test]
+            fn every_encoded_form_is_masked(secret in value(), encoding in 0..5usize) {
+                let mut redactor = Redactor::default();
+                redactor.add(&Secret::new(secret.clone()));
+                let json = serde_json::to_string(&secret).unwrap();
+                let encoded = match encoding {
+                    0 => json[1..json.len() - 1].to_owned(),
+                    1 => utf8_percent_encode(&secret, URL_COMPONENT).to_string(),
+                    2 => utf8_percent_encode(&secret, URL_COMPONENT).to_string().replace("%20", "+"),
+                    3 => STANDARD.encode(&secret),
+                    _ => URL_SAFE_NO_PAD.encode(&secret),
+                };
+                prop_assert_eq!(redactor.redact_str(&format!("<{encoded}>")), "<***>");
+            }
+
+            #[test]
+            fn base64_after_any_prefix_keeps_at_most_a_few_characters(
+                secret in value(),
+                prefix in "[ -~]{0,12}",
+            ) {
+                let mut redactor = Redactor::default();
+                redactor.add(&Secret::new(secret.clone()));
+                let encoded = STANDARD.encode(format!("{prefix}{secret}"));
+                let out = redactor.redact_str(&encoded);
+                prop_assert!(out.contains(MASK), "{:?}", out);
+                // What stays readable is the prefix's own encoding and at most 4 boundary
+                // characters on each side of the value.
+                let prefix_len = (prefix.len() * 4).div_ceil(3);
+                prop_assert!(out.len() <= prefix_len + MASK.len() + 8, "{:?}", out);
+            }
+        }
     }
 }

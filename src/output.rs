@@ -6,13 +6,13 @@
 use std::io::{self, Write};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
-use crate::mask::{Redactor, Secret};
+use crate::mask::{Pending, Redactor, Secret};
 
 #[derive(Default)]
 struct State {
     redactor: Redactor,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+    stdout: Pending,
+    stderr: Pending,
 }
 
 static STATE: LazyLock<Mutex<State>> = LazyLock::new(Mutex::default);
@@ -53,13 +53,7 @@ pub fn write(stream: Stream, bytes: &[u8]) {
         Stream::Stdout => stdout,
         Stream::Stderr => stderr,
     };
-    pending.extend_from_slice(bytes);
-    let cut = redactor.split_safe(pending);
-    if cut == 0 {
-        return;
-    }
-    let ready = redactor.redact(&pending[..cut]);
-    pending.drain(..cut);
+    let ready = pending.push(redactor, bytes);
     emit(stream, &ready);
 }
 
@@ -72,11 +66,8 @@ pub fn flush() {
         stderr,
     } = &mut *state;
     for (stream, pending) in [(Stream::Stdout, stdout), (Stream::Stderr, stderr)] {
-        if !pending.is_empty() {
-            let ready = redactor.redact(pending);
-            pending.clear();
-            emit(stream, &ready);
-        }
+        let ready = pending.finish(redactor);
+        emit(stream, &ready);
     }
 }
 
@@ -88,6 +79,9 @@ pub fn write_unredacted_line(stream: Stream, line: &str) {
 }
 
 fn emit(stream: Stream, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
     // A closed pipe is not worth a panic: the job result is the exit code.
     let _ = match stream {
         Stream::Stdout => io::stdout().lock().write_all(bytes),

@@ -368,6 +368,14 @@ fn github_runner_sees_every_mask_before_any_line_and_unescapes_them_exactly() {
             );
         }
     }
+    // stdout goes through the same runner: every mask is registered before it is read.
+    for line in out.stdout.lines() {
+        let mut shown = line.to_owned();
+        for mask in &masks {
+            shown = shown.replace(mask.as_str(), "***");
+        }
+        assert_clean("stdout as the runner shows it", &shown, &all_forms());
+    }
     let plan = lines
         .iter()
         .position(|l| l.starts_with("plan:"))

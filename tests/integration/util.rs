@@ -47,8 +47,10 @@ fn server() -> &'static Server {
             "moto_server is not on PATH: these tests need the local AWS emulator. \
              Install it with `pip install 'moto[server]==5.2.1'` or run `scripts/test`, which does."
         );
+        // moto writes its recording into its working directory: keep it out of the checkout.
         let child = Command::new("sh")
             .args(["-c", &script])
+            .current_dir(std::env::temp_dir())
             .stdin(Stdio::null())
             .spawn()
             .expect("sh starts moto_server");
