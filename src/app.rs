@@ -15,6 +15,7 @@ use crate::mask::{MIN_MASKED_LEN, Secret};
 use crate::output;
 use crate::plan;
 use crate::resolve;
+use crate::rollout;
 use crate::taskdef::{self, Rendered};
 
 /// What a run did, for the report and the CI outputs.
@@ -27,6 +28,8 @@ pub struct Report {
     pub changed: bool,
     /// Where the rendered definition was written.
     pub rendered: Option<PathBuf>,
+    /// What happened to the service, when one was given.
+    pub rollout: Option<rollout::Outcome>,
 }
 
 pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
@@ -78,6 +81,7 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
         revision: None,
         changed: true,
         rendered: None,
+        rollout: None,
     };
     match inputs.command {
         Command::Render => {
@@ -103,6 +107,11 @@ async fn deploy(
     report: &mut Report,
 ) -> Result<(), Error> {
     let client = aws.ecs();
+    // The service is checked before anything is written: a missing service fails the job here.
+    let before = match &inputs.rollout {
+        Some(target) => Some(rollout::check(&client, target).await?),
+        None => None,
+    };
     let latest = ecs::latest(&client, &report.family).await?;
     match &latest {
         None => output::err(&format!(
@@ -133,18 +142,38 @@ async fn deploy(
             }
         }
     }
-    if let (Some(latest), false, true) = (&latest, report.changed, inputs.skip_unchanged) {
-        info!(arn = %latest.revision.arn, "unchanged; registering nothing (skip-unchanged)");
-        report.revision = Some(latest.revision.clone());
-        return Ok(());
-    }
     if inputs.dry_run {
         info!("dry run: registering nothing");
         return Ok(());
     }
-    let revision = ecs::register(&client, &report.family, rendered.to_json()).await?;
-    info!(arn = %revision.arn, "registered revision {}", revision.revision);
-    report.revision = Some(revision);
+    let revision =
+        if let (Some(latest), false, true) = (&latest, report.changed, inputs.skip_unchanged) {
+            info!(arn = %latest.revision.arn, "unchanged; registering nothing (skip-unchanged)");
+            latest.revision.clone()
+        } else {
+            let revision = ecs::register(&client, &report.family, rendered.to_json()).await?;
+            info!(arn = %revision.arn, "registered revision {}", revision.revision);
+            revision
+        };
+    report.revision = Some(revision.clone());
+    if let (Some(target), Some(before)) = (&inputs.rollout, before) {
+        let execution_role = rendered
+            .body
+            .get("executionRoleArn")
+            .and_then(|v| v.as_str());
+        let github = inputs.ci.github.is_some();
+        report.rollout = Some(
+            rollout::run(
+                &client,
+                target,
+                before,
+                &revision.arn,
+                execution_role,
+                github,
+            )
+            .await?,
+        );
+    }
     Ok(())
 }
 

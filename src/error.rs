@@ -83,6 +83,9 @@ pub enum Error {
     /// An AWS call failed.
     #[error("{0}")]
     Aws(String),
+    /// The service did not reach the new revision: rolled back, failed or timed out.
+    #[error("{0}")]
+    Rollout(String),
     /// Writing an output failed.
     #[error("cannot write `{path}`: {source}", path = path.display())]
     Write {
@@ -100,7 +103,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Template { .. } | Error::Invalid { .. } => 2,
-            Error::Resolve { .. } | Error::Aws(_) | Error::Write { .. } => 1,
+            Error::Resolve { .. } | Error::Aws(_) | Error::Rollout(_) | Error::Write { .. } => 1,
         }
     }
 }

@@ -96,6 +96,48 @@ pub const INPUTS: &[InputSpec] = &[
         default: Some("false"),
         description: "Resolve, render, validate and print the plan, but register nothing.",
     },
+    InputSpec {
+        name: "cluster",
+        kind: Kind::Text,
+        default: Some("default"),
+        description: "ECS cluster of `service`.",
+    },
+    InputSpec {
+        name: "service",
+        kind: Kind::Text,
+        default: None,
+        description: "ECS service to update to the new revision (checked before anything is registered); none: register only.",
+    },
+    InputSpec {
+        name: "desired-count",
+        kind: Kind::Text,
+        default: None,
+        description: "Desired task count to set on the service; unset keeps the service's own.",
+    },
+    InputSpec {
+        name: "force-new-deployment",
+        kind: Kind::Bool,
+        default: Some("false"),
+        description: "Start a new deployment even when the service already runs the revision (picks up rotated secrets).",
+    },
+    InputSpec {
+        name: "wait-for-service-stability",
+        kind: Kind::Bool,
+        default: Some("true"),
+        description: "Wait until the new deployment is complete, and fail with the reason when it is rolled back, fails or times out.",
+    },
+    InputSpec {
+        name: "wait-for-minutes",
+        kind: Kind::Text,
+        default: Some("30"),
+        description: "How long to wait for the roll-out, in minutes.",
+    },
+    InputSpec {
+        name: "poll-interval",
+        kind: Kind::Text,
+        default: Some("10"),
+        description: "Seconds between polls of the service while waiting.",
+    },
 ];
 
 /// What the run is asked to do.
@@ -123,6 +165,18 @@ pub struct Assignment {
     pub line: usize,
     /// 1-based column of the value within that line.
     pub column: usize,
+}
+
+/// The service to roll the new revision out to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollout {
+    pub cluster: String,
+    pub service: String,
+    pub desired_count: Option<i32>,
+    pub force_new_deployment: bool,
+    pub wait: bool,
+    pub timeout: std::time::Duration,
+    pub poll_interval: std::time::Duration,
 }
 
 /// Where the tool runs, as far as output is concerned.
@@ -153,6 +207,8 @@ pub struct Inputs {
     pub output: Option<PathBuf>,
     pub region: Option<String>,
     pub dry_run: bool,
+    /// Set when a `service` is given (deploy only).
+    pub rollout: Option<Rollout>,
     /// The process environment, for `{{env:…}}` placeholders.
     pub environment: BTreeMap<String, String>,
     pub ci: Ci,
@@ -172,6 +228,7 @@ impl std::fmt::Debug for Inputs {
             .field("output", &self.output)
             .field("region", &self.region)
             .field("dry_run", &self.dry_run)
+            .field("rollout", &self.rollout)
             .field("ci", &self.ci)
             .finish_non_exhaustive()
     }
@@ -361,6 +418,59 @@ impl Raw {
             .collect()
     }
 
+    /// A number, for inputs that take one; `None` when unset.
+    fn number(&self, name: &'static str) -> Result<Option<f64>, Error> {
+        let Some(text) = self.text(name).or(spec(name).default) else {
+            return Ok(None);
+        };
+        match text.trim().parse::<f64>() {
+            Ok(number) if number.is_finite() && number >= 0.0 => Ok(Some(number)),
+            _ => Err(Error::Usage(format!(
+                "input `{name}`: `{text}` is not a non-negative number"
+            ))),
+        }
+    }
+
+    fn rollout(&self, command: Command) -> Result<Option<Rollout>, Error> {
+        let Some(service) = self.text("service") else {
+            return Ok(None);
+        };
+        if command != Command::Deploy {
+            return Ok(None);
+        }
+        let seconds = |name: &'static str, scale: f64| -> Result<std::time::Duration, Error> {
+            let number = self.number(name)?.unwrap_or_default() * scale;
+            std::time::Duration::try_from_secs_f64(number)
+                .map_err(|_| Error::Usage(format!("input `{name}` is out of range")))
+        };
+        let desired_count = match self.number("desired-count")? {
+            None => None,
+            Some(n) if n.fract() == 0.0 && n <= f64::from(i32::MAX) =>
+            {
+                #[allow(clippy::cast_possible_truncation)]
+                Some(n as i32)
+            }
+            Some(_) => {
+                return Err(Error::Usage(
+                    "input `desired-count` must be a whole number".to_owned(),
+                ));
+            }
+        };
+        Ok(Some(Rollout {
+            cluster: self
+                .text("cluster")
+                .or(spec("cluster").default)
+                .unwrap_or("default")
+                .to_owned(),
+            service: service.to_owned(),
+            desired_count,
+            force_new_deployment: self.bool("force-new-deployment")?,
+            wait: self.bool("wait-for-service-stability")?,
+            timeout: seconds("wait-for-minutes", 60.0)?,
+            poll_interval: seconds("poll-interval", 1.0)?,
+        }))
+    }
+
     fn assignments(&self, name: &str) -> Result<Vec<Assignment>, Error> {
         let mut out = Vec::new();
         let mut problems = Vec::new();
@@ -488,6 +598,7 @@ impl Inputs {
             output,
             region: raw.text("region").map(str::to_owned),
             dry_run: raw.bool("dry-run")?,
+            rollout: raw.rollout(command)?,
             environment,
             ci,
         })

@@ -3,6 +3,7 @@
 mod app;
 mod aws;
 mod ci;
+mod diagnose;
 mod ecs;
 mod error;
 mod inputs;
@@ -14,6 +15,7 @@ mod plan;
 mod reference;
 mod report;
 mod resolve;
+mod rollout;
 mod taskdef;
 
 use std::process::ExitCode;

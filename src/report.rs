@@ -16,6 +16,13 @@ pub fn print(report: &Report, inputs: &Inputs) {
     if inputs.command == crate::inputs::Command::Deploy {
         pairs.push(("changed", report.changed.to_string()));
     }
+    if let (Some(target), Some(outcome)) = (&inputs.rollout, &report.rollout) {
+        pairs.push(("service", target.service.clone()));
+        pairs.push(("rollout", outcome.state().to_owned()));
+        if let Some(deployment) = outcome.deployment() {
+            pairs.push(("deployment-id", deployment.to_owned()));
+        }
+    }
     if let Some(path) = &report.rendered {
         pairs.push(("task-definition", path.display().to_string()));
     }

@@ -4,4 +4,6 @@ mod deploy;
 mod errors;
 mod leak;
 mod render;
+mod rollout;
+mod scripted_ecs;
 mod util;

@@ -1,0 +1,223 @@
+//! Roll-out scenarios against the scripted ECS endpoint (moto does not roll deployments out).
+
+use crate::scripted_ecs::{NEW_DEPLOYMENT, SECRET_ARN, Scenario, ScriptedEcs};
+use crate::util::{Env, Output, count};
+
+fn template(env: &Env) -> String {
+    env.secret("web/db", r#"{"password":"rollout-canary-pw"}"#);
+    env.file(
+        "web.json",
+        r#"{
+  "family": "web",
+  "executionRoleArn": "arn:aws:iam::123456789012:role/web-execution",
+  "containerDefinitions": [
+    { "name": "web", "image": "web:1", "memory": 128,
+      "secrets": [{ "name": "DB_PASSWORD", "valueFrom": "{{secretsmanager-arn:web/db:password}}" }] }
+  ]
+}"#,
+    )
+    .to_str()
+    .unwrap()
+    .to_owned()
+}
+
+fn deploy(env: &Env, ecs: &ScriptedEcs, path: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "deploy",
+        "--task-definition",
+        path,
+        "--service",
+        "web",
+        "--poll-interval",
+        "0.01",
+    ];
+    args.extend_from_slice(extra);
+    env.run(args)
+        .env("AWS_ENDPOINT_URL_ECS", ecs.url())
+        .output()
+}
+
+#[test]
+fn clean_rollout_waits_until_the_deployment_completes() {
+    let env = Env::new();
+    let path = template(&env);
+    let ecs = ScriptedEcs::start(env.port, Scenario::Clean);
+    let out = deploy(&env, &ecs, &path, &["--desired-count", "2"]).success();
+    assert_eq!(out.report("rollout").as_deref(), Some("completed"));
+    assert_eq!(out.report("deployment-id").as_deref(), Some(NEW_DEPLOYMENT));
+    assert_eq!(out.report("service").as_deref(), Some("web"));
+    let update = ecs.update().expect("UpdateService was called");
+    assert_eq!(
+        update["taskDefinition"].as_str(),
+        out.report("task-definition-arn").as_deref()
+    );
+    assert_eq!(update["cluster"], "default");
+    assert!(
+        out.stderr.contains("IN_PROGRESS running 0/2 pending 2"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("COMPLETED running 2/2 pending 0"),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("event: (service web) has started 2 tasks"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("rollout: completed"), "{out}");
+    let operations = ecs.operations();
+    let register = operations
+        .iter()
+        .position(|o| o == "RegisterTaskDefinition")
+        .unwrap();
+    let first_describe = operations
+        .iter()
+        .position(|o| o == "DescribeServices")
+        .unwrap();
+    let update = operations
+        .iter()
+        .position(|o| o == "UpdateService")
+        .unwrap();
+    assert!(
+        first_describe < register && register < update,
+        "{operations:?}"
+    );
+}
+
+#[test]
+fn circuit_breaker_rollback_fails_with_events_stopped_tasks_and_a_diagnosis() {
+    let env = Env::new();
+    let path = template(&env);
+    let ecs = ScriptedEcs::start(env.port, Scenario::CircuitBreaker);
+    let out = deploy(&env, &ecs, &path, &[]).failure(1);
+    assert!(
+        out.stderr.contains(
+            "failed: the deployment failed: ECS deployment circuit breaker: tasks failed to start."
+        ),
+        "{out}"
+    );
+    assert!(out.stderr.contains("last service events:"), "{out}");
+    assert!(out.stderr.contains("rolling back to deployment"), "{out}");
+    assert!(
+        out.stderr.contains("stopped tasks of the new deployment:"),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("task 0a1b2c3d4e5f: ResourceInitializationError"),
+        "{out}"
+    );
+    assert!(
+        !out.stderr.contains("old0000"),
+        "tasks of other deployments are left out:\n{out}"
+    );
+    assert!(!out.all().contains("rollout-canary-pw"));
+}
+
+#[test]
+fn failed_rollout_names_the_execution_role_the_action_and_the_secret() {
+    let env = Env::new();
+    let path = template(&env);
+    let ecs = ScriptedEcs::start(env.port, Scenario::SecretAccessDenied);
+    let out = deploy(&env, &ecs, &path, &[]).failure(1);
+    assert!(
+        out.stderr
+            .contains("diagnosis: the task execution role `web-execution` may not read"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "fix: allow `secretsmanager:GetSecretValue` on `{SECRET_ARN}`"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_rollout_that_never_finishes_times_out_with_the_state_it_reached() {
+    let env = Env::new();
+    let path = template(&env);
+    let ecs = ScriptedEcs::start(env.port, Scenario::Stuck);
+    let started = std::time::Instant::now();
+    let out = deploy(&env, &ecs, &path, &["--wait-for-minutes", "0.005"]).failure(1);
+    assert!(started.elapsed().as_secs() < 10);
+    assert!(
+        out.stderr.contains("did not complete within 0.005 minutes"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("IN_PROGRESS running 0/2 pending 2"),
+        "{out}"
+    );
+}
+
+#[test]
+fn without_waiting_the_update_is_reported_as_started() {
+    let env = Env::new();
+    let path = template(&env);
+    let ecs = ScriptedEcs::start(env.port, Scenario::Stuck);
+    let out = deploy(&env, &ecs, &path, &["--wait-for-service-stability=false"]).success();
+    assert_eq!(out.report("rollout").as_deref(), Some("started"));
+    assert_eq!(
+        ecs.operations()
+            .iter()
+            .filter(|o| *o == "DescribeServices")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_service_that_cannot_be_updated_fails_before_anything_is_registered() {
+    for (scenario, message) in [
+        (
+            Scenario::Missing,
+            "service `web` in cluster `default`: not found (MISSING)",
+        ),
+        (Scenario::Inactive, "its status is INACTIVE"),
+        (
+            Scenario::CodeDeploy,
+            "it uses the CODE_DEPLOY deployment controller",
+        ),
+    ] {
+        let env = Env::new();
+        let path = template(&env);
+        let ecs = ScriptedEcs::start(env.port, scenario);
+        env.record();
+        let out = deploy(&env, &ecs, &path, &[]).failure(1);
+        assert!(out.stderr.contains(message), "{scenario:?}: {out}");
+        assert_eq!(
+            count(&env.calls(), "RegisterTaskDefinition"),
+            0,
+            "{scenario:?}"
+        );
+        assert!(!ecs.operations().contains(&"UpdateService".to_owned()));
+    }
+}
+
+#[test]
+fn an_unchanged_definition_the_service_already_runs_is_not_rolled_out_again() {
+    let env = Env::new();
+    let path = template(&env);
+    let first = ScriptedEcs::start(env.port, Scenario::Clean);
+    let arn = deploy(&env, &first, &path, &[])
+        .success()
+        .report("task-definition-arn")
+        .unwrap();
+
+    let ecs = ScriptedEcs::start(env.port, Scenario::Clean).running(&arn);
+    let out = deploy(&env, &ecs, &path, &[]).success();
+    assert_eq!(out.report("changed").as_deref(), Some("false"));
+    assert_eq!(out.report("rollout").as_deref(), Some("unchanged"));
+    assert!(out.stderr.contains("already runs"), "{out}");
+    assert!(!ecs.operations().contains(&"UpdateService".to_owned()));
+
+    // Forced (a rotated secret): a new deployment of the same revision.
+    let forced = ScriptedEcs::start(env.port, Scenario::Clean).running(&arn);
+    let out = deploy(&env, &forced, &path, &["--force-new-deployment"]).success();
+    assert_eq!(out.report("rollout").as_deref(), Some("completed"));
+    let update = forced.update().unwrap();
+    assert_eq!(update["forceNewDeployment"], true);
+    assert_eq!(update["taskDefinition"].as_str(), Some(arn.as_str()));
+}
