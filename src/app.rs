@@ -93,7 +93,15 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
             if let Some(target) = inputs.output.as_deref() {
                 report.rendered = write_rendered(&rendered, target)?;
             }
-            deploy(inputs, &aws, &rendered, &mut report).await?;
+            // The newest change of anything referenced, for `redeploy-on-secret-change`.
+            let last_change = slots
+                .iter()
+                .flat_map(taskdef::Slot::references)
+                .filter_map(|(reference, raw, _)| {
+                    Some((raw.to_owned(), resolved.get(reference)?.changed_at?))
+                })
+                .max_by_key(|(_, at)| *at);
+            deploy(inputs, &aws, &rendered, last_change, &mut report).await?;
         }
     }
     Ok(report)
@@ -104,6 +112,7 @@ async fn deploy(
     inputs: &Inputs,
     aws: &Aws,
     rendered: &Rendered,
+    last_change: rollout::LastChange,
     report: &mut Report,
 ) -> Result<(), Error> {
     let client = aws.ecs();
@@ -168,6 +177,7 @@ async fn deploy(
                 target,
                 before,
                 &revision.arn,
+                last_change,
                 execution_role,
                 github,
             )

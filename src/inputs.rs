@@ -121,6 +121,12 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Start a new deployment even when the service already runs the revision (picks up rotated secrets).",
     },
     InputSpec {
+        name: "redeploy-on-secret-change",
+        kind: Kind::Bool,
+        default: Some("false"),
+        description: "When the definition is unchanged but a referenced secret or parameter changed after the running deployment started, force a new deployment so tasks read the new value.",
+    },
+    InputSpec {
         name: "wait-for-service-stability",
         kind: Kind::Bool,
         default: Some("true"),
@@ -174,6 +180,7 @@ pub struct Rollout {
     pub service: String,
     pub desired_count: Option<i32>,
     pub force_new_deployment: bool,
+    pub redeploy_on_secret_change: bool,
     pub wait: bool,
     pub timeout: std::time::Duration,
     pub poll_interval: std::time::Duration,
@@ -465,6 +472,7 @@ impl Raw {
             service: service.to_owned(),
             desired_count,
             force_new_deployment: self.bool("force-new-deployment")?,
+            redeploy_on_secret_change: self.bool("redeploy-on-secret-change")?,
             wait: self.bool("wait-for-service-stability")?,
             timeout: seconds("wait-for-minutes", 60.0)?,
             poll_interval: seconds("poll-interval", 1.0)?,

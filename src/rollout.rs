@@ -21,6 +21,8 @@ use crate::output;
 pub struct Before {
     pub task_definition: Option<String>,
     pub desired_count: i32,
+    /// When the PRIMARY deployment started (epoch seconds).
+    running_since: Option<i64>,
     /// Events already there, so that only new ones are printed.
     seen_events: HashSet<String>,
 }
@@ -115,6 +117,12 @@ pub async fn check(client: &aws_sdk_ecs::Client, rollout: &Rollout) -> Result<Be
     Ok(Before {
         task_definition: service.task_definition().map(str::to_owned),
         desired_count: service.desired_count(),
+        running_since: service
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .and_then(|d| d.created_at())
+            .map(aws_smithy_types::DateTime::secs),
         seen_events: service
             .events()
             .iter()
@@ -123,22 +131,45 @@ pub async fn check(client: &aws_sdk_ecs::Client, rollout: &Rollout) -> Result<Be
     })
 }
 
+/// The newest change of a referenced secret or parameter: the placeholder and when (epoch s).
+pub type LastChange = Option<(String, i64)>;
+
+fn timestamp(secs: i64) -> String {
+    aws_smithy_types::DateTime::from_secs(secs)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_else(|_| secs.to_string())
+}
+
 /// Points the service at `revision` and, when asked, waits for the deployment to finish.
 pub async fn run(
     client: &aws_sdk_ecs::Client,
     rollout: &Rollout,
     before: Before,
     revision: &str,
+    last_change: LastChange,
     execution_role: Option<&str>,
     github: bool,
 ) -> Result<Outcome, Error> {
     let count_changes = rollout
         .desired_count
         .is_some_and(|count| count != before.desired_count);
-    if before.task_definition.as_deref() == Some(revision)
-        && !rollout.force_new_deployment
-        && !count_changes
+    let already_running = before.task_definition.as_deref() == Some(revision);
+    let mut force = rollout.force_new_deployment;
+    if let (true, true, Some((reference, changed)), Some(since)) = (
+        already_running,
+        rollout.redeploy_on_secret_change,
+        &last_change,
+        before.running_since,
+    ) && *changed > since
     {
+        output::err(&format!(
+            "rollout: `{reference}` changed at {} after the running deployment started at {}; forcing a new deployment so tasks read the new value",
+            timestamp(*changed),
+            timestamp(since)
+        ));
+        force = true;
+    }
+    if already_running && !force && !count_changes {
         output::err(&format!(
             "rollout: service `{}` already runs {revision}; nothing to roll out",
             rollout.service
@@ -151,7 +182,7 @@ pub async fn run(
         .service(&rollout.service)
         .task_definition(revision)
         .set_desired_count(rollout.desired_count)
-        .force_new_deployment(rollout.force_new_deployment)
+        .force_new_deployment(force)
         .send()
         .await
         .map_err(|err| {

@@ -436,6 +436,8 @@ fn line_column(source: &str, offset: usize) -> (usize, usize) {
 pub struct Resolved {
     pub text: Secret,
     pub secret: bool,
+    /// When the value last changed (epoch seconds), for references to AWS.
+    pub changed_at: Option<i64>,
 }
 
 /// The rendered task definition. It may hold secret values, so it never prints itself.

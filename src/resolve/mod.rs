@@ -85,7 +85,14 @@ pub fn resolve_local(
             if secret {
                 on_secret(&text, &format!("env:{name}"));
             }
-            resolved.insert(reference.clone(), Resolved { text, secret });
+            resolved.insert(
+                reference.clone(),
+                Resolved {
+                    text,
+                    secret,
+                    changed_at: None,
+                },
+            );
             Ok(())
         }
         Reference::Secret(secret) if !allow_plaintext_secrets => Err(plaintext_refusal(
@@ -466,6 +473,7 @@ fn parameter_value(
         // A SecureString read without decryption has no value here; it is refused later.
         text: fetched.value.clone().unwrap_or_else(|| Secret::new("")),
         secret: fetched.secure,
+        changed_at: fetched.changed_at,
     })
 }
 
@@ -484,6 +492,7 @@ fn parameter_arn(
     Ok(Resolved {
         text: Secret::new(fetched.arn.clone()),
         secret: false,
+        changed_at: fetched.changed_at,
     })
 }
 
@@ -501,7 +510,11 @@ fn secret_value(
         None => fetched.value.clone(),
         Some(key) => json_key(&fetched.value, key)?,
     };
-    Ok(Resolved { text, secret: true })
+    Ok(Resolved {
+        text,
+        secret: true,
+        changed_at: fetched.changed_at,
+    })
 }
 
 fn json_key(value: &Secret, key: &str) -> Result<Secret, String> {
@@ -526,13 +539,15 @@ fn secret_arn(
     region_of: &dyn Fn(Option<&str>) -> RegionKey,
 ) -> Result<Resolved, String> {
     let region = region_of(s.region());
-    let arn = if let Some(fetched) = answers.secrets.get(&(region.clone(), s.version_key())) {
+    let (arn, changed_at) = if let Some(fetched) =
+        answers.secrets.get(&(region.clone(), s.version_key()))
+    {
         let fetched = fetched.as_ref()?;
         // The value was read for another placeholder anyway: check the key ECS will look up.
         if let Some(key) = &s.json_key {
             json_key(&fetched.value, key)?;
         }
-        fetched.arn.clone()
+        (fetched.arn.clone(), fetched.changed_at)
     } else {
         let described = answers
             .described
@@ -549,10 +564,11 @@ fn secret_arn(
         {
             return Err(format!("no version of the secret has stage `{stage}`"));
         }
-        described.arn.clone()
+        (described.arn.clone(), described.changed_at)
     };
     Ok(Resolved {
         text: Secret::new(s.value_from(&arn)),
         secret: false,
+        changed_at,
     })
 }

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use aws_smithy_types::DateTime;
+
 use crate::aws;
 use crate::mask::Secret;
 
@@ -14,6 +16,8 @@ pub const BATCH: usize = 20;
 pub struct Value {
     pub arn: String,
     pub value: Secret,
+    /// When this version was created (epoch seconds).
+    pub changed_at: Option<i64>,
 }
 
 /// What `DescribeSecret` tells without reading a value.
@@ -22,6 +26,8 @@ pub struct Described {
     pub arn: String,
     /// Version id → its stages.
     pub versions: HashMap<String, Vec<String>>,
+    /// When the secret last changed (epoch seconds).
+    pub changed_at: Option<i64>,
 }
 
 const MISSING_ARN: &str = "the Secrets Manager response lacks the secret's ARN";
@@ -67,7 +73,11 @@ pub async fn batch_get(
             });
             let result = match entry {
                 None => Err("secret missing from the BatchGetSecretValue response".to_owned()),
-                Some(entry) => value(entry.arn(), entry.secret_string()),
+                Some(entry) => value(
+                    entry.arn(),
+                    entry.secret_string(),
+                    entry.created_date().map(DateTime::secs),
+                ),
             };
             (id.clone(), result)
         })
@@ -89,14 +99,23 @@ pub async fn get(
         .send()
         .await
         .map_err(|err| aws::describe(&err))?;
-    value(output.arn(), output.secret_string())
+    value(
+        output.arn(),
+        output.secret_string(),
+        output.created_date().map(DateTime::secs),
+    )
 }
 
-fn value(arn: Option<&str>, secret_string: Option<&str>) -> Result<Value, String> {
+fn value(
+    arn: Option<&str>,
+    secret_string: Option<&str>,
+    changed_at: Option<i64>,
+) -> Result<Value, String> {
     match (arn, secret_string) {
         (Some(arn), Some(value)) => Ok(Value {
             arn: arn.to_owned(),
             value: Secret::new(value),
+            changed_at,
         }),
         (None, _) => Err(MISSING_ARN.to_owned()),
         (Some(_), None) => Err(BINARY.to_owned()),
@@ -120,6 +139,7 @@ pub async fn describe(
     Ok(Described {
         arn: output.arn().ok_or(MISSING_ARN)?.to_owned(),
         versions: output.version_ids_to_stages().cloned().unwrap_or_default(),
+        changed_at: output.last_changed_date().map(DateTime::secs),
     })
 }
 

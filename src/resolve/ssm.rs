@@ -14,6 +14,8 @@ pub struct Fetched {
     pub arn: String,
     pub value: Option<Secret>,
     pub secure: bool,
+    /// When the parameter last changed (epoch seconds).
+    pub changed_at: Option<i64>,
 }
 
 /// Fetches up to [`BATCH`] parameters. Returns one result per requested name, in request order;
@@ -64,6 +66,7 @@ pub async fn get_parameters(
                             // Undecrypted SecureString text is ciphertext at best: never used.
                             value: (decrypt || !secure).then(|| Secret::new(value)),
                             secure,
+                            changed_at: p.last_modified_date().map(|d| d.secs()),
                         }),
                         _ => Err("the GetParameters response lacks the ARN or value".to_owned()),
                     }

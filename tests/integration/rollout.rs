@@ -221,3 +221,21 @@ fn an_unchanged_definition_the_service_already_runs_is_not_rolled_out_again() {
     assert_eq!(update["forceNewDeployment"], true);
     assert_eq!(update["taskDefinition"].as_str(), Some(arn.as_str()));
 }
+
+#[test]
+fn a_secret_changed_after_the_running_deployment_started_forces_a_redeploy_when_asked() {
+    let env = Env::new();
+    let path = template(&env);
+    let first = ScriptedEcs::start(env.port, Scenario::Clean);
+    let arn = deploy(&env, &first, &path, &[]).success().report("task-definition-arn").unwrap();
+
+    // The scripted deployment started in 2025; the secret was created just now.
+    let ecs = ScriptedEcs::start(env.port, Scenario::Clean).running(&arn);
+    let out = deploy(&env, &ecs, &path, &["--redeploy-on-secret-change"]).success();
+    assert!(
+        out.stderr.contains("`{{secretsmanager-arn:web/db:password}}` changed at"),
+        "{out}"
+    );
+    assert_eq!(out.report("rollout").as_deref(), Some("completed"));
+    assert_eq!(ecs.update().unwrap()["forceNewDeployment"], true);
+}
