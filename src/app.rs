@@ -1,11 +1,12 @@
 //! The pipeline, top to bottom: template → references → resolve → render → validate → plan →
 //! register → report. No SDK types here.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
 use tracing::{info, warn};
 
+use crate::artifacts;
 use crate::aws::Aws;
 use crate::ci::github;
 use crate::ecs::{self, Revision};
@@ -72,7 +73,7 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
     }
 
     // Render and validate.
-    let rendered = taskdef::render(template, &slots, &resolved);
+    let mut rendered = taskdef::render(template, &slots, &resolved);
     taskdef::validate(&rendered, &inputs.task_definition)?;
     check_shape(&rendered, &inputs.task_definition)?;
 
@@ -86,13 +87,15 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
     match inputs.command {
         Command::Render => {
             let target = inputs.output.as_deref().unwrap_or(Path::new("-"));
-            report.rendered = write_rendered(&rendered, target)?;
+            report.rendered = artifacts::write_rendered(&rendered, target)?;
+            write_pipeline_artifacts(inputs, &rendered)?;
         }
         Command::Deploy => {
             // The file first: a deploy that cannot write it must not have registered anything.
             if let Some(target) = inputs.output.as_deref() {
-                report.rendered = write_rendered(&rendered, target)?;
+                report.rendered = artifacts::write_rendered(&rendered, target)?;
             }
+            write_pipeline_artifacts(inputs, &rendered)?;
             // The newest change of anything referenced, for `redeploy-on-secret-change`.
             let last_change = slots
                 .iter()
@@ -101,7 +104,7 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
                     Some((raw.to_owned(), resolved.get(reference)?.changed_at?))
                 })
                 .max_by_key(|(_, at)| *at);
-            deploy(inputs, &aws, &rendered, last_change, &mut report).await?;
+            deploy(inputs, &aws, &mut rendered, last_change, &mut report).await?;
         }
     }
     Ok(report)
@@ -111,7 +114,7 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
 async fn deploy(
     inputs: &Inputs,
     aws: &Aws,
-    rendered: &Rendered,
+    rendered: &mut Rendered,
     last_change: rollout::LastChange,
     report: &mut Report,
 ) -> Result<(), Error> {
@@ -122,6 +125,14 @@ async fn deploy(
         None => None,
     };
     let latest = ecs::latest(&client, &report.family).await?;
+    // A new revision keeps the tags of the previous one (the template and `tags` win a key).
+    if let Some(Value::Array(tags)) = latest.as_ref().and_then(|l| l.body.get("tags")) {
+        let pairs: Vec<(&str, &str)> = tags
+            .iter()
+            .filter_map(|t| Some((t.get("key")?.as_str()?, t.get("value")?.as_str()?)))
+            .collect();
+        taskdef::merge_tags(&mut rendered.body, pairs, false);
+    }
     match &latest {
         None => output::err(&format!(
             "plan: family `{}` has no ACTIVE revision; the first one will be registered",
@@ -155,15 +166,15 @@ async fn deploy(
         info!("dry run: registering nothing");
         return Ok(());
     }
-    let revision =
-        if let (Some(latest), false, true) = (&latest, report.changed, inputs.skip_unchanged) {
-            info!(arn = %latest.revision.arn, "unchanged; registering nothing (skip-unchanged)");
-            latest.revision.clone()
-        } else {
-            let revision = ecs::register(&client, &report.family, rendered.to_json()).await?;
-            info!(arn = %revision.arn, "registered revision {}", revision.revision);
-            revision
-        };
+    let reuse = !report.changed && inputs.skip_unchanged;
+    let revision = if let (Some(latest), true) = (&latest, reuse) {
+        info!(arn = %latest.revision.arn, "unchanged; registering nothing (skip-unchanged)");
+        latest.revision.clone()
+    } else {
+        let revision = ecs::register(&client, &report.family, rendered.to_json()).await?;
+        info!(arn = %revision.arn, "registered revision {}", revision.revision);
+        revision
+    };
     report.revision = Some(revision.clone());
     if let (Some(target), Some(before)) = (&inputs.rollout, before) {
         let execution_role = rendered
@@ -184,7 +195,24 @@ async fn deploy(
             .await?,
         );
     }
+    if let (Some(keep), false) = (inputs.keep_revisions, reuse) {
+        let cluster = inputs
+            .rollout
+            .as_ref()
+            .map_or("default", |r| r.cluster.as_str());
+        ecs::prune(&client, &report.family, keep, cluster, &revision.arn).await?;
+    }
     Ok(())
+}
+
+fn write_pipeline_artifacts(inputs: &Inputs, rendered: &Rendered) -> Result<(), Error> {
+    artifacts::write_pipeline_artifacts(
+        rendered,
+        inputs.image_definitions.as_deref(),
+        inputs.codedeploy_artifacts.as_deref(),
+        &inputs.container_names,
+    )
+    .map(drop)
 }
 
 /// Registers a fetched secret value with the redactor and, on GitHub, with the runner.
@@ -224,71 +252,4 @@ fn check_shape(rendered: &Rendered, source: &Path) -> Result<(), Error> {
             }]),
         }),
     }
-}
-
-/// Writes the rendered definition to `target` (`-` is stdout). A file that holds secret values
-/// is created 0600; stdout never receives secret values.
-fn write_rendered(rendered: &Rendered, target: &Path) -> Result<Option<PathBuf>, Error> {
-    let text = rendered.to_pretty_json();
-    if target == Path::new("-") {
-        if rendered.holds_secret_values() {
-            return Err(Error::Usage(
-                "the rendered task definition holds secret values (allow-plaintext-secrets); refusing to print it: write it to a file with `--output PATH`"
-                    .to_owned(),
-            ));
-        }
-        let redacted = output::redact(&text);
-        if redacted != text {
-            warn!(
-                "masked text that equals a secret value in the rendered definition on stdout; write it with `--output PATH` for the exact file"
-            );
-        }
-        output::write(output::Stream::Stdout, redacted.as_bytes());
-        return Ok(None);
-    }
-    let secret = rendered.holds_secret_values();
-    write_file(target, text.as_bytes(), secret).map_err(|source| Error::Write {
-        path: target.to_owned(),
-        source,
-    })?;
-    if secret {
-        warn!(
-            file = %target.display(),
-            fields = %rendered.secret_paths.iter().cloned().collect::<Vec<_>>().join(", "),
-            "wrote the rendered definition with secret values in plain text (allow-plaintext-secrets); the file is readable by its owner only (0600)"
-        );
-    } else {
-        info!(file = %target.display(), "wrote the rendered definition (references only)");
-    }
-    Ok(Some(target.to_owned()))
-}
-
-/// Writes through a temporary file in the same directory, renamed into place, so a reader never
-/// sees half a file and a secret-bearing file is never readable by others, even for a moment.
-fn write_file(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let directory = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().map_or_else(
-        || "rendered".to_owned(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let temporary = directory.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mode = if private { 0o600 } else { 0o644 };
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
 }

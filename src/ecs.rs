@@ -4,10 +4,13 @@
 //! Registering sends the rendered JSON itself (through `mutate_request`), so fields newer than
 //! our SDK reach ECS, while signing, retries, credentials and endpoints stay the SDK's.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
-use aws_sdk_ecs::types::{ContainerDefinition, TaskDefinitionField};
+use aws_sdk_ecs::types::{
+    ContainerDefinition, SortOrder, TaskDefinitionField, TaskDefinitionStatus,
+};
 use aws_smithy_json::codec::{JsonCodec, JsonCodecSettings};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -18,6 +21,8 @@ use aws_smithy_schema::serde::ShapeSerializer as _;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde_json::{Map, Value};
+
+use tracing::{info, warn};
 
 use crate::aws;
 use crate::error::Error;
@@ -252,6 +257,143 @@ pub async fn register(
             .to_owned(),
         revision: i64::from(definition.revision()),
     })
+}
+
+/// Deregisters ACTIVE revisions of `family` beyond the newest `keep`, except `newest` and any
+/// revision a service of `cluster` runs or is deploying. Returns the revision numbers deregistered.
+pub async fn prune(
+    client: &aws_sdk_ecs::Client,
+    family: &str,
+    keep: usize,
+    cluster: &str,
+    newest: &str,
+) -> Result<Vec<String>, Error> {
+    let failed = |what: &str, reason: String| {
+        Error::Aws(format!(
+            "keep-revisions for family `{family}`: {what} failed: {reason}"
+        ))
+    };
+    let mut arns = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(TaskDefinitionStatus::Active)
+            .sort(SortOrder::Desc)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|err| failed("ListTaskDefinitions", aws::describe(&err)))?;
+        // The prefix also matches `web-worker` for `web`: keep the family's own.
+        arns.extend(
+            page.task_definition_arns()
+                .iter()
+                .filter(|arn| family_of(arn) == Some(family))
+                .cloned(),
+        );
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    // Newest first, whatever order the listing came in.
+    arns.sort_by_key(|arn| {
+        std::cmp::Reverse(
+            arn.rsplit(':')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0),
+        )
+    });
+    let in_use = revisions_in_use(client, cluster).await;
+    let mut deregistered = Vec::new();
+    for arn in arns.iter().skip(keep) {
+        if arn == newest || in_use.contains(arn) {
+            info!(arn = %arn, "kept: a service runs it");
+            continue;
+        }
+        client
+            .deregister_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|err| failed("DeregisterTaskDefinition", aws::describe(&err)))?;
+        deregistered.push(arn.rsplit(':').next().unwrap_or(arn).to_owned());
+    }
+    if !deregistered.is_empty() {
+        info!(
+            family,
+            revisions = %deregistered.join(", "),
+            "deregistered old revisions (keep-revisions {keep})"
+        );
+    }
+    Ok(deregistered)
+}
+
+fn family_of(arn: &str) -> Option<&str> {
+    let resource = arn.rsplit_once(":task-definition/")?.1;
+    Some(resource.rsplit_once(':')?.0)
+}
+
+/// Task definitions that the services of `cluster` run or are deploying. When they cannot be
+/// read: a warning, and only the revisions known otherwise are protected.
+async fn revisions_in_use(client: &aws_sdk_ecs::Client, cluster: &str) -> HashSet<String> {
+    let mut in_use = HashSet::new();
+    let mut services = Vec::new();
+    let mut token = None;
+    loop {
+        match client
+            .list_services()
+            .cluster(cluster)
+            .set_next_token(token)
+            .send()
+            .await
+        {
+            Ok(page) => {
+                services.extend(page.service_arns().iter().cloned());
+                token = page.next_token().map(str::to_owned);
+                if token.is_none() {
+                    break;
+                }
+            }
+            Err(err) => {
+                warn!(
+                    cluster,
+                    "cannot list the cluster's services to protect the revisions they run: {}",
+                    aws::describe(&err)
+                );
+                return in_use;
+            }
+        }
+    }
+    for chunk in services.chunks(10) {
+        match client
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(chunk.to_vec()))
+            .send()
+            .await
+        {
+            Ok(output) => {
+                for service in output.services() {
+                    in_use.extend(service.task_definition().map(str::to_owned));
+                    in_use.extend(
+                        service
+                            .deployments()
+                            .iter()
+                            .filter_map(|d| d.task_definition().map(str::to_owned)),
+                    );
+                }
+            }
+            Err(err) => warn!(
+                cluster,
+                "cannot describe the cluster's services: {}",
+                aws::describe(&err)
+            ),
+        }
+    }
+    in_use
 }
 
 #[cfg(test)]

@@ -97,6 +97,30 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Resolve, render, validate and print the plan, but register nothing.",
     },
     InputSpec {
+        name: "tags",
+        kind: Kind::Lines,
+        default: None,
+        description: "`key=value` lines added to the task definition's tags; the previous revision's tags are kept.",
+    },
+    InputSpec {
+        name: "keep-revisions",
+        kind: Kind::Text,
+        default: None,
+        description: "After registering, deregister ACTIVE revisions of the family beyond the newest N, never one a service of `cluster` runs.",
+    },
+    InputSpec {
+        name: "image-definitions",
+        kind: Kind::Text,
+        default: None,
+        description: "Write `imagedefinitions.json` (`[{\"name\", \"imageUri\"}]`) for the CodePipeline ECS standard deploy action to this path.",
+    },
+    InputSpec {
+        name: "codedeploy-artifacts",
+        kind: Kind::Text,
+        default: None,
+        description: "Write `taskdef.json` and `appspec.yaml` (`<TASK_DEFINITION>`) for the CodePipeline CodeDeployToECS action into this directory.",
+    },
+    InputSpec {
         name: "cluster",
         kind: Kind::Text,
         default: Some("default"),
@@ -216,6 +240,10 @@ pub struct Inputs {
     pub dry_run: bool,
     /// Set when a `service` is given (deploy only).
     pub rollout: Option<Rollout>,
+    pub tags: Vec<Assignment>,
+    pub keep_revisions: Option<usize>,
+    pub image_definitions: Option<PathBuf>,
+    pub codedeploy_artifacts: Option<PathBuf>,
     /// The process environment, for `{{env:…}}` placeholders.
     pub environment: BTreeMap<String, String>,
     pub ci: Ci,
@@ -236,6 +264,10 @@ impl std::fmt::Debug for Inputs {
             .field("region", &self.region)
             .field("dry_run", &self.dry_run)
             .field("rollout", &self.rollout)
+            .field("tags", &self.tags.len())
+            .field("keep_revisions", &self.keep_revisions)
+            .field("image_definitions", &self.image_definitions)
+            .field("codedeploy_artifacts", &self.codedeploy_artifacts)
             .field("ci", &self.ci)
             .finish_non_exhaustive()
     }
@@ -607,6 +639,22 @@ impl Inputs {
             region: raw.text("region").map(str::to_owned),
             dry_run: raw.bool("dry-run")?,
             rollout: raw.rollout(command)?,
+            tags: raw.assignments("tags")?,
+            keep_revisions: match raw.number("keep-revisions")? {
+                None => None,
+                Some(n) if n >= 1.0 && n.fract() == 0.0 =>
+                {
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    Some(n as usize)
+                }
+                Some(_) => {
+                    return Err(Error::Usage(
+                        "input `keep-revisions` must be a whole number of at least 1".to_owned(),
+                    ));
+                }
+            },
+            image_definitions: raw.text("image-definitions").map(PathBuf::from),
+            codedeploy_artifacts: raw.text("codedeploy-artifacts").map(PathBuf::from),
             environment,
             ci,
         })

@@ -1,6 +1,7 @@
 //! `ecs-secrets`: parse inputs, start logging, run the pipeline, map the outcome to an exit code.
 
 mod app;
+mod artifacts;
 mod aws;
 mod ci;
 mod diagnose;

@@ -234,7 +234,70 @@ pub fn apply_inputs(template: &mut Template, inputs: &Inputs) -> Result<(), Erro
             }
         }
     }
+    apply_tags(template, inputs);
     Ok(())
+}
+
+/// Merges the `tags` input into the definition's tags, remembering where each came from.
+fn apply_tags(template: &mut Template, inputs: &Inputs) {
+    let pointers = merge_tags(
+        &mut template.body,
+        inputs
+            .tags
+            .iter()
+            .map(|t| (t.name.as_str(), t.value.as_str())),
+        true,
+    );
+    for (pointer, tag) in pointers.into_iter().zip(&inputs.tags) {
+        template.origins.insert(
+            pointer,
+            Location {
+                source: "input `tags`".to_owned(),
+                line: tag.line,
+                column: tag.column,
+                path: String::new(),
+            },
+        );
+    }
+}
+
+/// Merges `key=value` tags into the definition's `tags`; `overwrite` decides who wins a key.
+/// Returns the JSON pointer of each value written (or kept).
+pub fn merge_tags<'a>(
+    body: &mut Map<String, Value>,
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    overwrite: bool,
+) -> Vec<String> {
+    let list = body
+        .entry("tags")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if !list.is_array() {
+        *list = Value::Array(Vec::new());
+    }
+    let list = list.as_array_mut().expect("made an array above");
+    let mut pointers = Vec::new();
+    for (key, value) in tags {
+        let position = list
+            .iter()
+            .position(|t| t.get("key").and_then(Value::as_str) == Some(key));
+        let position = match position {
+            Some(i) if !overwrite => {
+                pointers.push(format!("/tags/{i}/value"));
+                continue;
+            }
+            Some(i) => i,
+            None => {
+                list.push(serde_json::json!({ "key": key }));
+                list.len() - 1
+            }
+        };
+        list[position]["value"] = Value::String(value.to_owned());
+        pointers.push(format!("/tags/{position}/value"));
+    }
+    if list.is_empty() {
+        body.remove("tags");
+    }
+    pointers
 }
 
 fn containers(body: &Map<String, Value>) -> impl Iterator<Item = &Map<String, Value>> {

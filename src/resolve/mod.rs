@@ -171,7 +171,7 @@ struct Wanted {
 struct Answers {
     parameters: HashMap<(RegionKey, String), Result<ssm::Fetched, String>>,
     parameter_arns: HashMap<(RegionKey, String), Result<ssm::Fetched, String>>,
-    secrets: HashMap<VersionKey, Result<secretsmanager::Value, String>>,
+    secrets: HashMap<VersionKey, Result<secretsmanager::Fetched, String>>,
     described: HashMap<(RegionKey, String), Result<secretsmanager::Described, String>>,
 }
 
@@ -184,9 +184,9 @@ enum Outcome {
     },
     Secrets(
         RegionKey,
-        Vec<(String, Result<secretsmanager::Value, String>)>,
+        Vec<(String, Result<secretsmanager::Fetched, String>)>,
     ),
-    Pinned(VersionKey, Result<secretsmanager::Value, String>),
+    Pinned(VersionKey, Result<secretsmanager::Fetched, String>),
     Described(RegionKey, String, Result<secretsmanager::Described, String>),
 }
 
@@ -539,33 +539,32 @@ fn secret_arn(
     region_of: &dyn Fn(Option<&str>) -> RegionKey,
 ) -> Result<Resolved, String> {
     let region = region_of(s.region());
-    let (arn, changed_at) = if let Some(fetched) =
-        answers.secrets.get(&(region.clone(), s.version_key()))
-    {
-        let fetched = fetched.as_ref()?;
-        // The value was read for another placeholder anyway: check the key ECS will look up.
-        if let Some(key) = &s.json_key {
-            json_key(&fetched.value, key)?;
-        }
-        (fetched.arn.clone(), fetched.changed_at)
-    } else {
-        let described = answers
-            .described
-            .get(&(region, s.id.clone()))
-            .ok_or(UNANSWERED)?
-            .as_ref()?;
-        if let Some(version_id) = &s.version_id
-            && !described.versions.contains_key(version_id)
-        {
-            return Err(format!("the secret has no version `{version_id}`"));
-        }
-        if let Some(stage) = &s.version_stage
-            && !described.versions.values().flatten().any(|st| st == stage)
-        {
-            return Err(format!("no version of the secret has stage `{stage}`"));
-        }
-        (described.arn.clone(), described.changed_at)
-    };
+    let (arn, changed_at) =
+        if let Some(fetched) = answers.secrets.get(&(region.clone(), s.version_key())) {
+            let fetched = fetched.as_ref()?;
+            // The value was read for another placeholder anyway: check the key ECS will look up.
+            if let Some(key) = &s.json_key {
+                json_key(&fetched.value, key)?;
+            }
+            (fetched.arn.clone(), fetched.changed_at)
+        } else {
+            let described = answers
+                .described
+                .get(&(region, s.id.clone()))
+                .ok_or(UNANSWERED)?
+                .as_ref()?;
+            if let Some(version_id) = &s.version_id
+                && !described.versions.contains_key(version_id)
+            {
+                return Err(format!("the secret has no version `{version_id}`"));
+            }
+            if let Some(stage) = &s.version_stage
+                && !described.versions.values().flatten().any(|st| st == stage)
+            {
+                return Err(format!("no version of the secret has stage `{stage}`"));
+            }
+            (described.arn.clone(), described.changed_at)
+        };
     Ok(Resolved {
         text: Secret::new(s.value_from(&arn)),
         secret: false,

@@ -13,7 +13,7 @@ pub const BATCH: usize = 20;
 
 /// A fetched secret value.
 #[derive(Debug)]
-pub struct Value {
+pub struct Fetched {
     pub arn: String,
     pub value: Secret,
     /// When this version was created (epoch seconds).
@@ -37,7 +37,7 @@ const BINARY: &str = "binary secrets are not supported; ECS reads only `SecretSt
 pub async fn batch_get(
     client: &aws_sdk_secretsmanager::Client,
     ids: &[String],
-) -> Vec<(String, Result<Value, String>)> {
+) -> Vec<(String, Result<Fetched, String>)> {
     debug_assert!(ids.len() <= BATCH);
     let output = match client
         .batch_get_secret_value()
@@ -90,7 +90,7 @@ pub async fn get(
     id: &str,
     stage: Option<&str>,
     version_id: Option<&str>,
-) -> Result<Value, String> {
+) -> Result<Fetched, String> {
     let output = client
         .get_secret_value()
         .secret_id(id)
@@ -110,9 +110,9 @@ fn value(
     arn: Option<&str>,
     secret_string: Option<&str>,
     changed_at: Option<i64>,
-) -> Result<Value, String> {
+) -> Result<Fetched, String> {
     match (arn, secret_string) {
-        (Some(arn), Some(value)) => Ok(Value {
+        (Some(arn), Some(value)) => Ok(Fetched {
             arn: arn.to_owned(),
             value: Secret::new(value),
             changed_at,

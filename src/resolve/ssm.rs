@@ -66,7 +66,9 @@ pub async fn get_parameters(
                             // Undecrypted SecureString text is ciphertext at best: never used.
                             value: (decrypt || !secure).then(|| Secret::new(value)),
                             secure,
-                            changed_at: p.last_modified_date().map(|d| d.secs()),
+                            changed_at: p
+                                .last_modified_date()
+                                .map(aws_smithy_types::DateTime::secs),
                         }),
                         _ => Err("the GetParameters response lacks the ARN or value".to_owned()),
                     }

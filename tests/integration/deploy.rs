@@ -486,3 +486,74 @@ fn family_may_be_a_placeholder_and_tags_count_when_given() {
         Some("2")
     );
 }
+
+#[test]
+fn tags_from_inputs_are_added_and_the_previous_revisions_tags_kept() {
+    let env = Env::new();
+    let path = env.file(
+        "tagged.json",
+        r#"{"family":"tagged","containerDefinitions":[{"name":"a","image":"a:1","memory":32}]}"#,
+    );
+    let path = path.to_str().unwrap();
+    env.record();
+    let first = env
+        .run(["deploy", "--task-definition", path, "--tags", "team=blue\ncost-center=42"])
+        .output()
+        .success();
+    assert_eq!(first.report("task-definition-revision").as_deref(), Some("1"));
+    let again = env.run(["deploy", "--task-definition", path]).output().success();
+    assert_eq!(again.report("changed").as_deref(), Some("false"), "the previous tags are kept:\n{again}");
+    let retagged = env
+        .run(["deploy", "--task-definition", path, "--tags", "team=green"])
+        .output()
+        .success();
+    assert_eq!(retagged.report("task-definition-revision").as_deref(), Some("2"));
+    let calls = env.calls();
+    let registers: Vec<_> = calls.iter().filter(|c| c.operation == "RegisterTaskDefinition").collect();
+    assert_eq!(registers.len(), 2);
+    assert_eq!(
+        registers[1].body["tags"],
+        json!([{ "key": "team", "value": "green" }, { "key": "cost-center", "value": "42" }])
+    );
+}
+
+#[test]
+fn keep_revisions_deregisters_all_but_the_newest() {
+    let env = Env::new();
+    let path = env.file(
+        "pruned.json",
+        r#"{"family":"pruned","containerDefinitions":[{"name":"a","image":"a:1","memory":32}]}"#,
+    );
+    let other = env.file(
+        "pruned-worker.json",
+        r#"{"family":"pruned-worker","containerDefinitions":[{"name":"a","image":"a:1","memory":32}]}"#,
+    );
+    env.run(["deploy", "--task-definition", other.to_str().unwrap()]).output().success();
+    for tag in 1..=3 {
+        env.run(["deploy", "--task-definition", path.to_str().unwrap(), "--image", &format!("a:{tag}")])
+            .output()
+            .success();
+    }
+    let out = env
+        .run(["deploy", "--task-definition", path.to_str().unwrap(), "--image", "a:4", "--keep-revisions", "2", "-v"])
+        .output()
+        .success();
+    assert!(out.stderr.contains("deregistered old revisions"), "{out}");
+    let active = |family: &str| -> Vec<String> {
+        let listed = env.ecs_raw(
+            "ListTaskDefinitions",
+            &json!({ "familyPrefix": family, "status": "ACTIVE" }),
+        );
+        listed["taskDefinitionArns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().rsplit('/').next().unwrap().to_owned())
+            .collect()
+    };
+    let mut kept = active("pruned");
+    kept.retain(|r| r.starts_with("pruned:"));
+    kept.sort();
+    assert_eq!(kept, vec!["pruned:3", "pruned:4"]);
+    assert!(active("pruned-worker").contains(&"pruned-worker:1".to_owned()), "another family with the same prefix is untouched");
+}

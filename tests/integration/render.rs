@@ -195,3 +195,40 @@ fn github_masks_each_value_before_any_other_line_and_writes_outputs() {
     );
     assert!(!written.contains("render-canary"));
 }
+
+#[test]
+fn codepipeline_artifacts_are_written_by_render() {
+    let env = Env::new();
+    let path = env.file(
+        "bg.json",
+        r#"{"family":"bg","containerDefinitions":[{"name":"web","image":"<IMAGE1_NAME>","memory":64,"portMappings":[{"containerPort":8080}]},{"name":"side","image":"{{env:SIDE_IMAGE}}","memory":32}]}"#,
+    );
+    let dir = env.dir.path().join("codedeploy");
+    let images = env.dir.path().join("imagedefinitions.json");
+    env.run([
+        "render",
+        "--task-definition",
+        path.to_str().unwrap(),
+        "--output",
+        "rendered.json",
+        "--image-definitions",
+        images.to_str().unwrap(),
+        "--codedeploy-artifacts",
+        dir.to_str().unwrap(),
+    ])
+    .env("SIDE_IMAGE", "repo/side:9")
+    .output()
+    .success();
+    let definitions: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&images).unwrap()).unwrap();
+    assert_eq!(
+        definitions,
+        serde_json::json!([{ "name": "web", "imageUri": "<IMAGE1_NAME>" }, { "name": "side", "imageUri": "repo/side:9" }])
+    );
+    let taskdef: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("taskdef.json")).unwrap()).unwrap();
+    assert_eq!(taskdef["containerDefinitions"][0]["image"], "<IMAGE1_NAME>", "the CodeDeploy image placeholder is kept");
+    let appspec = std::fs::read_to_string(dir.join("appspec.yaml")).unwrap();
+    assert!(appspec.contains("TaskDefinition: <TASK_DEFINITION>"), "{appspec}");
+    assert!(appspec.contains("ContainerName: \"web\""), "{appspec}");
+    assert!(appspec.contains("ContainerPort: 8080"), "{appspec}");
+}

@@ -227,13 +227,17 @@ fn a_secret_changed_after_the_running_deployment_started_forces_a_redeploy_when_
     let env = Env::new();
     let path = template(&env);
     let first = ScriptedEcs::start(env.port, Scenario::Clean);
-    let arn = deploy(&env, &first, &path, &[]).success().report("task-definition-arn").unwrap();
+    let arn = deploy(&env, &first, &path, &[])
+        .success()
+        .report("task-definition-arn")
+        .unwrap();
 
     // The scripted deployment started in 2025; the secret was created just now.
     let ecs = ScriptedEcs::start(env.port, Scenario::Clean).running(&arn);
     let out = deploy(&env, &ecs, &path, &["--redeploy-on-secret-change"]).success();
     assert!(
-        out.stderr.contains("`{{secretsmanager-arn:web/db:password}}` changed at"),
+        out.stderr
+            .contains("`{{secretsmanager-arn:web/db:password}}` changed at"),
         "{out}"
     );
     assert_eq!(out.report("rollout").as_deref(), Some("completed"));
