@@ -31,6 +31,50 @@ pub struct Report {
     pub rendered: Option<PathBuf>,
     /// What happened to the service, when one was given.
     pub rollout: Option<rollout::Outcome>,
+    /// Each container's image and secret references, for the step summary.
+    pub containers: Vec<ContainerSummary>,
+}
+
+/// A container as the summary shows it: names and references, never values.
+#[derive(Debug)]
+pub struct ContainerSummary {
+    pub name: String,
+    pub image: String,
+    /// `secrets[]` and `logConfiguration.secretOptions[]`: name → `valueFrom`.
+    pub secrets: Vec<(String, String)>,
+}
+
+impl ContainerSummary {
+    fn of(rendered: &Rendered) -> Vec<Self> {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
+        rendered
+            .body
+            .get("containerDefinitions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let entries = c
+                    .get("secrets")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .chain(
+                        c.pointer("/logConfiguration/secretOptions")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten(),
+                    );
+                Self {
+                    name: text(c.get("name")),
+                    image: text(c.get("image")),
+                    secrets: entries
+                        .map(|e| (text(e.get("name")), text(e.get("valueFrom"))))
+                        .collect(),
+                }
+            })
+            .collect()
+    }
 }
 
 pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
@@ -83,6 +127,7 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
         changed: true,
         rendered: None,
         rollout: None,
+        containers: ContainerSummary::of(&rendered),
     };
     match inputs.command {
         Command::Render => {

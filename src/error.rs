@@ -99,6 +99,14 @@ fn plural(n: usize) -> &'static str {
 }
 
 impl Error {
+    /// The problems with a place in a file, for annotations.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            Error::Invalid { problems } | Error::Resolve { problems } => &problems.0,
+            _ => &[],
+        }
+    }
+
     /// 0 success, 1 the job failed, 2 bad input or usage.
     pub fn exit_code(&self) -> u8 {
         match self {

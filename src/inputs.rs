@@ -85,6 +85,12 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Where to write the rendered task definition (`-` for stdout). `render` writes to stdout by default.",
     },
     InputSpec {
+        name: "report-format",
+        kind: Kind::Text,
+        default: Some("lines"),
+        description: "How the report is printed on stdout: `lines` (`key=value`), `shell` (`export TASK_DEFINITION_ARN='…'` lines to `eval` or source, e.g. for CodeBuild `exported-variables`) or `json`.",
+    },
+    InputSpec {
         name: "region",
         kind: Kind::Text,
         default: None,
@@ -197,6 +203,14 @@ pub struct Assignment {
     pub column: usize,
 }
 
+/// How the report is printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Lines,
+    Shell,
+    Json,
+}
+
 /// The service to roll the new revision out to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rollout {
@@ -222,6 +236,9 @@ pub struct Ci {
 #[derive(Debug, Clone, Default)]
 pub struct GitHub {
     pub output: Option<PathBuf>,
+    pub step_summary: Option<PathBuf>,
+    /// `GITHUB_WORKSPACE`, to make annotation paths relative to the repository.
+    pub workspace: Option<PathBuf>,
 }
 
 /// The validated inputs. Built once, at the edge; later stages never read the environment.
@@ -236,6 +253,7 @@ pub struct Inputs {
     pub allow_plaintext_secrets: bool,
     pub skip_unchanged: bool,
     pub output: Option<PathBuf>,
+    pub report_format: ReportFormat,
     pub region: Option<String>,
     pub dry_run: bool,
     /// Set when a `service` is given (deploy only).
@@ -261,6 +279,7 @@ impl std::fmt::Debug for Inputs {
             .field("allow_plaintext_secrets", &self.allow_plaintext_secrets)
             .field("skip_unchanged", &self.skip_unchanged)
             .field("output", &self.output)
+            .field("report_format", &self.report_format)
             .field("region", &self.region)
             .field("dry_run", &self.dry_run)
             .field("rollout", &self.rollout)
@@ -617,11 +636,18 @@ impl Inputs {
         }
         let ci = Ci {
             github: (environment.get("GITHUB_ACTIONS").map(String::as_str) == Some("true")).then(
-                || GitHub {
-                    output: environment
-                        .get("GITHUB_OUTPUT")
-                        .filter(|p| !p.is_empty())
-                        .map(PathBuf::from),
+                || {
+                    let path = |name: &str| {
+                        environment
+                            .get(name)
+                            .filter(|p| !p.is_empty())
+                            .map(PathBuf::from)
+                    };
+                    GitHub {
+                        output: path("GITHUB_OUTPUT"),
+                        step_summary: path("GITHUB_STEP_SUMMARY"),
+                        workspace: path("GITHUB_WORKSPACE"),
+                    }
                 },
             ),
             codebuild: environment.contains_key("CODEBUILD_BUILD_ID"),
@@ -636,6 +662,16 @@ impl Inputs {
             allow_plaintext_secrets: raw.bool("allow-plaintext-secrets")?,
             skip_unchanged: raw.bool("skip-unchanged")?,
             output,
+            report_format: match raw.text("report-format").unwrap_or("lines") {
+                "lines" => ReportFormat::Lines,
+                "shell" => ReportFormat::Shell,
+                "json" => ReportFormat::Json,
+                other => {
+                    return Err(Error::Usage(format!(
+                        "input `report-format`: `{other}`; expected `lines`, `shell` or `json`"
+                    )));
+                }
+            },
             region: raw.text("region").map(str::to_owned),
             dry_run: raw.bool("dry-run")?,
             rollout: raw.rollout(command)?,
@@ -702,6 +738,39 @@ pub fn markdown_table() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `inputs:` block of action.yml, as the table defines it.
+    fn action_inputs_yaml() -> String {
+        use std::fmt::Write as _;
+        let mut yaml = String::from("inputs:\n");
+        yaml.push_str("  command:\n    description: \"What to run: `deploy` or `render`.\"\n    required: false\n    default: \"deploy\"\n");
+        for spec in INPUTS {
+            let description = serde_json::to_string(spec.description).unwrap();
+            let required = spec.name == "task-definition";
+            let _ = write!(
+                yaml,
+                "  {}:\n    description: {description}\n    required: {required}\n",
+                spec.name
+            );
+            if let Some(default) = spec.default {
+                let _ = writeln!(yaml, "    default: \"{default}\"");
+            }
+        }
+        yaml
+    }
+
+    #[test]
+    fn action_yml_inputs_match_the_inputs() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml"))
+            .expect("action.yml");
+        let action: serde_json::Value = serde_yaml_ng::from_str(&text).expect("action.yml is YAML");
+        let expected: serde_json::Value = serde_yaml_ng::from_str(&action_inputs_yaml()).unwrap();
+        assert!(
+            action["inputs"] == expected["inputs"],
+            "action.yml's inputs are out of date; replace them with:\n{}",
+            action_inputs_yaml()
+        );
+    }
 
     #[test]
     fn readme_inputs_table_matches_the_inputs() {

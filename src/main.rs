@@ -41,7 +41,12 @@ fn main() -> ExitCode {
                     report::print(&report, &inputs);
                     0
                 }
-                Err(error) => fail(&error),
+                Err(error) => {
+                    if let Some(github) = &inputs.ci.github {
+                        ci::github::annotate(github, &error);
+                    }
+                    fail(&error)
+                }
             }
         }
         Err(error) => fail(&error),

@@ -89,11 +89,6 @@ fn emit(stream: Stream, bytes: &[u8]) {
     };
 }
 
-/// Prints a line to stdout (results: the report, a rendered definition).
-pub fn out(line: &str) {
-    write(Stream::Stdout, format!("{line}\n").as_bytes());
-}
-
 /// Prints a line to stderr (progress, notices, errors).
 pub fn err(line: &str) {
     write(Stream::Stderr, format!("{line}\n").as_bytes());

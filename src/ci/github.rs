@@ -51,9 +51,68 @@ pub fn set_outputs(path: &Path, outputs: &[(&str, String)]) -> std::io::Result<(
         .write_all(text.as_bytes())
 }
 
+/// Appends Markdown to the step summary file (redacted like everything else).
+pub fn append_summary(path: &Path, markdown: &str) -> std::io::Result<()> {
+    let text = output::redact(markdown);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?
+        .write_all(text.as_bytes())
+}
+
+/// Escapes a workflow-command property (`file=`, `title=`) as the runner unescapes it.
+pub fn escape_property(value: &str) -> String {
+    escape_data(value).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// An `::error file=…,line=…,col=…::message` annotation pointing into the template.
+pub fn error_annotation(file: &str, line: usize, column: usize, message: &str) -> String {
+    let mut properties = format!("file={}", escape_property(file));
+    if line > 0 {
+        let _ = write!(properties, ",line={line},col={column}");
+    }
+    format!("::error {properties}::{}", escape_data(message))
+}
+
+/// Emits one `::error` annotation per problem that has a place in a file.
+pub fn annotate(github: &crate::inputs::GitHub, error: &crate::error::Error) {
+    for problem in error.problems() {
+        let location = &problem.location;
+        if location.source.starts_with("input `") {
+            continue;
+        }
+        let file = match &github.workspace {
+            Some(workspace) => Path::new(&location.source)
+                .strip_prefix(workspace)
+                .map_or_else(|_| location.source.clone(), |p| p.display().to_string()),
+            None => location.source.clone(),
+        };
+        let mut message = String::new();
+        if let Some(reference) = &problem.reference {
+            let _ = write!(message, "{reference}: ");
+        }
+        message.push_str(&problem.reason);
+        output::err(&error_annotation(
+            &file,
+            location.line,
+            location.column,
+            &message,
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn annotation_properties_are_escaped() {
+        assert_eq!(
+            error_annotation("deploy/a,b:c.json", 3, 7, "bad\nthing 100%"),
+            "::error file=deploy/a%2Cb%3Ac.json,line=3,col=7::bad%0Athing 100%25"
+        );
+    }
 
     #[test]
     fn escapes_percent_first_then_line_breaks() {

@@ -497,19 +497,41 @@ fn tags_from_inputs_are_added_and_the_previous_revisions_tags_kept() {
     let path = path.to_str().unwrap();
     env.record();
     let first = env
-        .run(["deploy", "--task-definition", path, "--tags", "team=blue\ncost-center=42"])
+        .run([
+            "deploy",
+            "--task-definition",
+            path,
+            "--tags",
+            "team=blue\ncost-center=42",
+        ])
         .output()
         .success();
-    assert_eq!(first.report("task-definition-revision").as_deref(), Some("1"));
-    let again = env.run(["deploy", "--task-definition", path]).output().success();
-    assert_eq!(again.report("changed").as_deref(), Some("false"), "the previous tags are kept:\n{again}");
+    assert_eq!(
+        first.report("task-definition-revision").as_deref(),
+        Some("1")
+    );
+    let again = env
+        .run(["deploy", "--task-definition", path])
+        .output()
+        .success();
+    assert_eq!(
+        again.report("changed").as_deref(),
+        Some("false"),
+        "the previous tags are kept:\n{again}"
+    );
     let retagged = env
         .run(["deploy", "--task-definition", path, "--tags", "team=green"])
         .output()
         .success();
-    assert_eq!(retagged.report("task-definition-revision").as_deref(), Some("2"));
+    assert_eq!(
+        retagged.report("task-definition-revision").as_deref(),
+        Some("2")
+    );
     let calls = env.calls();
-    let registers: Vec<_> = calls.iter().filter(|c| c.operation == "RegisterTaskDefinition").collect();
+    let registers: Vec<_> = calls
+        .iter()
+        .filter(|c| c.operation == "RegisterTaskDefinition")
+        .collect();
     assert_eq!(registers.len(), 2);
     assert_eq!(
         registers[1].body["tags"],
@@ -528,14 +550,31 @@ fn keep_revisions_deregisters_all_but_the_newest() {
         "pruned-worker.json",
         r#"{"family":"pruned-worker","containerDefinitions":[{"name":"a","image":"a:1","memory":32}]}"#,
     );
-    env.run(["deploy", "--task-definition", other.to_str().unwrap()]).output().success();
+    env.run(["deploy", "--task-definition", other.to_str().unwrap()])
+        .output()
+        .success();
     for tag in 1..=3 {
-        env.run(["deploy", "--task-definition", path.to_str().unwrap(), "--image", &format!("a:{tag}")])
-            .output()
-            .success();
+        env.run([
+            "deploy",
+            "--task-definition",
+            path.to_str().unwrap(),
+            "--image",
+            &format!("a:{tag}"),
+        ])
+        .output()
+        .success();
     }
     let out = env
-        .run(["deploy", "--task-definition", path.to_str().unwrap(), "--image", "a:4", "--keep-revisions", "2", "-v"])
+        .run([
+            "deploy",
+            "--task-definition",
+            path.to_str().unwrap(),
+            "--image",
+            "a:4",
+            "--keep-revisions",
+            "2",
+            "-v",
+        ])
         .output()
         .success();
     assert!(out.stderr.contains("deregistered old revisions"), "{out}");
@@ -555,5 +594,8 @@ fn keep_revisions_deregisters_all_but_the_newest() {
     kept.retain(|r| r.starts_with("pruned:"));
     kept.sort();
     assert_eq!(kept, vec!["pruned:3", "pruned:4"]);
-    assert!(active("pruned-worker").contains(&"pruned-worker:1".to_owned()), "another family with the same prefix is untouched");
+    assert!(
+        active("pruned-worker").contains(&"pruned-worker:1".to_owned()),
+        "another family with the same prefix is untouched"
+    );
 }

@@ -6,4 +6,5 @@ mod leak;
 mod render;
 mod rollout;
 mod scripted_ecs;
+mod ship;
 mod util;

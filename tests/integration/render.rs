@@ -219,16 +219,23 @@ fn codepipeline_artifacts_are_written_by_render() {
     .env("SIDE_IMAGE", "repo/side:9")
     .output()
     .success();
-    let definitions: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&images).unwrap()).unwrap();
+    let definitions: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&images).unwrap()).unwrap();
     assert_eq!(
         definitions,
         serde_json::json!([{ "name": "web", "imageUri": "<IMAGE1_NAME>" }, { "name": "side", "imageUri": "repo/side:9" }])
     );
     let taskdef: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("taskdef.json")).unwrap()).unwrap();
-    assert_eq!(taskdef["containerDefinitions"][0]["image"], "<IMAGE1_NAME>", "the CodeDeploy image placeholder is kept");
+    assert_eq!(
+        taskdef["containerDefinitions"][0]["image"], "<IMAGE1_NAME>",
+        "the CodeDeploy image placeholder is kept"
+    );
     let appspec = std::fs::read_to_string(dir.join("appspec.yaml")).unwrap();
-    assert!(appspec.contains("TaskDefinition: <TASK_DEFINITION>"), "{appspec}");
+    assert!(
+        appspec.contains("TaskDefinition: <TASK_DEFINITION>"),
+        "{appspec}"
+    );
     assert!(appspec.contains("ContainerName: \"web\""), "{appspec}");
     assert!(appspec.contains("ContainerPort: 8080"), "{appspec}");
 }

@@ -328,6 +328,7 @@ impl Env {
             env.insert(key.to_owned(), value);
         }
         Run {
+            program: env!("CARGO_BIN_EXE_ecs-secrets").into(),
             args: args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
             env,
             dir: self.dir.path().to_owned(),
@@ -347,6 +348,7 @@ pub fn count(calls: &[Call], operation: &str) -> usize {
 
 /// A command to run; `.env()` adds variables, `.output()` runs it.
 pub struct Run {
+    program: PathBuf,
     args: Vec<String>,
     env: BTreeMap<String, String>,
     dir: PathBuf,
@@ -358,8 +360,14 @@ impl Run {
         self
     }
 
+    /// Runs another program (a shell) with the same environment instead of the binary.
+    pub fn program(mut self, program: &str) -> Self {
+        self.program = program.into();
+        self
+    }
+
     pub fn output(self) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_ecs-secrets"))
+        let out = Command::new(&self.program)
             .args(&self.args)
             .env_clear()
             .envs(&self.env)
