@@ -8,13 +8,15 @@ use tracing::{info, warn};
 
 use crate::artifacts;
 use crate::aws::Aws;
+use crate::check;
 use crate::ci::github;
 use crate::ecs::{self, Revision};
 use crate::error::{Error, Location, Problem, Problems};
-use crate::inputs::{Command, Inputs};
+use crate::inputs::{Command, Inputs, ReportFormat};
 use crate::mask::{MIN_MASKED_LEN, Secret};
 use crate::output;
 use crate::plan;
+use crate::policy;
 use crate::resolve;
 use crate::rollout;
 use crate::taskdef::{self, Rendered};
@@ -98,9 +100,13 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
 
     // Resolve against AWS: batched, deduplicated, all or nothing.
     let aws = Aws::load(inputs.region.as_deref()).await;
-    resolved.extend(
-        resolve::resolve_remote(&slots, &aws, inputs.allow_plaintext_secrets, &protect).await?,
-    );
+    // `check` and `policy` read metadata only: no secret value.
+    let read_values = matches!(inputs.command, Command::Render | Command::Deploy);
+    let mode = resolve::Mode {
+        decrypt: inputs.allow_plaintext_secrets,
+        read_secret_values: read_values,
+    };
+    resolved.extend(resolve::resolve_remote(&slots, &aws, mode, &protect).await?);
     resolve::refuse_plaintext(&slots, &resolved, inputs.allow_plaintext_secrets)?;
     #[cfg(debug_assertions)]
     if inputs.environment.contains_key("ECS_SECRETS_DEBUG_PANIC") {
@@ -149,10 +155,72 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
                     Some((raw.to_owned(), resolved.get(reference)?.changed_at?))
                 })
                 .max_by_key(|(_, at)| *at);
+            if inputs.preflight && !inputs.dry_run {
+                preflight(&aws, &rendered).await?;
+            }
             deploy(inputs, &aws, &mut rendered, last_change, &mut report).await?;
+        }
+        Command::Check => check(inputs, &aws, &rendered).await?,
+        Command::Policy => {
+            let policies = policies(inputs, &aws, &rendered, &slots, &resolved).await;
+            output::write(output::Stream::Stdout, policies.as_bytes());
         }
     }
     Ok(report)
+}
+
+/// `check`: the report on stdout; an error when anything failed.
+async fn check(inputs: &Inputs, aws: &Aws, rendered: &Rendered) -> Result<(), Error> {
+    let checked = check::run(aws, rendered).await;
+    let text = match inputs.report_format {
+        ReportFormat::Json => checked.json(),
+        _ => checked.text(),
+    };
+    output::write(output::Stream::Stdout, text.as_bytes());
+    if checked.failed() > 0 {
+        return Err(Error::Check(format!(
+            "check failed: {} problem{} would stop tasks from reading their secrets",
+            checked.failed(),
+            if checked.failed() == 1 { "" } else { "s" }
+        )));
+    }
+    Ok(())
+}
+
+/// `policy`: both policies as one JSON document.
+async fn policies(
+    inputs: &Inputs,
+    aws: &Aws,
+    rendered: &Rendered,
+    slots: &[taskdef::Slot],
+    resolved: &std::collections::HashMap<crate::placeholder::Reference, taskdef::Resolved>,
+) -> String {
+    let checked = check::run(aws, rendered).await;
+    let region = aws.region().unwrap_or("us-east-1");
+    let service = inputs
+        .rollout
+        .as_ref()
+        .map(|r| (r.cluster.as_str(), r.service.as_str()));
+    let policies = serde_json::json!({
+        "execution-role": policy::execution_role(&checked.needs, region),
+        "deployer": policy::deployer(rendered, slots, resolved, region, service),
+    });
+    serde_json::to_string_pretty(&policies).expect("JSON serialises") + "\n"
+}
+
+/// `preflight`: the check, before anything is registered; its tree goes to stderr.
+async fn preflight(aws: &Aws, rendered: &Rendered) -> Result<(), Error> {
+    let checked = check::run(aws, rendered).await;
+    if checked.failed() == 0 {
+        info!("preflight: the execution role can read every secret");
+        return Ok(());
+    }
+    output::write(output::Stream::Stderr, checked.text().as_bytes());
+    Err(Error::Check(format!(
+        "preflight failed ({} problem{}); nothing was registered",
+        checked.failed(),
+        if checked.failed() == 1 { "" } else { "s" }
+    )))
 }
 
 /// Plan, then register unless nothing changed or this is a dry run.

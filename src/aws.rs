@@ -33,6 +33,10 @@ impl Aws {
         aws_sdk_ecs::Client::new(&self.config)
     }
 
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.config)
+    }
+
     /// A Parameter Store client for `region` (the default Region when `None`).
     pub fn ssm(&self, region: Option<&str>) -> aws_sdk_ssm::Client {
         let mut builder = aws_sdk_ssm::config::Builder::from(&self.config);

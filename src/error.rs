@@ -86,6 +86,9 @@ pub enum Error {
     /// The service did not reach the new revision: rolled back, failed or timed out.
     #[error("{0}")]
     Rollout(String),
+    /// `check` (or `preflight`) found something that would fail at task start.
+    #[error("{0}")]
+    Check(String),
     /// Writing an output failed.
     #[error("cannot write `{path}`: {source}", path = path.display())]
     Write {
@@ -111,7 +114,11 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Template { .. } | Error::Invalid { .. } => 2,
-            Error::Resolve { .. } | Error::Aws(_) | Error::Rollout(_) | Error::Write { .. } => 1,
+            Error::Resolve { .. }
+            | Error::Aws(_)
+            | Error::Rollout(_)
+            | Error::Check(_)
+            | Error::Write { .. } => 1,
         }
     }
 }

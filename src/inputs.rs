@@ -97,6 +97,12 @@ pub const INPUTS: &[InputSpec] = &[
         description: "AWS Region; defaults to the SDK's (`AWS_REGION`, profile). References by ARN use their own Region.",
     },
     InputSpec {
+        name: "preflight",
+        kind: Kind::Bool,
+        default: Some("false"),
+        description: "Before registering, run `check` (the execution role can read every secret) and register nothing when it fails.",
+    },
+    InputSpec {
         name: "dry-run",
         kind: Kind::Bool,
         default: Some("false"),
@@ -183,6 +189,30 @@ pub enum Command {
     Render,
     /// Render and register the new revision.
     Deploy,
+    /// Prove the execution role can read every secret, reading none.
+    Check,
+    /// Print least-privilege policies for the execution role and the CI role.
+    Policy,
+}
+
+impl Command {
+    const ALL: [(&'static str, Command); 4] = [
+        ("render", Command::Render),
+        ("deploy", Command::Deploy),
+        ("check", Command::Check),
+        ("policy", Command::Policy),
+    ];
+
+    fn named(name: &str) -> Option<Command> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map_or("?", |(n, _)| n)
+    }
 }
 
 /// An image override: `container=uri`, or a bare uri.
@@ -243,6 +273,7 @@ pub struct GitHub {
 
 /// The validated inputs. Built once, at the edge; later stages never read the environment.
 /// Its `Debug` leaves out the environment, which holds credentials.
+#[allow(clippy::struct_excessive_bools)] // independent switches, each an input of its own
 pub struct Inputs {
     pub command: Command,
     pub task_definition: PathBuf,
@@ -256,7 +287,8 @@ pub struct Inputs {
     pub report_format: ReportFormat,
     pub region: Option<String>,
     pub dry_run: bool,
-    /// Set when a `service` is given (deploy only).
+    pub preflight: bool,
+    /// Set when a `service` is given (`deploy`; `policy` uses its names).
     pub rollout: Option<Rollout>,
     pub tags: Vec<Assignment>,
     pub keep_revisions: Option<usize>,
@@ -282,6 +314,7 @@ impl std::fmt::Debug for Inputs {
             .field("report_format", &self.report_format)
             .field("region", &self.region)
             .field("dry_run", &self.dry_run)
+            .field("preflight", &self.preflight)
             .field("rollout", &self.rollout)
             .field("tags", &self.tags.len())
             .field("keep_revisions", &self.keep_revisions)
@@ -317,6 +350,14 @@ fn command_line() -> clap::Command {
         (
             "deploy",
             "Render, validate and register the new task-definition revision",
+        ),
+        (
+            "check",
+            "Prove that the task execution role can read every secret, without reading one",
+        ),
+        (
+            "policy",
+            "Print least-privilege IAM policies for the execution role and the CI role",
         ),
     ] {
         let mut sub = clap::Command::new(name).about(about);
@@ -395,20 +436,24 @@ pub fn parse(
             .cloned(),
         color: false,
     };
+    let expected = "expected `render`, `deploy`, `check` or `policy`";
     let (command, sub) = match matches.subcommand() {
-        Some(("render", sub)) => (Command::Render, Some(sub)),
-        Some(("deploy", sub)) => (Command::Deploy, Some(sub)),
-        _ => match lookup_env(&environment, "command").as_deref() {
-            Some("render") => (Command::Render, None),
-            Some("deploy") => (Command::Deploy, None),
-            Some(other) => {
-                return Err(Error::Usage(format!(
-                    "unknown command `{other}`; expected `render` or `deploy`"
-                )));
-            }
+        Some((name, sub)) => (
+            Command::named(name).expect("clap knows only these"),
+            Some(sub),
+        ),
+        None => match lookup_env(&environment, "command").as_deref() {
+            Some(name) => match Command::named(name.trim()) {
+                Some(command) => (command, None),
+                None => {
+                    return Err(Error::Usage(format!(
+                        "unknown command `{name}`; {expected}"
+                    )));
+                }
+            },
             None => {
                 return Err(Error::Usage(format!(
-                    "no command given; expected `render` or `deploy`\n\n{}",
+                    "no command given; {expected}\n\n{}",
                     command_line().render_usage()
                 )));
             }
@@ -493,7 +538,7 @@ impl Raw {
         let Some(service) = self.text("service") else {
             return Ok(None);
         };
-        if command != Command::Deploy {
+        if !matches!(command, Command::Deploy | Command::Policy) {
             return Ok(None);
         }
         let seconds = |name: &'static str, scale: f64| -> Result<std::time::Duration, Error> {
@@ -674,6 +719,7 @@ impl Inputs {
             },
             region: raw.text("region").map(str::to_owned),
             dry_run: raw.bool("dry-run")?,
+            preflight: raw.bool("preflight")?,
             rollout: raw.rollout(command)?,
             tags: raw.assignments("tags")?,
             keep_revisions: match raw.number("keep-revisions")? {
@@ -743,7 +789,7 @@ mod tests {
     fn action_inputs_yaml() -> String {
         use std::fmt::Write as _;
         let mut yaml = String::from("inputs:\n");
-        yaml.push_str("  command:\n    description: \"What to run: `deploy` or `render`.\"\n    required: false\n    default: \"deploy\"\n");
+        yaml.push_str("  command:\n    description: \"What to run: `deploy`, `render`, `check` or `policy`.\"\n    required: false\n    default: \"deploy\"\n");
         for spec in INPUTS {
             let description = serde_json::to_string(spec.description).unwrap();
             let required = spec.name == "task-definition";

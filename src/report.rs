@@ -12,6 +12,9 @@ use crate::inputs::{Command, Inputs, ReportFormat};
 use crate::output;
 
 pub fn print(report: &Report, inputs: &Inputs) {
+    if matches!(inputs.command, Command::Check | Command::Policy) {
+        return; // their output is the report
+    }
     let pairs = pairs(report, inputs);
     let text = match inputs.report_format {
         ReportFormat::Lines => pairs.iter().fold(String::new(), |mut text, (key, value)| {
@@ -79,10 +82,7 @@ fn pairs(report: &Report, inputs: &Inputs) -> Vec<(&'static str, String)> {
 fn summary(report: &Report, inputs: &Inputs, pairs: &[(&str, String)]) -> String {
     let mut text = format!(
         "### ecs-secrets {}: `{}`\n\n",
-        match inputs.command {
-            Command::Render => "render",
-            Command::Deploy => "deploy",
-        },
+        inputs.command.name(),
         report.family
     );
     text.push_str("| | |\n|---|---|\n");

@@ -2,8 +2,8 @@
 //! concurrency, grouped by Region), and turn the answers into values. All or nothing: one error
 //! lists every failing reference with its place.
 
-mod secretsmanager;
-mod ssm;
+pub mod secretsmanager;
+pub mod ssm;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -190,12 +190,21 @@ enum Outcome {
     Described(RegionKey, String, Result<secretsmanager::Described, String>),
 }
 
+/// What resolution may read.
+#[derive(Debug, Clone, Copy)]
+pub struct Mode {
+    /// Decrypt `ssm` values: only when a `SecureString` value may be used.
+    pub decrypt: bool,
+    /// Read `secretsmanager` values; off for `check` and `policy`, which describe them instead.
+    pub read_secret_values: bool,
+}
+
 /// Fetches every AWS reference of the slots. `on_secret` sees each secret value as soon as it
 /// arrives, before anything else can print it (to register it with the redactor and the CI).
 pub async fn resolve_remote(
     slots: &[Slot],
     aws: &Aws,
-    allow_plaintext_secrets: bool,
+    mode: Mode,
     on_secret: &dyn Fn(&Secret, &str),
 ) -> Result<HashMap<Reference, Resolved>, Error> {
     let default_region = aws.region().map(str::to_owned);
@@ -208,7 +217,7 @@ pub async fn resolve_remote(
         .iter()
         .flat_map(|s| s.references().map(|(r, _, _)| r))
         .collect();
-    let wanted = plan(&references, &region_of, allow_plaintext_secrets);
+    let wanted = plan(&references, &region_of, mode);
     let call_count = count_calls(&wanted);
     if call_count == 0 {
         return Ok(HashMap::new());
@@ -339,10 +348,10 @@ fn calls(wanted: &Wanted, aws: &Aws) -> Vec<LocalBoxFuture<'static, Outcome>> {
 fn plan(
     references: &BTreeSet<&Reference>,
     region_of: &dyn Fn(Option<&str>) -> RegionKey,
-    decrypt: bool,
+    mode: Mode,
 ) -> Wanted {
     let mut wanted = Wanted {
-        decrypt,
+        decrypt: mode.decrypt,
         ..Wanted::default()
     };
     for reference in references {
@@ -353,6 +362,13 @@ fn plan(
                     .entry(region_of(p.region()))
                     .or_default()
                     .insert(p.request_name());
+            }
+            Reference::Secret(s) if !mode.read_secret_values => {
+                wanted
+                    .secret_describe
+                    .entry(region_of(s.region()))
+                    .or_default()
+                    .insert(s.id.clone());
             }
             Reference::Secret(s) if s.is_current() => {
                 wanted
@@ -501,11 +517,21 @@ fn secret_value(
     s: &SecretId,
     region_of: &dyn Fn(Option<&str>) -> RegionKey,
 ) -> Result<Resolved, String> {
-    let fetched = answers
-        .secrets
-        .get(&(region_of(s.region()), s.version_key()))
-        .ok_or(UNANSWERED)?
-        .as_ref()?;
+    let region = region_of(s.region());
+    let Some(fetched) = answers.secrets.get(&(region.clone(), s.version_key())) else {
+        // Described only (`check`, `policy`): it exists, and its value is not read.
+        let described = answers
+            .described
+            .get(&(region, s.id.clone()))
+            .ok_or(UNANSWERED)?
+            .as_ref()?;
+        return Ok(Resolved {
+            text: Secret::new(""),
+            secret: true,
+            changed_at: described.changed_at,
+        });
+    };
+    let fetched = fetched.as_ref()?;
     let text = match &s.json_key {
         None => fetched.value.clone(),
         Some(key) => json_key(&fetched.value, key)?,

@@ -28,6 +28,8 @@ pub struct Described {
     pub versions: HashMap<String, Vec<String>>,
     /// When the secret last changed (epoch seconds).
     pub changed_at: Option<i64>,
+    /// The KMS key that encrypts it, when not the AWS-managed default.
+    pub kms_key_id: Option<String>,
 }
 
 const MISSING_ARN: &str = "the Secrets Manager response lacks the secret's ARN";
@@ -140,6 +142,7 @@ pub async fn describe(
         arn: output.arn().ok_or(MISSING_ARN)?.to_owned(),
         versions: output.version_ids_to_stages().cloned().unwrap_or_default(),
         changed_at: output.last_changed_date().map(DateTime::secs),
+        kms_key_id: output.kms_key_id().map(str::to_owned),
     })
 }
 

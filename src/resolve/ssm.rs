@@ -79,6 +79,52 @@ pub async fn get_parameters(
         .collect()
 }
 
+/// What `DescribeParameters` tells about a parameter: no value.
+#[derive(Debug)]
+pub struct Metadata {
+    pub secure: bool,
+    pub key_id: Option<String>,
+}
+
+/// Reads the metadata of up to [`BATCH`] parameters by name. Missing names are absent from the
+/// answer.
+pub async fn describe_parameters(
+    client: &aws_sdk_ssm::Client,
+    names: &[String],
+) -> Result<Vec<(String, Metadata)>, String> {
+    use aws_sdk_ssm::types::ParameterStringFilter;
+    let filter = ParameterStringFilter::builder()
+        .key("Name")
+        .option("Equals")
+        .set_values(Some(names.to_vec()))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .describe_parameters()
+            .parameter_filters(filter.clone())
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| aws::describe(&e))?;
+        for p in page.parameters() {
+            found.push((
+                p.name().unwrap_or_default().to_owned(),
+                Metadata {
+                    secure: p.r#type() == Some(&ParameterType::SecureString),
+                    key_id: p.key_id().map(str::to_owned),
+                },
+            ));
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return Ok(found);
+        }
+    }
+}
+
 /// Whether a returned parameter answers `request` (a name or ARN, with an optional selector).
 fn matches_request(p: &aws_sdk_ssm::types::Parameter, request: &str, batch: &[String]) -> bool {
     let (id, selector) = split_selector(request);

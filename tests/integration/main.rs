@@ -1,5 +1,6 @@
 //! End-to-end tests: the real binary, the real AWS SDK, over HTTP, against `moto_server`.
 
+mod check;
 mod deploy;
 mod errors;
 mod leak;

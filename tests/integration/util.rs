@@ -134,6 +134,7 @@ pub struct Env {
     pub sm: aws_sdk_secretsmanager::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub ecs: aws_sdk_ecs::Client,
+    pub iam: aws_sdk_iam::Client,
 }
 
 impl Env {
@@ -164,6 +165,7 @@ impl Env {
             sm: aws_sdk_secretsmanager::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
             ecs: aws_sdk_ecs::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
             runtime,
         }
     }

@@ -1,0 +1,508 @@
+//! The preflight: prove that the task execution role can read every secret the definition
+//! references, without reading one. Every `valueFrom` is checked for form, existence (by
+//! metadata), and the role's permission on the exact ARN (and on the KMS key that encrypts it).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::aws::Aws;
+use crate::iam::{self, Decision};
+use crate::reference::{self, Arn, Parameter, SecretId};
+use crate::resolve::{secretsmanager, ssm};
+use crate::taskdef::Rendered;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+    Skip,
+}
+
+impl Status {
+    fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "[ok]  ",
+            Status::Warn => "[warn]",
+            Status::Fail => "[fail]",
+            Status::Skip => "[skip]",
+        }
+    }
+}
+
+/// One line of the report tree.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub status: Status,
+    /// 0 for a reference or the role, 1 for what was checked about it.
+    pub depth: usize,
+    pub message: String,
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    /// Every `(action, resource)` the execution role needs, for `policy`.
+    pub needs: Vec<(String, String)>,
+}
+
+impl Report {
+    fn push(&mut self, status: Status, depth: usize, message: impl Into<String>) {
+        self.findings.push(Finding {
+            status,
+            depth,
+            message: message.into(),
+            fix: None,
+        });
+    }
+
+    fn fail(&mut self, depth: usize, message: impl Into<String>, fix: impl Into<String>) {
+        self.findings.push(Finding {
+            status: Status::Fail,
+            depth,
+            message: message.into(),
+            fix: Some(fix.into()),
+        });
+    }
+
+    pub fn failed(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.status == Status::Fail)
+            .count()
+    }
+
+    /// The tree, for people.
+    pub fn text(&self) -> String {
+        let mut text = String::new();
+        for finding in &self.findings {
+            let indent = "  ".repeat(finding.depth);
+            let _ = writeln!(
+                text,
+                "{indent}{} {}",
+                finding.status.label(),
+                finding.message
+            );
+            if let Some(fix) = &finding.fix {
+                let _ = writeln!(text, "{indent}       fix: {fix}");
+            }
+        }
+        let count = |s| self.findings.iter().filter(|f| f.status == s).count();
+        let _ = writeln!(
+            text,
+            "check: {} ok, {} warning(s), {} failed, {} skipped",
+            count(Status::Ok),
+            count(Status::Warn),
+            count(Status::Fail),
+            count(Status::Skip)
+        );
+        text
+    }
+
+    /// The report as JSON, for machines.
+    pub fn json(&self) -> String {
+        let findings: Vec<Value> = self
+            .findings
+            .iter()
+            .map(|f| {
+                json!({
+                    "status": f.status.label().trim().trim_matches(['[', ']']),
+                    "depth": f.depth,
+                    "message": f.message,
+                    "fix": f.fix,
+                })
+            })
+            .collect();
+        serde_json::to_string_pretty(&json!({ "ok": self.failed() == 0, "findings": findings }))
+            .expect("JSON serialises")
+            + "\n"
+    }
+}
+
+/// A `valueFrom` found in the definition.
+struct Reference {
+    path: String,
+    name: String,
+    value_from: String,
+}
+
+fn references(rendered: &Rendered) -> Vec<Reference> {
+    let mut out = Vec::new();
+    let containers = rendered
+        .body
+        .get("containerDefinitions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate();
+    for (i, container) in containers {
+        for (list, path) in [
+            (
+                container.get("secrets"),
+                format!("containerDefinitions[{i}].secrets"),
+            ),
+            (
+                container.pointer("/logConfiguration/secretOptions"),
+                format!("containerDefinitions[{i}].logConfiguration.secretOptions"),
+            ),
+        ] {
+            for (j, entry) in list
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if let Some(value_from) = entry.get("valueFrom").and_then(Value::as_str) {
+                    out.push(Reference {
+                        path: format!("{path}[{j}].valueFrom"),
+                        name: entry
+                            .get("name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("?")
+                            .to_owned(),
+                        value_from: value_from.to_owned(),
+                    });
+                }
+            }
+        }
+        if let Some(credentials) = container
+            .pointer("/repositoryCredentials/credentialsParameter")
+            .and_then(Value::as_str)
+        {
+            out.push(Reference {
+                path: format!(
+                    "containerDefinitions[{i}].repositoryCredentials.credentialsParameter"
+                ),
+                name: "registry credentials".to_owned(),
+                value_from: credentials.to_owned(),
+            });
+        }
+    }
+    out
+}
+
+/// The KMS key ARN to check `kms:Decrypt` on, for a customer-managed key; `Err` for an alias.
+fn customer_key(
+    key_id: Option<&str>,
+    partition: &str,
+    region: &str,
+    account: &str,
+) -> Result<Option<String>, String> {
+    match key_id {
+        None => Ok(None),
+        Some(id) if id.starts_with("alias/aws/") => Ok(None),
+        Some(id) if id.starts_with("arn:") => Ok(Some(id.to_owned())),
+        Some(id) if id.starts_with("alias/") => Err(format!(
+            "encrypted with `{id}`: the alias is not resolved to a key, so `kms:Decrypt` is not checked"
+        )),
+        Some(id) => Ok(Some(format!(
+            "arn:{partition}:kms:{region}:{account}:key/{id}"
+        ))),
+    }
+}
+
+/// Runs the preflight against the rendered definition.
+#[allow(clippy::too_many_lines)] // one pass over the references, in report order
+pub async fn run(aws: &Aws, rendered: &Rendered) -> Report {
+    let mut report = Report::default();
+    let references = references(rendered);
+    let region = aws.region().unwrap_or("us-east-1").to_owned();
+    let role_arn = rendered
+        .body
+        .get("executionRoleArn")
+        .and_then(Value::as_str);
+    let role_parts = role_arn.and_then(Arn::parse);
+    let account = role_parts.as_ref().map_or("", |a| a.account).to_owned();
+    let partition = role_parts
+        .as_ref()
+        .map_or("aws", |a| a.partition)
+        .to_owned();
+
+    // The role: exists, and ECS tasks may assume it.
+    let iam_client = aws.iam();
+    let role = match role_arn {
+        None if references.is_empty() => {
+            report.push(Status::Ok, 0, "the definition references no secret");
+            return report;
+        }
+        None => {
+            report.fail(
+                0,
+                "the definition references secrets but has no `executionRoleArn`",
+                "add `executionRoleArn`: the role ECS uses to read secrets when a task starts",
+            );
+            None
+        }
+        Some(arn) => match iam::role(&iam_client, arn).await {
+            Ok(role) => {
+                if iam::trusts_ecs_tasks(&role.trust) {
+                    report.push(
+                        Status::Ok,
+                        0,
+                        format!(
+                            "execution role `{}` exists and trusts `ecs-tasks.amazonaws.com`",
+                            role.name
+                        ),
+                    );
+                } else {
+                    report.fail(
+                        0,
+                        format!("execution role `{}` does not let `ecs-tasks.amazonaws.com` assume it", role.name),
+                        r#"add to its trust policy: {"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}"#,
+                    );
+                }
+                Some(role)
+            }
+            Err(reason) => {
+                report.fail(
+                    0,
+                    format!("execution role `{arn}` cannot be read: {reason}"),
+                    "create the role, or fix `executionRoleArn`",
+                );
+                None
+            }
+        },
+    };
+
+    // Each reference: form, existence by metadata, and the role's permission on it.
+    let mut permissions = Permissions {
+        iam: &iam_client,
+        role: role.as_ref(),
+        simulator: true,
+    };
+    let mut described: BTreeMap<String, Result<secretsmanager::Described, String>> =
+        BTreeMap::new();
+    for reference in &references {
+        let head = format!(
+            "{} `{}`: {}",
+            reference.path, reference.name, reference.value_from
+        );
+        match reference::check_value_from(&reference.value_from) {
+            Err(reason) => {
+                report.fail(
+                    0,
+                    format!("{head}: {reason}"),
+                    "write the full ARN of the secret or parameter",
+                );
+                continue;
+            }
+            Ok(warning) => {
+                report.push(Status::Ok, 0, head);
+                if let Some(warning) = warning {
+                    report.push(Status::Warn, 1, warning);
+                }
+            }
+        }
+        let parsed = Arn::parse(&reference.value_from);
+        if parsed
+            .as_ref()
+            .is_some_and(|a| a.service == "secretsmanager")
+        {
+            let (Ok(secret), Some(arn)) = (SecretId::parse(&reference.value_from), parsed) else {
+                continue;
+            };
+            if !described.contains_key(&secret.id) {
+                let client = aws.secretsmanager(Some(arn.region));
+                let found = secretsmanager::describe(&client, &secret.id).await;
+                described.insert(secret.id.clone(), found);
+            }
+            let metadata = match &described[&secret.id] {
+                Err(reason) => {
+                    report.fail(
+                        1,
+                        format!("the secret cannot be described: {reason}"),
+                        "check the ARN and the Region in `valueFrom`",
+                    );
+                    continue;
+                }
+                Ok(metadata) => metadata,
+            };
+            let version_ok = match (&secret.version_stage, &secret.version_id) {
+                (Some(stage), _) => metadata.versions.values().flatten().any(|s| s == stage),
+                (_, Some(id)) => metadata.versions.contains_key(id),
+                _ => true,
+            };
+            if version_ok {
+                report.push(
+                    Status::Ok,
+                    1,
+                    format!("the secret exists ({})", metadata.arn),
+                );
+            } else {
+                report.fail(
+                    1,
+                    "the secret has no such version stage or version id",
+                    "fix the version part of `valueFrom`",
+                );
+            }
+            if secret.json_key.is_some() {
+                report.push(
+                    Status::Skip,
+                    1,
+                    "the JSON key is not checked: that would need the value",
+                );
+            }
+            permissions
+                .check(&mut report, "secretsmanager:GetSecretValue", &metadata.arn)
+                .await;
+            match customer_key(
+                metadata.kms_key_id.as_deref(),
+                arn.partition,
+                arn.region,
+                arn.account,
+            ) {
+                Ok(Some(key)) => permissions.check(&mut report, "kms:Decrypt", &key).await,
+                Ok(None) => {}
+                Err(reason) => report.push(Status::Skip, 1, reason),
+            }
+        } else {
+            let Ok(parameter) = Parameter::parse(&reference.value_from) else {
+                continue;
+            };
+            let (p_region, p_account, p_partition, candidates) = match &parsed {
+                Some(arn) => {
+                    // `parameter/app/x` is `/app/x`; `parameter/x` is `x` or `/x`.
+                    let rest = arn.resource.trim_start_matches("parameter/");
+                    let candidates = if rest.contains('/') {
+                        vec![format!("/{rest}")]
+                    } else {
+                        vec![rest.to_owned(), format!("/{rest}")]
+                    };
+                    (
+                        arn.region.to_owned(),
+                        arn.account.to_owned(),
+                        arn.partition.to_owned(),
+                        candidates,
+                    )
+                }
+                None => (
+                    region.clone(),
+                    account.clone(),
+                    partition.clone(),
+                    vec![parameter.id.clone()],
+                ),
+            };
+            if !account.is_empty() && p_account != account {
+                report.push(Status::Warn, 1, format!("the parameter is in account {p_account}, the role in {account}: it must be shared with the role's account"));
+            }
+            let client = aws.ssm(Some(&p_region));
+            match ssm::describe_parameters(&client, &candidates).await {
+                Err(reason) => report.fail(
+                    1,
+                    format!("the parameter cannot be described: {reason}"),
+                    "check the name and the Region",
+                ),
+                Ok(found) if found.is_empty() => report.fail(
+                    1,
+                    format!("no parameter `{}` in {p_region}", candidates[0]),
+                    "create it, or fix the name or the Region in `valueFrom`",
+                ),
+                Ok(found) => {
+                    let (found_name, metadata) = &found[0];
+                    let arn = format!(
+                        "arn:{p_partition}:ssm:{p_region}:{p_account}:parameter/{}",
+                        found_name.trim_start_matches('/')
+                    );
+                    let kind = if metadata.secure {
+                        "SecureString, "
+                    } else {
+                        ""
+                    };
+                    report.push(Status::Ok, 1, format!("the parameter exists ({kind}{arn})"));
+                    permissions
+                        .check(&mut report, "ssm:GetParameters", &arn)
+                        .await;
+                    if metadata.secure {
+                        match customer_key(
+                            metadata.key_id.as_deref(),
+                            &p_partition,
+                            &p_region,
+                            &p_account,
+                        ) {
+                            Ok(Some(key)) => {
+                                permissions.check(&mut report, "kms:Decrypt", &key).await;
+                            }
+                            Ok(None) => {}
+                            Err(reason) => report.push(Status::Skip, 1, reason),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let Some(role) = role else {
+        return report;
+    };
+    let boundary = if role.has_boundary {
+        " (this role has one)"
+    } else {
+        ""
+    };
+    report.push(
+        Status::Skip,
+        0,
+        format!("not evaluated: policy conditions, permissions boundaries{boundary}, SCPs, secret resource policies, KMS key policies"),
+    );
+    report
+}
+
+/// Answers "may the role do this?", from IAM's simulator until it proves unavailable, then from
+/// the role's identity policies.
+struct Permissions<'a> {
+    iam: &'a aws_sdk_iam::Client,
+    role: Option<&'a iam::Role>,
+    simulator: bool,
+}
+
+impl Permissions<'_> {
+    async fn check(&mut self, report: &mut Report, action: &str, resource: &str) {
+        report.needs.push((action.to_owned(), resource.to_owned()));
+        let Some(role) = self.role else {
+            return;
+        };
+        let mut decision = None;
+        if self.simulator {
+            match iam::simulate(self.iam, &role.arn, action, resource).await {
+                Ok(answer) => decision = Some(answer),
+                Err(reason) => {
+                    self.simulator = false;
+                    report.push(
+                        Status::Skip,
+                        1,
+                        format!("IAM's policy simulator is not available ({reason}): the role's identity policies are evaluated here instead"),
+                    );
+                }
+            }
+        }
+        let decision =
+            decision.unwrap_or_else(|| iam::evaluate(&role.statements, action, resource));
+        let name = &role.name;
+        match decision {
+            Decision::Allowed { by } => report.push(
+                Status::Ok,
+                1,
+                format!("`{name}` may `{action}` on `{resource}` (policy `{by}`)"),
+            ),
+            Decision::AllowedIf { by } => report.push(
+                Status::Warn,
+                1,
+                format!("`{name}` may `{action}` on `{resource}` only under the conditions of policy `{by}`, which are not evaluated here"),
+            ),
+            Decision::Denied { by } => report.fail(
+                1,
+                format!("`{name}` is denied `{action}` on `{resource}` by policy `{by}`"),
+                format!("remove or narrow the Deny in `{by}`"),
+            ),
+            Decision::NotAllowed => report.fail(
+                1,
+                format!("`{name}` may not `{action}` on `{resource}`"),
+                format!(
+                    r#"add to a policy of role `{name}` (the execution role, not the task role): {{"Effect":"Allow","Action":"{action}","Resource":"{resource}"}}"#
+                ),
+            ),
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! IAM: read a role (trust policy, inline and attached identity policies), ask IAM's own
+//! evaluator (`SimulatePrincipalPolicy`) whether it may do something, and where that call is not
+//! available, evaluate the identity policies ourselves: Allow and Deny, action and resource
+//! wildcards. Conditions, permission boundaries, SCPs and resource policies are reported as not
+//! evaluated rather than guessed.
+
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+
+use crate::aws;
+
+/// A role and the identity policies attached to it.
+#[derive(Debug)]
+pub struct Role {
+    pub arn: String,
+    pub name: String,
+    pub trust: Value,
+    pub statements: Vec<Statement>,
+    /// Whether a permissions boundary is set (not evaluated locally).
+    pub has_boundary: bool,
+}
+
+/// One statement of an identity policy, with the policy it came from.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub policy: String,
+    pub allow: bool,
+    pub actions: Vec<String>,
+    pub not_actions: Vec<String>,
+    pub resources: Vec<String>,
+    pub not_resources: Vec<String>,
+    pub has_condition: bool,
+}
+
+/// What the role may do with one action on one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allowed {
+        by: String,
+    },
+    /// Allowed only by statements with conditions, which are not evaluated locally.
+    AllowedIf {
+        by: String,
+    },
+    Denied {
+        by: String,
+    },
+    /// No statement allows it.
+    NotAllowed,
+}
+
+fn decode(document: &str) -> Value {
+    let text = percent_decode_str(document).decode_utf8_lossy();
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn statements(policy: &str, document: &Value) -> Vec<Statement> {
+    let list = match document.get("Statement") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(one @ Value::Object(_)) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    list.iter()
+        .map(|s| Statement {
+            policy: policy.to_owned(),
+            allow: s.get("Effect").and_then(Value::as_str) == Some("Allow"),
+            actions: strings(s.get("Action")),
+            not_actions: strings(s.get("NotAction")),
+            resources: strings(s.get("Resource")),
+            not_resources: strings(s.get("NotResource")),
+            has_condition: s
+                .get("Condition")
+                .is_some_and(|c| c.as_object().is_some_and(|m| !m.is_empty())),
+        })
+        .collect()
+}
+
+/// Reads the role and its inline and attached identity policies.
+pub async fn role(client: &aws_sdk_iam::Client, arn: &str) -> Result<Role, String> {
+    let name = arn.rsplit('/').next().unwrap_or(arn).to_owned();
+    let got = client
+        .get_role()
+        .role_name(&name)
+        .send()
+        .await
+        .map_err(|e| aws::describe(&e))?;
+    let role = got.role().ok_or("GetRole returned no role")?;
+    let mut result = Role {
+        arn: role.arn().to_owned(),
+        name: name.clone(),
+        trust: role
+            .assume_role_policy_document()
+            .map_or(Value::Null, decode),
+        statements: Vec::new(),
+        has_boundary: role.permissions_boundary().is_some(),
+    };
+    let inline = client
+        .list_role_policies()
+        .role_name(&name)
+        .send()
+        .await
+        .map_err(|e| aws::describe(&e))?;
+    for policy in inline.policy_names() {
+        let got = client
+            .get_role_policy()
+            .role_name(&name)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(|e| aws::describe(&e))?;
+        result
+            .statements
+            .extend(statements(policy, &decode(got.policy_document())));
+    }
+    let attached = client
+        .list_attached_role_policies()
+        .role_name(&name)
+        .send()
+        .await
+        .map_err(|e| aws::describe(&e))?;
+    for policy in attached.attached_policies() {
+        let Some(policy_arn) = policy.policy_arn() else {
+            continue;
+        };
+        let got = client
+            .get_policy()
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .map_err(|e| aws::describe(&e))?;
+        let Some(version) = got.policy().and_then(|p| p.default_version_id()) else {
+            continue;
+        };
+        let document = client
+            .get_policy_version()
+            .policy_arn(policy_arn)
+            .version_id(version)
+            .send()
+            .await
+            .map_err(|e| aws::describe(&e))?;
+        if let Some(text) = document.policy_version().and_then(|v| v.document()) {
+            let label = policy.policy_name().unwrap_or(policy_arn);
+            result.statements.extend(statements(label, &decode(text)));
+        }
+    }
+    Ok(result)
+}
+
+/// Whether the trust policy lets ECS tasks assume the role.
+pub fn trusts_ecs_tasks(trust: &Value) -> bool {
+    statements("trust", trust)
+        .iter()
+        .zip(trust_principals(trust))
+        .any(|(s, services)| {
+            s.allow
+                && s.actions
+                    .iter()
+                    .any(|a| matches(a, "sts:AssumeRole", false))
+                && services
+                    .iter()
+                    .any(|p| p == "ecs-tasks.amazonaws.com" || p == "*")
+        })
+}
+
+fn trust_principals(trust: &Value) -> Vec<Vec<String>> {
+    let list = match trust.get("Statement") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(one @ Value::Object(_)) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    list.iter()
+        .map(|s| match s.get("Principal") {
+            Some(Value::String(star)) => vec![star.clone()],
+            Some(principal) => strings(principal.get("Service")),
+            None => Vec::new(),
+        })
+        .collect()
+}
+
+/// IAM wildcard matching: `*` any run of characters, `?` one character.
+pub fn matches(pattern: &str, value: &str, case_sensitive: bool) -> bool {
+    let (pattern, value) = if case_sensitive {
+        (pattern.to_owned(), value.to_owned())
+    } else {
+        (pattern.to_ascii_lowercase(), value.to_ascii_lowercase())
+    };
+    let p: Vec<char> = pattern.chars().collect();
+    let v: Vec<char> = value.chars().collect();
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < v.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == v[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    while i < p.len() && p[i] == '*' {
+        i += 1;
+    }
+    i == p.len()
+}
+
+fn applies(statement: &Statement, action: &str, resource: &str) -> bool {
+    let action_ok = if statement.not_actions.is_empty() {
+        statement.actions.iter().any(|a| matches(a, action, false))
+    } else {
+        !statement
+            .not_actions
+            .iter()
+            .any(|a| matches(a, action, false))
+    };
+    let resource_ok = if statement.not_resources.is_empty() {
+        statement
+            .resources
+            .iter()
+            .any(|r| matches(r, resource, true))
+    } else {
+        !statement
+            .not_resources
+            .iter()
+            .any(|r| matches(r, resource, true))
+    };
+    action_ok && resource_ok
+}
+
+/// Evaluates the identity policies: an explicit Deny wins, then an Allow.
+pub fn evaluate(statements: &[Statement], action: &str, resource: &str) -> Decision {
+    let matching: Vec<&Statement> = statements
+        .iter()
+        .filter(|s| applies(s, action, resource))
+        .collect();
+    if let Some(deny) = matching.iter().find(|s| !s.allow && !s.has_condition) {
+        return Decision::Denied {
+            by: deny.policy.clone(),
+        };
+    }
+    if let Some(allow) = matching.iter().find(|s| s.allow && !s.has_condition) {
+        return Decision::Allowed {
+            by: allow.policy.clone(),
+        };
+    }
+    if let Some(allow) = matching.iter().find(|s| s.allow) {
+        return Decision::AllowedIf {
+            by: allow.policy.clone(),
+        };
+    }
+    Decision::NotAllowed
+}
+
+/// Asks IAM's evaluator. `Err` when the call is not available (permission, or not implemented).
+pub async fn simulate(
+    client: &aws_sdk_iam::Client,
+    role_arn: &str,
+    action: &str,
+    resource: &str,
+) -> Result<Decision, String> {
+    let output = client
+        .simulate_principal_policy()
+        .policy_source_arn(role_arn)
+        .action_names(action)
+        .resource_arns(resource)
+        .send()
+        .await
+        .map_err(|e| aws::describe(&e))?;
+    let result = output
+        .evaluation_results()
+        .first()
+        .ok_or("SimulatePrincipalPolicy returned no result")?;
+    let by = result
+        .matched_statements()
+        .iter()
+        .filter_map(|s| s.source_policy_id())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(match result.eval_decision().as_str() {
+        "allowed" => Decision::Allowed { by },
+        "explicitDeny" => Decision::Denied { by },
+        _ => Decision::NotAllowed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(json: &str) -> Vec<Statement> {
+        statements("p", &serde_json::from_str(json).unwrap())
+    }
+
+    #[test]
+    fn wildcards_match_like_iam() {
+        assert!(matches(
+            "secretsmanager:Get*",
+            "secretsmanager:GetSecretValue",
+            false
+        ));
+        assert!(matches(
+            "SecretsManager:getsecretvalue",
+            "secretsmanager:GetSecretValue",
+            false
+        ));
+        assert!(matches(
+            "arn:aws:secretsmanager:*:123456789012:secret:prod/db-??????",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf",
+            true
+        ));
+        assert!(!matches(
+            "arn:aws:secretsmanager:*:*:secret:prod/db",
+            "arn:aws:secretsmanager:us-east-1:1:secret:prod/db-AbCdEf",
+            true
+        ));
+        assert!(matches("*", "anything", true));
+    }
+
+    #[test]
+    fn deny_wins_over_allow_and_conditions_are_not_evaluated() {
+        let statements = policy(
+            r#"{"Statement":[{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"},{"Effect":"Deny","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:*:*:secret:prod/*"},{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:ViaService":"secretsmanager.us-east-1.amazonaws.com"}}}]}"#,
+        );
+        assert!(matches!(
+            evaluate(
+                &statements,
+                "secretsmanager:GetSecretValue",
+                "arn:aws:secretsmanager:us-east-1:1:secret:prod/db-x"
+            ),
+            Decision::Denied { .. }
+        ));
+        assert!(matches!(
+            evaluate(
+                &statements,
+                "secretsmanager:GetSecretValue",
+                "arn:aws:secretsmanager:us-east-1:1:secret:dev/db-x"
+            ),
+            Decision::Allowed { .. }
+        ));
+        assert!(matches!(
+            evaluate(&statements, "kms:Decrypt", "arn:aws:kms:us-east-1:1:key/k"),
+            Decision::AllowedIf { .. }
+        ));
+        assert_eq!(
+            evaluate(
+                &statements,
+                "ssm:GetParameters",
+                "arn:aws:ssm:us-east-1:1:parameter/x"
+            ),
+            Decision::NotAllowed
+        );
+    }
+
+    #[test]
+    fn trust_policy_must_name_ecs_tasks() {
+        let good: Value = serde_json::from_str(r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":["ecs-tasks.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#).unwrap();
+        let bad: Value = serde_json::from_str(r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#).unwrap();
+        assert!(trusts_ecs_tasks(&good));
+        assert!(!trusts_ecs_tasks(&bad));
+    }
+}

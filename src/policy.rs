@@ -1,0 +1,178 @@
+//! Least-privilege policies for a rendered definition: one for the task execution role (what ECS
+//! needs to read the secrets at task start) and one for the CI role that runs `ecs-secrets`
+//! (registering, rolling out, and only the read calls the template's placeholders need).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::placeholder::Reference;
+use crate::reference::Arn;
+use crate::taskdef::{Rendered, Resolved, Slot};
+
+/// Groups `(action, resource)` pairs into statements, one per action set, resources sorted.
+fn statements(needs: &[(String, String)], region: &str) -> Vec<Value> {
+    let mut by_action: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (action, resource) in needs {
+        let list = by_action.entry(action).or_default();
+        if !list.contains(&resource.as_str()) {
+            list.push(resource);
+        }
+    }
+    by_action
+        .into_iter()
+        .map(|(action, mut resources)| {
+            resources.sort_unstable();
+            let mut statement =
+                json!({ "Effect": "Allow", "Action": action, "Resource": resources });
+            if action == "kms:Decrypt" {
+                // Only when Secrets Manager or Parameter Store decrypt on the role's behalf.
+                statement["Condition"] = json!({ "StringEquals": { "kms:ViaService": [
+                    format!("secretsmanager.{region}.amazonaws.com"),
+                    format!("ssm.{region}.amazonaws.com"),
+                ] } });
+            }
+            statement
+        })
+        .collect()
+}
+
+/// The execution role's policy, from what `check` found the role needs.
+pub fn execution_role(needs: &[(String, String)], region: &str) -> Value {
+    json!({ "Version": "2012-10-17", "Statement": statements(needs, region) })
+}
+
+/// The CI role's policy.
+pub fn deployer(
+    rendered: &Rendered,
+    slots: &[Slot],
+    resolved: &std::collections::HashMap<Reference, Resolved>,
+    region: &str,
+    service: Option<(&str, &str)>,
+) -> Value {
+    let role_arn = rendered
+        .body
+        .get("executionRoleArn")
+        .and_then(Value::as_str);
+    let parts = role_arn.and_then(Arn::parse);
+    let account = parts.as_ref().map_or("*", |a| a.account);
+    let partition = parts.as_ref().map_or("aws", |a| a.partition);
+    let mut needs: Vec<(String, String)> = Vec::new();
+    let mut need = |action: &str, resource: String| needs.push((action.to_owned(), resource));
+    need("ecs:RegisterTaskDefinition", "*".to_owned());
+    need("ecs:DescribeTaskDefinition", "*".to_owned());
+    if rendered.body.contains_key("tags") {
+        need(
+            "ecs:TagResource",
+            format!(
+                "arn:{partition}:ecs:{region}:{account}:task-definition/{}:*",
+                rendered.family()
+            ),
+        );
+    }
+    if let Some((cluster, service)) = service {
+        let arn = format!("arn:{partition}:ecs:{region}:{account}:service/{cluster}/{service}");
+        need("ecs:DescribeServices", arn.clone());
+        need("ecs:UpdateService", arn);
+        need("ecs:ListTasks", "*".to_owned());
+        need("ecs:DescribeTasks", "*".to_owned());
+    }
+    let secret_arn = |id: &str| {
+        if id.starts_with("arn:") {
+            id.split(':').take(7).collect::<Vec<_>>().join(":")
+        } else {
+            format!("arn:{partition}:secretsmanager:{region}:{account}:secret:{id}-??????")
+        }
+    };
+    let parameter_arn = |id: &str| {
+        if id.starts_with("arn:") {
+            id.to_owned()
+        } else {
+            format!(
+                "arn:{partition}:ssm:{region}:{account}:parameter/{}",
+                id.trim_start_matches('/')
+            )
+        }
+    };
+    for slot in slots {
+        for (reference, _, _) in slot.references() {
+            match reference {
+                Reference::SecretArn(s) => {
+                    let arn = resolved
+                        .get(reference)
+                        .map_or_else(|| secret_arn(&s.id), |r| secret_arn(r.text.expose()));
+                    need("secretsmanager:DescribeSecret", arn);
+                }
+                Reference::Secret(s) => {
+                    need("secretsmanager:BatchGetSecretValue", "*".to_owned());
+                    need("secretsmanager:GetSecretValue", secret_arn(&s.id));
+                    need("kms:Decrypt", "*".to_owned());
+                }
+                Reference::SsmArn(p) => need("ssm:GetParameters", parameter_arn(&p.id)),
+                Reference::Ssm(p) => {
+                    need("ssm:GetParameters", parameter_arn(&p.id));
+                    if resolved.get(reference).is_some_and(|r| r.secret) {
+                        need("kms:Decrypt", "*".to_owned());
+                    }
+                }
+                Reference::Env { .. } => {}
+            }
+        }
+    }
+    let mut statements = statements(&needs, region);
+    let pass_roles: Vec<&str> = ["executionRoleArn", "taskRoleArn"]
+        .iter()
+        .filter_map(|k| rendered.body.get(*k).and_then(Value::as_str))
+        .collect();
+    if !pass_roles.is_empty() {
+        statements.push(json!({
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": pass_roles,
+            "Condition": { "StringEquals": { "iam:PassedToService": "ecs-tasks.amazonaws.com" } }
+        }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kms_is_limited_to_the_services_that_decrypt() {
+        let needs = vec![
+            (
+                "secretsmanager:GetSecretValue".to_owned(),
+                "arn:aws:secretsmanager:us-east-1:1:secret:b-AbCdEf".to_owned(),
+            ),
+            (
+                "secretsmanager:GetSecretValue".to_owned(),
+                "arn:aws:secretsmanager:us-east-1:1:secret:a-AbCdEf".to_owned(),
+            ),
+            (
+                "kms:Decrypt".to_owned(),
+                "arn:aws:kms:us-east-1:1:key/k".to_owned(),
+            ),
+        ];
+        let policy = execution_role(&needs, "us-east-1");
+        let statements = policy["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 2);
+        let kms = statements
+            .iter()
+            .find(|s| s["Action"] == "kms:Decrypt")
+            .unwrap();
+        assert_eq!(
+            kms["Condition"]["StringEquals"]["kms:ViaService"][0],
+            "secretsmanager.us-east-1.amazonaws.com"
+        );
+        let sm = statements
+            .iter()
+            .find(|s| s["Action"] == "secretsmanager:GetSecretValue")
+            .unwrap();
+        assert_eq!(
+            sm["Resource"][0],
+            "arn:aws:secretsmanager:us-east-1:1:secret:a-AbCdEf"
+        );
+    }
+}

@@ -1,0 +1,378 @@
+//! `check`, `policy` and `preflight` against real roles and policies in the emulator. moto does
+//! not implement IAM's simulator, so these exercise the local evaluation of identity policies.
+
+use serde_json::{Value, json};
+
+use crate::util::{Env, Output, count};
+
+const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+struct Scene {
+    secret_arn: String,
+    parameter_arn: String,
+    template: String,
+}
+
+/// A secret encrypted with a customer-managed key, a SecureString parameter, an execution role
+/// (no permissions yet) and a template that references both by `-arn` placeholders.
+fn setup(env: &Env) -> Scene {
+    let secret_arn = env
+        .block_on(
+            env.sm
+                .create_secret()
+                .name("web/db")
+                .secret_string(r#"{"password":"check-canary-password"}"#)
+                .kms_key_id(KEY)
+                .send(),
+        )
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    env.parameter("/web/api-key", "check-canary-api-key", true);
+    role(env, "web-execution", TRUST);
+    role(env, "web-task", TRUST);
+    let template = env.file(
+        "web.json",
+        r#"{
+  "family": "web",
+  "executionRoleArn": "arn:aws:iam::123456789012:role/web-execution",
+  "taskRoleArn": "arn:aws:iam::123456789012:role/web-task",
+  "containerDefinitions": [
+    { "name": "web", "image": "web:1", "memory": 128,
+      "secrets": [
+        { "name": "DB_PASSWORD", "valueFrom": "{{secretsmanager-arn:web/db:password}}" },
+        { "name": "API_KEY", "valueFrom": "{{ssm-arn:/web/api-key}}" }
+      ] }
+  ]
+}"#,
+    );
+    Scene {
+        secret_arn,
+        parameter_arn: Env::parameter_arn("/web/api-key"),
+        template: template.to_str().unwrap().to_owned(),
+    }
+}
+
+fn role(env: &Env, name: &str, trust: &str) {
+    env.block_on(
+        env.iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust)
+            .send(),
+    )
+    .unwrap();
+}
+
+fn inline(env: &Env, role: &str, name: &str, policy: &Value) {
+    env.block_on(
+        env.iam
+            .put_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .policy_document(policy.to_string())
+            .send(),
+    )
+    .unwrap();
+}
+
+fn allow_all(scene: &Scene) -> Value {
+    json!({ "Version": "2012-10-17", "Statement": [
+        { "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": scene.secret_arn },
+        { "Effect": "Allow", "Action": "ssm:GetParameters", "Resource": scene.parameter_arn },
+        { "Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY }
+    ]})
+}
+
+fn check(env: &Env, scene: &Scene) -> Output {
+    env.run(["check", "--task-definition", &scene.template])
+        .output()
+}
+
+#[test]
+fn a_correct_setup_passes_without_reading_any_value() {
+    let env = Env::new();
+    let scene = setup(&env);
+    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
+    env.record();
+    let out = check(&env, &scene).success();
+    assert!(
+        out.stdout
+            .contains("execution role `web-execution` exists and trusts `ecs-tasks.amazonaws.com`"),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "`web-execution` may `secretsmanager:GetSecretValue` on `{}` (policy `read-secrets`)",
+            scene.secret_arn
+        )),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("`web-execution` may `kms:Decrypt` on `{KEY}`")),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "`web-execution` may `ssm:GetParameters` on `{}`",
+            scene.parameter_arn
+        )),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains("IAM's policy simulator is not available"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("0 failed"), "{out}");
+    let calls = env.calls();
+    assert_eq!(
+        count(&calls, "GetSecretValue") + count(&calls, "BatchGetSecretValue"),
+        0,
+        "no secret value read"
+    );
+    assert!(
+        calls
+            .iter()
+            .filter(|c| c.operation == "GetParameters")
+            .all(|c| c.body["WithDecryption"] != json!(true)),
+        "nothing decrypted"
+    );
+    assert!(!out.all().contains("check-canary"));
+}
+
+#[test]
+fn each_cause_in_the_troubleshooting_list_is_caught_with_role_action_resource_and_fix() {
+    // No policy at all.
+    let env = Env::new();
+    let scene = setup(&env);
+    let out = check(&env, &scene).failure(1);
+    assert!(
+        out.stdout.contains(&format!(
+            "[fail] `web-execution` may not `secretsmanager:GetSecretValue` on `{}`",
+            scene.secret_arn
+        )),
+        "{out}"
+    );
+    assert!(out.stdout.contains(&format!(
+        r#"fix: add to a policy of role `web-execution` (the execution role, not the task role): {{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"{}"}}"#,
+        scene.secret_arn
+    )), "{out}");
+    assert!(out.stderr.contains("check failed: 3 problems"), "{out}");
+
+    // The policy is on the task role, not the execution role.
+    drop(env); // one emulator hold at a time
+    let env = Env::new();
+    let scene = setup(&env);
+    inline(&env, "web-task", "read-secrets", &allow_all(&scene));
+    let out = check(&env, &scene).failure(1);
+    assert!(
+        out.stdout
+            .contains("`web-execution` may not `secretsmanager:GetSecretValue`"),
+        "{out}"
+    );
+
+    // Denied by an explicit Deny, despite a wildcard Allow.
+    drop(env); // one emulator hold at a time
+    let env = Env::new();
+    let scene = setup(&env);
+    inline(
+        &env,
+        "web-execution",
+        "read-all",
+        &json!({ "Version": "2012-10-17", "Statement": [
+            { "Effect": "Allow", "Action": ["secretsmanager:*", "ssm:GetParameters", "kms:Decrypt"], "Resource": "*" }
+        ]}),
+    );
+    inline(
+        &env,
+        "web-execution",
+        "deny-web",
+        &json!({ "Version": "2012-10-17", "Statement": [
+            { "Effect": "Deny", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:web/*" }
+        ]}),
+    );
+    let out = check(&env, &scene).failure(1);
+    assert!(
+        out.stdout
+            .contains("is denied `secretsmanager:GetSecretValue`"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("by policy `deny-web`"), "{out}");
+    assert!(
+        out.stdout
+            .contains("`web-execution` may `ssm:GetParameters` on"),
+        "the wildcard allows the rest:\n{out}"
+    );
+
+    // The KMS permission is missing.
+    drop(env); // one emulator hold at a time
+    let env = Env::new();
+    let scene = setup(&env);
+    let mut policy = allow_all(&scene);
+    policy["Statement"].as_array_mut().unwrap().pop();
+    inline(&env, "web-execution", "no-kms", &policy);
+    let out = check(&env, &scene).failure(1);
+    assert!(
+        out.stdout.contains(&format!(
+            "[fail] `web-execution` may not `kms:Decrypt` on `{KEY}`"
+        )),
+        "{out}"
+    );
+
+    // A wrong ARN, and a role that ECS tasks may not assume.
+    drop(env); // one emulator hold at a time
+    let env = Env::new();
+    let scene = setup(&env);
+    env.block_on(
+        env.iam
+            .update_assume_role_policy()
+            .role_name("web-execution")
+            .policy_document(TRUST.replace("ecs-tasks", "ec2"))
+            .send(),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&scene.template).unwrap().replace(
+        "{{secretsmanager-arn:web/db:password}}",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:web/typo-AbCdEf",
+    );
+    std::fs::write(&scene.template, text).unwrap();
+    let out = check(&env, &scene).failure(1);
+    assert!(
+        out.stdout
+            .contains("does not let `ecs-tasks.amazonaws.com` assume it"),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains("the secret cannot be described: ResourceNotFoundException"),
+        "{out}"
+    );
+
+    // No execution role at all.
+    drop(env); // one emulator hold at a time
+    let env = Env::new();
+    let scene = setup(&env);
+    let text = std::fs::read_to_string(&scene.template).unwrap().replace(
+        r#""executionRoleArn": "arn:aws:iam::123456789012:role/web-execution","#,
+        "",
+    );
+    std::fs::write(&scene.template, text).unwrap();
+    let out = check(&env, &scene).failure(1);
+    assert!(
+        out.stdout
+            .contains("references secrets but has no `executionRoleArn`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_printed_policy_attached_to_a_fresh_role_makes_check_pass() {
+    let env = Env::new();
+    let scene = setup(&env);
+    let out = env
+        .run([
+            "policy",
+            "--task-definition",
+            &scene.template,
+            "--service",
+            "web",
+            "--cluster",
+            "prod",
+        ])
+        .output()
+        .success();
+    let policies: Value = serde_json::from_str(&out.stdout).unwrap();
+    let deployer = policies["deployer"].to_string();
+    assert!(
+        deployer.contains("secretsmanager:DescribeSecret"),
+        "{deployer}"
+    );
+    assert!(
+        deployer.contains(r#""iam:PassedToService":"ecs-tasks.amazonaws.com""#),
+        "{deployer}"
+    );
+    assert!(deployer.contains("service/prod/web"), "{deployer}");
+    assert!(
+        !deployer.contains("secretsmanager:GetSecretValue"),
+        "-arn references need no value read:\n{deployer}"
+    );
+    let execution = &policies["execution-role"];
+    assert!(
+        execution.to_string().contains("kms:ViaService"),
+        "{execution}"
+    );
+
+    role(&env, "fresh-execution", TRUST);
+    env.block_on(
+        env.iam
+            .create_policy()
+            .policy_name("ecs-secrets-generated")
+            .policy_document(execution.to_string())
+            .send(),
+    )
+    .unwrap();
+    env.block_on(
+        env.iam
+            .attach_role_policy()
+            .role_name("fresh-execution")
+            .policy_arn("arn:aws:iam::123456789012:policy/ecs-secrets-generated")
+            .send(),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&scene.template)
+        .unwrap()
+        .replace("role/web-execution", "role/fresh-execution");
+    std::fs::write(&scene.template, text).unwrap();
+    let out = check(&env, &scene);
+    // kms:Decrypt is allowed only through the ViaService condition, which is not evaluated here.
+    assert!(
+        out.stdout
+            .contains("only under the conditions of policy `ecs-secrets-generated`"),
+        "{out}"
+    );
+    let out = out.success();
+    assert!(out.stdout.contains("0 failed"), "{out}");
+}
+
+#[test]
+fn preflight_refuses_to_register_when_the_role_cannot_read_a_secret() {
+    let env = Env::new();
+    let scene = setup(&env);
+    env.record();
+    let out = env
+        .run([
+            "deploy",
+            "--task-definition",
+            &scene.template,
+            "--preflight",
+        ])
+        .output()
+        .failure(1);
+    assert!(
+        out.stderr
+            .contains("preflight failed (3 problems); nothing was registered"),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("may not `secretsmanager:GetSecretValue`"),
+        "{out}"
+    );
+    assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 0);
+
+    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
+    let out = env
+        .run([
+            "deploy",
+            "--task-definition",
+            &scene.template,
+            "--preflight",
+        ])
+        .output()
+        .success();
+    assert_eq!(out.report("task-definition-revision").as_deref(), Some("1"));
+}
