@@ -99,7 +99,7 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
     )?;
 
     // Resolve against AWS: batched, deduplicated, all or nothing.
-    let aws = Aws::load(inputs.region.as_deref()).await;
+    let aws = Aws::load(inputs.region.as_deref(), inputs.limits).await;
     // `check` and `policy` read metadata only: no secret value.
     let read_values = matches!(inputs.command, Command::Render | Command::Deploy);
     let mode = resolve::Mode {
@@ -284,7 +284,21 @@ async fn deploy(
         info!(arn = %latest.revision.arn, "unchanged; registering nothing (skip-unchanged)");
         latest.revision.clone()
     } else {
-        let revision = ecs::register(&client, &report.family, rendered.to_json()).await?;
+        let tags = rendered.body.contains_key("tags");
+        let ours = taskdef::canonical(&rendered.body, tags);
+        let previous = latest.as_ref().map_or(0, |l| l.revision.revision);
+        let landed = |candidate: &ecs::Latest| {
+            candidate.revision.revision > previous
+                && taskdef::canonical(&candidate.body, tags) == ours
+        };
+        let revision = ecs::register(
+            &client,
+            &report.family,
+            rendered.to_json(),
+            inputs.limits.max_attempts,
+            landed,
+        )
+        .await?;
         info!(arn = %revision.arn, "registered revision {}", revision.revision);
         revision
     };

@@ -1,26 +1,67 @@
 //! AWS set-up shared by every stage: the SDK configuration, clients per Region, and error texts
 //! that carry the service's code and message rather than the SDK's terse default.
 
+use std::time::{Duration, Instant};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-/// The SDK configuration, from which clients for any Region are made.
+use crate::inputs::Limits;
+
+/// The SDK configuration, from which clients for any Region are made, and the rate limit that
+/// resolution keeps to.
 pub struct Aws {
     config: SdkConfig,
+    pub limits: Limits,
+    next_slot: tokio::sync::Mutex<Instant>,
 }
 
 impl Aws {
     /// Loads credentials, Region and endpoint the way the AWS CLI does (environment, profile,
-    /// container and instance credentials), with `region` overriding the Region.
-    pub async fn load(region: Option<&str>) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    /// container and instance credentials), with `region` overriding the Region. Every call
+    /// retries throttling, 5xx answers and lost connections (standard mode: capped exponential
+    /// backoff with jitter) up to `max_attempts`, and ends after `timeout`, retries included.
+    pub async fn load(region: Option<&str>, limits: Limits) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(limits.max_attempts)
+                    .with_initial_backoff(Duration::from_millis(200))
+                    .with_max_backoff(Duration::from_secs(10)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5).min(limits.timeout))
+                    .operation_attempt_timeout(Duration::from_secs(30).min(limits.timeout))
+                    .operation_timeout(limits.timeout)
+                    .build(),
+            );
         if let Some(region) = region {
             loader = loader.region(Region::new(region.to_owned()));
         }
         Self {
             config: loader.load().await,
+            limits,
+            next_slot: tokio::sync::Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for the next request slot under `max-requests-per-second`.
+    pub async fn pace(&self) {
+        let interval = Duration::from_secs_f64(1.0 / self.limits.requests_per_second);
+        let wait = {
+            let mut next = self.next_slot.lock().await;
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + interval;
+            slot - now
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
     }
 

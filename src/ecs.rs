@@ -6,7 +6,9 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
 use aws_sdk_ecs::types::{
     ContainerDefinition, SortOrder, TaskDefinitionField, TaskDefinitionStatus,
@@ -15,6 +17,7 @@ use aws_smithy_json::codec::{JsonCodec, JsonCodecSettings};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_schema::codec::Codec as _;
 use aws_smithy_schema::serde::ShapeSerializer as _;
@@ -220,19 +223,32 @@ pub async fn latest(client: &aws_sdk_ecs::Client, family: &str) -> Result<Option
     Ok(Some(Latest { revision, body }))
 }
 
-/// Registers `json` (the rendered definition) as a new revision.
-pub async fn register(
+/// How one RegisterTaskDefinition attempt failed.
+enum Attempt {
+    /// ECS answered and refused: never retried.
+    Refused(String),
+    /// Throttled before processing: safe to retry.
+    Throttled(String),
+    /// No answer, or a 5xx: the revision may or may not exist now.
+    Unknown(String),
+}
+
+async fn register_once(
     client: &aws_sdk_ecs::Client,
     family: &str,
-    json: Vec<u8>,
-) -> Result<Revision, Error> {
-    let body = bytes::Bytes::from(json);
-    let output = client
+    body: &bytes::Bytes,
+) -> Result<Revision, Attempt> {
+    let body = body.clone();
+    let result = client
         .register_task_definition()
         // The typed input only satisfies the builder; the body below replaces it.
         .family(family)
         .container_definitions(ContainerDefinition::builder().build())
         .customize()
+        // Retried here, not by the SDK: a retry after a lost answer could register twice.
+        .config_override(
+            aws_sdk_ecs::config::Builder::default().retry_config(RetryConfig::disabled()),
+        )
         .mutate_request(move |request| {
             *request.body_mut() = SdkBody::from(body.clone());
             request
@@ -240,23 +256,98 @@ pub async fn register(
                 .insert("content-length", body.len().to_string());
         })
         .send()
-        .await
-        .map_err(|err| {
-            Error::Aws(format!(
-                "ECS refused the task definition of family `{family}` (RegisterTaskDefinition): {}",
-                aws::describe(&err)
-            ))
-        })?;
-    let definition = output.task_definition().ok_or_else(|| {
-        Error::Aws("RegisterTaskDefinition returned no task definition".to_owned())
-    })?;
-    Ok(Revision {
-        arn: definition
-            .task_definition_arn()
-            .unwrap_or_default()
-            .to_owned(),
-        revision: i64::from(definition.revision()),
-    })
+        .await;
+    match result {
+        Ok(output) => {
+            let definition = output.task_definition().ok_or_else(|| {
+                Attempt::Unknown("RegisterTaskDefinition returned no task definition".to_owned())
+            })?;
+            Ok(Revision {
+                arn: definition
+                    .task_definition_arn()
+                    .unwrap_or_default()
+                    .to_owned(),
+                revision: i64::from(definition.revision()),
+            })
+        }
+        Err(err) => {
+            let reason = aws::describe(&err);
+            let status = err.raw_response().map(|r| r.status().as_u16());
+            let code = aws::code(&err).unwrap_or_default();
+            Err(match &err {
+                SdkError::ServiceError(_) if code.contains("Throttl") || status == Some(429) => {
+                    Attempt::Throttled(reason)
+                }
+                SdkError::ServiceError(_) if status.is_some_and(|s| s < 500) => {
+                    Attempt::Refused(reason)
+                }
+                _ => Attempt::Unknown(reason),
+            })
+        }
+    }
+}
+
+/// Registers `json` (the rendered definition) as a new revision. Throttling is retried with
+/// backoff. When an attempt ends without an answer (a lost response, a timeout, a 5xx), the
+/// family's latest revision is read first: if `landed` recognises it as ours, it is the result,
+/// so a retry never leaves two new revisions.
+pub async fn register(
+    client: &aws_sdk_ecs::Client,
+    family: &str,
+    json: Vec<u8>,
+    max_attempts: u32,
+    landed: impl Fn(&Latest) -> bool,
+) -> Result<Revision, Error> {
+    let body = bytes::Bytes::from(json);
+    let mut backoff = Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        let failure = match register_once(client, family, &body).await {
+            Ok(revision) => return Ok(revision),
+            Err(Attempt::Refused(reason)) => {
+                return Err(Error::Aws(format!(
+                    "ECS refused the task definition of family `{family}` (RegisterTaskDefinition): {reason}"
+                )));
+            }
+            Err(Attempt::Throttled(reason)) => reason,
+            Err(Attempt::Unknown(reason)) => {
+                if let Some(latest) = latest(client, family).await?
+                    && landed(&latest)
+                {
+                    warn!(
+                        arn = %latest.revision.arn,
+                        "the RegisterTaskDefinition answer was lost ({reason}), but the revision was registered; using it"
+                    );
+                    return Ok(latest.revision);
+                }
+                reason
+            }
+        };
+        if attempt >= max_attempts {
+            return Err(Error::Aws(format!(
+                "RegisterTaskDefinition for family `{family}` failed after {attempt} attempt{}: {failure}",
+                if attempt == 1 { "" } else { "s" }
+            )));
+        }
+        warn!(
+            attempt,
+            "RegisterTaskDefinition failed ({failure}); retrying"
+        );
+        tokio::time::sleep(jitter(backoff)).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+        attempt += 1;
+    }
+}
+
+/// A random duration between half and all of `d`.
+fn jitter(d: Duration) -> Duration {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    #[allow(clippy::cast_precision_loss)]
+    let fraction = (random % 1000) as f64 / 2000.0;
+    d.mul_f64(0.5 + fraction)
 }
 
 /// Deregisters ACTIVE revisions of `family` beyond the newest `keep`, except `newest` and any

@@ -91,6 +91,30 @@ pub const INPUTS: &[InputSpec] = &[
         description: "How the report is printed on stdout: `lines` (`key=value`), `shell` (`export TASK_DEFINITION_ARN='…'` lines to `eval` or source, e.g. for CodeBuild `exported-variables`) or `json`.",
     },
     InputSpec {
+        name: "max-attempts",
+        kind: Kind::Text,
+        default: Some("5"),
+        description: "Attempts per AWS call: throttling, 5xx answers and lost connections are retried with capped exponential backoff and jitter; access denied, validation and not-found never are.",
+    },
+    InputSpec {
+        name: "aws-timeout",
+        kind: Kind::Text,
+        default: Some("60"),
+        description: "Seconds one AWS call may take, retries included, before the run fails with a clear error.",
+    },
+    InputSpec {
+        name: "max-concurrency",
+        kind: Kind::Text,
+        default: Some("8"),
+        description: "AWS calls in flight at once while resolving references.",
+    },
+    InputSpec {
+        name: "max-requests-per-second",
+        kind: Kind::Text,
+        default: Some("20"),
+        description: "Rate bound for resolving references (Parameter Store allows 40 requests a second per account and Region by default, shared by everyone).",
+    },
+    InputSpec {
         name: "region",
         kind: Kind::Text,
         default: None,
@@ -254,6 +278,15 @@ pub struct Rollout {
     pub poll_interval: std::time::Duration,
 }
 
+/// How hard to try with AWS, and how fast.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub max_attempts: u32,
+    pub timeout: std::time::Duration,
+    pub concurrency: usize,
+    pub requests_per_second: f64,
+}
+
 /// Where the tool runs, as far as output is concerned.
 #[derive(Debug, Clone, Default)]
 pub struct Ci {
@@ -286,6 +319,7 @@ pub struct Inputs {
     pub output: Option<PathBuf>,
     pub report_format: ReportFormat,
     pub region: Option<String>,
+    pub limits: Limits,
     pub dry_run: bool,
     pub preflight: bool,
     /// Set when a `service` is given (`deploy`; `policy` uses its names).
@@ -313,6 +347,7 @@ impl std::fmt::Debug for Inputs {
             .field("output", &self.output)
             .field("report_format", &self.report_format)
             .field("region", &self.region)
+            .field("limits", &self.limits)
             .field("dry_run", &self.dry_run)
             .field("preflight", &self.preflight)
             .field("rollout", &self.rollout)
@@ -575,6 +610,33 @@ impl Raw {
         }))
     }
 
+    fn limits(&self) -> Result<Limits, Error> {
+        let whole = |name: &'static str| -> Result<u32, Error> {
+            let n = self.number(name)?.unwrap_or(1.0);
+            if n < 1.0 || n.fract() != 0.0 || n > 10_000.0 {
+                return Err(Error::Usage(format!(
+                    "input `{name}` must be a whole number from 1 to 10000"
+                )));
+            }
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Ok(n as u32)
+        };
+        let timeout = self.number("aws-timeout")?.unwrap_or(60.0);
+        let rate = self.number("max-requests-per-second")?.unwrap_or(20.0);
+        if timeout <= 0.0 || rate <= 0.0 {
+            return Err(Error::Usage(
+                "inputs `aws-timeout` and `max-requests-per-second` must be positive".to_owned(),
+            ));
+        }
+        Ok(Limits {
+            max_attempts: whole("max-attempts")?,
+            timeout: std::time::Duration::try_from_secs_f64(timeout)
+                .map_err(|_| Error::Usage("input `aws-timeout` is out of range".to_owned()))?,
+            concurrency: whole("max-concurrency")? as usize,
+            requests_per_second: rate,
+        })
+    }
+
     fn assignments(&self, name: &str) -> Result<Vec<Assignment>, Error> {
         let mut out = Vec::new();
         let mut problems = Vec::new();
@@ -718,6 +780,7 @@ impl Inputs {
                 }
             },
             region: raw.text("region").map(str::to_owned),
+            limits: raw.limits()?,
             dry_run: raw.bool("dry-run")?,
             preflight: raw.bool("preflight")?,
             rollout: raw.rollout(command)?,

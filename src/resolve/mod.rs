@@ -18,9 +18,6 @@ use crate::placeholder::Reference;
 use crate::reference::{Parameter, SecretId};
 use crate::taskdef::{Resolved, Slot};
 
-/// How many AWS calls run at once.
-const CONCURRENCY: usize = 8;
-
 /// Environment variables that hold credentials: an `env` placeholder naming one yields a secret.
 const CREDENTIAL_VARIABLES: &[&str] = &[
     "AWS_SECRET_ACCESS_KEY",
@@ -228,7 +225,12 @@ pub async fn resolve_remote(
         "resolving references"
     );
     let mut answers = Answers::default();
-    let mut outcomes = stream::iter(calls(&wanted, aws)).buffer_unordered(CONCURRENCY);
+    // Each call waits for its slot under the rate bound; at most `concurrency` are in flight.
+    let paced = calls(&wanted, aws).into_iter().map(|call| async move {
+        aws.pace().await;
+        call.await
+    });
+    let mut outcomes = stream::iter(paced).buffer_unordered(aws.limits.concurrency);
     while let Some(outcome) = outcomes.next().await {
         match outcome {
             Outcome::Parameters {

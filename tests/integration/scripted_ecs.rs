@@ -89,41 +89,44 @@ impl ScriptedEcs {
     }
 }
 
-fn handle(mut stream: TcpStream, state: &Mutex<State>, moto_port: u16) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
+/// Reads one HTTP request: its head lines and its body.
+pub fn read_request(stream: &TcpStream) -> Option<(Vec<String>, Vec<u8>)> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut head = Vec::new();
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
+            return None;
         }
         if line == "\r\n" {
             break;
         }
         head.push(line.trim_end().to_owned());
     }
-    let header = |name: &str| {
-        head.iter().find_map(|h| {
-            let (k, v) = h.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_owned())
-        })
-    };
-    let length: usize = header("content-length")
+    let length: usize = header(&head, "content-length")
         .and_then(|l| l.parse().ok())
         .unwrap_or(0);
     let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    let target = header("x-amz-target").unwrap_or_default();
-    let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
-    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    state.lock().unwrap().operations.push(operation.clone());
-    let scripted = script(&operation, &request, &mut state.lock().unwrap());
-    let (status, response) = match scripted {
-        Some(value) => (200, value.to_string()),
-        None => forward(moto_port, &head, &body),
-    };
+    reader.read_exact(&mut body).ok()?;
+    Some((head, body))
+}
+
+pub fn header(head: &[String], name: &str) -> Option<String> {
+    head.iter().find_map(|h| {
+        let (k, v) = h.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_owned())
+    })
+}
+
+/// The operation named by `X-Amz-Target`.
+pub fn operation(head: &[String]) -> String {
+    let target = header(head, "x-amz-target").unwrap_or_default();
+    target.rsplit('.').next().unwrap_or_default().to_owned()
+}
+
+pub fn reply(stream: &mut TcpStream, status: u16, response: &str) {
     let reply = format!(
         "HTTP/1.1 {status} OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{response}",
         response.len()
@@ -131,8 +134,23 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>, moto_port: u16) {
     let _ = stream.write_all(reply.as_bytes());
 }
 
-/// Sends the request on to moto as it came, and returns moto's answer.
-fn forward(moto_port: u16, head: &[String], body: &[u8]) -> (u16, String) {
+fn handle(mut stream: TcpStream, state: &Mutex<State>, moto_port: u16) {
+    let Some((head, body)) = read_request(&stream) else {
+        return;
+    };
+    let operation = operation(&head);
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    state.lock().unwrap().operations.push(operation.clone());
+    let scripted = script(&operation, &request, &mut state.lock().unwrap());
+    let (status, response) = match scripted {
+        Some(value) => (200, value.to_string()),
+        None => forward(moto_port, &head, &body),
+    };
+    reply(&mut stream, status, &response);
+}
+
+/// Sends the request on to `port` as it came, and returns the answer.
+pub fn forward(moto_port: u16, head: &[String], body: &[u8]) -> (u16, String) {
     let mut upstream = TcpStream::connect(("127.0.0.1", moto_port)).unwrap();
     let mut request = String::new();
     for (i, line) in head.iter().enumerate() {

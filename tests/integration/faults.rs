@@ -1,0 +1,432 @@
+//! Resilience, shown with a fault-injecting HTTP proxy in front of the emulator (or of the
+//! scripted ECS endpoint): throttling and 5xx are retried, access denied is not, an endless fault
+//! ends within the deadline, a lost RegisterTaskDefinition answer leaves one revision, the rate
+//! and concurrency bounds hold, and UpdateService only follows a successful registration.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::scripted_ecs::{self, Scenario, ScriptedEcs};
+use crate::util::Env;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    /// `ThrottlingException: Rate exceeded`, before the request reaches the service.
+    Throttle,
+    /// An HTTP status with an error body, before the request reaches the service.
+    Status(u16),
+    AccessDenied,
+    /// Waits, then forwards.
+    Delay(Duration),
+    /// Closes the connection without an answer, before the request reaches the service.
+    Reset,
+    /// Forwards (the service acts on it), then closes the connection without an answer.
+    LoseResponse,
+}
+
+#[derive(Default)]
+struct State {
+    queued: HashMap<String, VecDeque<Fault>>,
+    always: HashMap<String, Fault>,
+    seen: Vec<(Instant, String)>,
+    in_flight: usize,
+    max_in_flight: usize,
+}
+
+pub struct FaultProxy {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = Arc::clone(&shared);
+                std::thread::spawn(move || handle(stream, &state, upstream));
+            }
+        });
+        Self { port, state }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Injects `fault` into the next `times` calls of `operation`.
+    pub fn inject(&self, operation: &str, fault: Fault, times: usize) -> &Self {
+        let mut state = self.state.lock().unwrap();
+        let queue = state.queued.entry(operation.to_owned()).or_default();
+        queue.extend(std::iter::repeat_n(fault, times));
+        self
+    }
+
+    /// Injects `fault` into every call of `operation`.
+    pub fn always(&self, operation: &str, fault: Fault) -> &Self {
+        self.state
+            .lock()
+            .unwrap()
+            .always
+            .insert(operation.to_owned(), fault);
+        self
+    }
+
+    pub fn seen(&self, operation: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .filter(|(_, o)| o == operation)
+            .count()
+    }
+
+    pub fn max_in_flight(&self) -> usize {
+        self.state.lock().unwrap().max_in_flight
+    }
+
+    /// The most requests seen within any one second.
+    pub fn peak_per_second(&self) -> usize {
+        let state = self.state.lock().unwrap();
+        let times: Vec<Instant> = state.seen.iter().map(|(t, _)| *t).collect();
+        times
+            .iter()
+            .map(|start| {
+                times
+                    .iter()
+                    .filter(|t| **t >= *start && **t < *start + Duration::from_secs(1))
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+fn error_body(kind: &str, message: &str) -> String {
+    json!({ "__type": kind, "message": message }).to_string()
+}
+
+fn handle(mut stream: TcpStream, state: &Mutex<State>, upstream: u16) {
+    let Some((head, body)) = scripted_ecs::read_request(&stream) else {
+        return;
+    };
+    let operation = scripted_ecs::operation(&head);
+    let fault = {
+        let mut state = state.lock().unwrap();
+        state.seen.push((Instant::now(), operation.clone()));
+        state.in_flight += 1;
+        state.max_in_flight = state.max_in_flight.max(state.in_flight);
+        let queued = state
+            .queued
+            .get_mut(&operation)
+            .and_then(VecDeque::pop_front);
+        queued.or_else(|| state.always.get(&operation).copied())
+    };
+    match fault {
+        None => {
+            // Holds the request a moment, so that concurrency shows at the proxy.
+            std::thread::sleep(Duration::from_millis(20));
+            let (status, response) = scripted_ecs::forward(upstream, &head, &body);
+            scripted_ecs::reply(&mut stream, status, &response);
+        }
+        Some(Fault::Throttle) => {
+            scripted_ecs::reply(
+                &mut stream,
+                400,
+                &error_body("ThrottlingException", "Rate exceeded"),
+            );
+        }
+        Some(Fault::Status(status)) => {
+            let kind = if status == 503 {
+                "ServiceUnavailable"
+            } else {
+                "InternalFailure"
+            };
+            scripted_ecs::reply(&mut stream, status, &error_body(kind, "injected"));
+        }
+        Some(Fault::AccessDenied) => {
+            let message = "User: arn:aws:sts::123456789012:assumed-role/deployer/ci is not authorized to perform this action";
+            scripted_ecs::reply(
+                &mut stream,
+                400,
+                &error_body("AccessDeniedException", message),
+            );
+        }
+        Some(Fault::Delay(delay)) => {
+            std::thread::sleep(delay);
+            let (status, response) = scripted_ecs::forward(upstream, &head, &body);
+            scripted_ecs::reply(&mut stream, status, &response);
+        }
+        Some(Fault::Reset) => drop(stream),
+        Some(Fault::LoseResponse) => {
+            let _ = scripted_ecs::forward(upstream, &head, &body);
+            drop(stream);
+        }
+    }
+    state.lock().unwrap().in_flight -= 1;
+}
+
+fn template(env: &Env) -> String {
+    env.secret("web/db", r#"{"password":"fault-canary-password"}"#);
+    env.secret("web/token", "fault-canary-token");
+    env.parameter("/web/host", "db.internal", false);
+    env.file(
+        "web.json",
+        r#"{
+  "family": "web",
+  "executionRoleArn": "arn:aws:iam::123456789012:role/web-execution",
+  "containerDefinitions": [
+    { "name": "web", "image": "web:1", "memory": 128,
+      "environment": [
+        { "name": "HOST", "value": "{{ssm:/web/host}}" },
+        { "name": "TOKEN", "value": "{{secretsmanager:web/token}}" }
+      ],
+      "secrets": [{ "name": "DB_PASSWORD", "valueFrom": "{{secretsmanager-arn:web/db:password}}" }] }
+  ]
+}"#,
+    )
+    .to_str()
+    .unwrap()
+    .to_owned()
+}
+
+fn revisions(env: &Env) -> usize {
+    let listed = env.ecs_raw("ListTaskDefinitions", &json!({ "familyPrefix": "web" }));
+    listed["taskDefinitionArns"].as_array().unwrap().len()
+}
+
+#[test]
+fn throttling_and_5xx_are_retried_and_succeed() {
+    let env = Env::new();
+    let path = template(&env);
+    let proxy = FaultProxy::start(env.port);
+    proxy
+        .inject("GetParameters", Fault::Throttle, 2)
+        .inject("BatchGetSecretValue", Fault::Status(503), 1)
+        .inject("DescribeSecret", Fault::Reset, 1)
+        .inject("RegisterTaskDefinition", Fault::Status(500), 1);
+    let out = env
+        .run([
+            "deploy",
+            "--task-definition",
+            &path,
+            "--allow-plaintext-secrets",
+        ])
+        .env("AWS_ENDPOINT_URL", proxy.url())
+        .output()
+        .success();
+    assert_eq!(out.report("task-definition-revision").as_deref(), Some("1"));
+    assert_eq!(proxy.seen("GetParameters"), 3);
+    assert_eq!(proxy.seen("BatchGetSecretValue"), 2);
+    assert_eq!(proxy.seen("DescribeSecret"), 2);
+    assert_eq!(proxy.seen("RegisterTaskDefinition"), 2);
+    assert_eq!(revisions(&env), 1);
+    assert!(!out.all().contains("fault-canary"));
+}
+
+#[test]
+fn access_denied_is_never_retried() {
+    let env = Env::new();
+    let path = template(&env);
+    let proxy = FaultProxy::start(env.port);
+    proxy.always("BatchGetSecretValue", Fault::AccessDenied);
+    let out = env
+        .run([
+            "deploy",
+            "--task-definition",
+            &path,
+            "--allow-plaintext-secrets",
+        ])
+        .env("AWS_ENDPOINT_URL", proxy.url())
+        .output()
+        .failure(1);
+    assert_eq!(proxy.seen("BatchGetSecretValue"), 1);
+    assert!(out.stderr.contains("AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/deployer/ci is not authorized"), "{out}");
+    assert_eq!(proxy.seen("RegisterTaskDefinition"), 0);
+}
+
+#[test]
+fn an_endless_fault_ends_within_the_deadline_with_a_clear_error() {
+    let env = Env::new();
+    let path = template(&env);
+    let proxy = FaultProxy::start(env.port);
+    proxy.always("GetParameters", Fault::Delay(Duration::from_secs(8)));
+    let started = Instant::now();
+    let out = env
+        .run([
+            "deploy",
+            "--task-definition",
+            &path,
+            "--allow-plaintext-secrets",
+            "--aws-timeout",
+            "1",
+        ])
+        .env("AWS_ENDPOINT_URL", proxy.url())
+        .output()
+        .failure(1);
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        out.stderr
+            .contains("`{{ssm:/web/host}}`: the request timed out"),
+        "{out}"
+    );
+
+    let proxy = FaultProxy::start(env.port);
+    proxy.always("BatchGetSecretValue", Fault::Status(500));
+    let out = env
+        .run([
+            "deploy",
+            "--task-definition",
+            &path,
+            "--allow-plaintext-secrets",
+            "--max-attempts",
+            "3",
+        ])
+        .env("AWS_ENDPOINT_URL", proxy.url())
+        .output()
+        .failure(1);
+    assert_eq!(proxy.seen("BatchGetSecretValue"), 3, "{out}");
+}
+
+#[test]
+fn a_lost_register_answer_does_not_leave_two_revisions() {
+    let env = Env::new();
+    let path = template(&env);
+    let proxy = FaultProxy::start(env.port);
+    proxy.inject("RegisterTaskDefinition", Fault::LoseResponse, 1);
+    let out = env
+        .run([
+            "deploy",
+            "--task-definition",
+            &path,
+            "--allow-plaintext-secrets",
+        ])
+        .env("AWS_ENDPOINT_URL", proxy.url())
+        .output()
+        .success();
+    assert!(out.stderr.contains("answer was lost"), "{out}");
+    assert_eq!(out.report("task-definition-revision").as_deref(), Some("1"));
+    assert_eq!(
+        proxy.seen("RegisterTaskDefinition"),
+        1,
+        "no second registration"
+    );
+    assert_eq!(revisions(&env), 1);
+}
+
+#[test]
+fn concurrency_and_request_rate_stay_within_their_bounds() {
+    let env = Env::new();
+    let mut secrets = Vec::new();
+    for i in 0..30 {
+        env.secret(&format!("rate/s{i}"), "rate-canary-value");
+        secrets.push(json!({ "name": format!("S{i}"), "valueFrom": format!("{{{{secretsmanager-arn:rate/s{i}}}}}") }));
+    }
+    let path = env.file(
+        "rate.json",
+        &json!({ "family": "rate", "containerDefinitions": [{ "name": "a", "image": "a", "memory": 32, "secrets": secrets }] }).to_string(),
+    );
+    let proxy = FaultProxy::start(env.port);
+    let started = Instant::now();
+    env.run([
+        "render",
+        "--task-definition",
+        path.to_str().unwrap(),
+        "--output",
+        "rate.out.json",
+        "--max-concurrency",
+        "3",
+        "--max-requests-per-second",
+        "15",
+    ])
+    .env("AWS_ENDPOINT_URL", proxy.url())
+    .output()
+    .success();
+    assert_eq!(proxy.seen("DescribeSecret"), 30);
+    assert!(
+        proxy.max_in_flight() <= 3,
+        "{} in flight",
+        proxy.max_in_flight()
+    );
+    assert!(
+        proxy.peak_per_second() <= 16,
+        "{} in one second",
+        proxy.peak_per_second()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1800),
+        "30 calls at 15/s take about 2 s"
+    );
+}
+
+#[test]
+fn update_service_follows_only_a_successful_registration() {
+    let env = Env::new();
+    let path = template(&env);
+    // ECS refuses the registration: no UpdateService.
+    let ecs = ScriptedEcs::start(env.port, Scenario::Clean);
+    let proxy = FaultProxy::start(ecs.port);
+    proxy.always("RegisterTaskDefinition", Fault::Status(400));
+    let out = env
+        .run([
+            "deploy",
+            "--task-definition",
+            &path,
+            "--allow-plaintext-secrets",
+            "--service",
+            "web",
+        ])
+        .env("AWS_ENDPOINT_URL_ECS", proxy.url())
+        .output()
+        .failure(1);
+    assert!(
+        out.stderr.contains("ECS refused the task definition"),
+        "{out}"
+    );
+    assert_eq!(proxy.seen("UpdateService"), 0);
+
+    // UpdateService keeps failing: the service stays on its revision, the new one is named.
+    let ecs = ScriptedEcs::start(env.port, Scenario::Clean);
+    let proxy = FaultProxy::start(ecs.port);
+    proxy.always("UpdateService", Fault::Status(500));
+    let out = env
+        .run([
+            "deploy",
+            "--task-definition",
+            &path,
+            "--allow-plaintext-secrets",
+            "--service",
+            "web",
+            "--max-attempts",
+            "2",
+        ])
+        .env("AWS_ENDPOINT_URL_ECS", proxy.url())
+        .output()
+        .failure(1);
+    assert!(out.stderr.contains("UpdateService failed"), "{out}");
+    assert!(
+        out.stderr.contains(&format!(
+            "the service stays on {}",
+            scripted_ecs::OLD_REVISION
+        )),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains(
+            "the new revision is arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
+        ),
+        "{out}"
+    );
+}
