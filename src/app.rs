@@ -86,6 +86,10 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
         );
     }
 
+    if inputs.command == Command::Export {
+        return export(inputs).await;
+    }
+
     // Template → references. Everything that can be wrong without AWS fails here, before any call.
     let mut template = taskdef::load(&inputs.task_definition)?;
     taskdef::apply_inputs(&mut template, inputs)?;
@@ -161,12 +165,87 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
             deploy(inputs, &aws, &mut rendered, last_change, &mut report).await?;
         }
         Command::Check => check(inputs, &aws, &rendered).await?,
+        Command::Export => unreachable!("export returns before the template"),
         Command::Policy => {
             let policies = policies(inputs, &aws, &rendered, &slots, &resolved).await;
             output::write(output::Stream::Stdout, policies.as_bytes());
         }
     }
     Ok(report)
+}
+
+/// `export`: values as variables, to the destinations asked for; the report names them only.
+async fn export(inputs: &Inputs) -> Result<Report, Error> {
+    let settings = &inputs.export;
+    if settings.ids.iter().all(|l| l.trim().is_empty()) {
+        return Err(Error::Usage("`export` needs `secret-ids`".to_owned()));
+    }
+    let github_env = inputs
+        .ci
+        .github
+        .as_ref()
+        .and_then(|g| g.env.as_ref())
+        .filter(|_| settings.github_env);
+    if github_env.is_none() && settings.env_file.is_none() && !settings.stdout {
+        return Err(Error::Usage(
+            "`export` has nowhere to put the values: give `env-file`, run on GitHub (`GITHUB_ENV`), or set `export-to-stdout`"
+                .to_owned(),
+        ));
+    }
+    let aws = Aws::load(inputs.region.as_deref(), inputs.limits).await;
+    let protect = |secret: &Secret, label: &str| protect(inputs, secret, label);
+    let variables = crate::export::fetch(
+        &aws,
+        &settings.ids,
+        settings.casing,
+        settings.parse_json,
+        &protect,
+    )
+    .await?;
+    let pairs: Vec<(String, &str)> = variables
+        .iter()
+        .map(|v| (v.name.clone(), v.value.expose()))
+        .collect();
+    if let Some(path) = github_env {
+        github::set_values(path, &pairs).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    if let Some(path) = &settings.env_file {
+        let text = pairs.iter().fold(String::new(), |mut text, (name, value)| {
+            text.push_str(name);
+            text.push('=');
+            text.push_str(&crate::report::shell_quote(value));
+            text.push('\n');
+            text
+        });
+        artifacts::write_private(path, &text)?;
+    }
+    if settings.stdout {
+        for (name, value) in &pairs {
+            // Asked for in so many words: the values go out as they are.
+            output::write_unredacted_line(
+                output::Stream::Stdout,
+                &format!("export {name}={}", crate::report::shell_quote(value)),
+            );
+        }
+    }
+    let names: Vec<&str> = variables.iter().map(|v| v.name.as_str()).collect();
+    output::err(&format!(
+        "export: {} variable{}: {} (values not shown)",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    ));
+    Ok(Report {
+        family: String::new(),
+        revision: None,
+        changed: false,
+        rendered: None,
+        rollout: None,
+        containers: Vec::new(),
+    })
 }
 
 /// `check`: the report on stdout; an error when anything failed.

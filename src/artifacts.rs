@@ -80,6 +80,11 @@ fn write_file(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
     result
 }
 
+/// Writes a file only its owner can read (values the user asked for).
+pub fn write_private(path: &Path, text: &str) -> Result<(), Error> {
+    write(path, text, true)
+}
+
 fn write(path: &Path, text: &str, private: bool) -> Result<(), Error> {
     write_file(path, text.as_bytes(), private).map_err(|source| Error::Write {
         path: path.to_owned(),

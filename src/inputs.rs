@@ -157,6 +157,42 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Write `taskdef.json` and `appspec.yaml` (`<TASK_DEFINITION>`) for the CodePipeline CodeDeployToECS action into this directory.",
     },
     InputSpec {
+        name: "secret-ids",
+        kind: Kind::Lines,
+        default: None,
+        description: "`export`: one `[ALIAS,]ID` a line: a secret name or ARN (`:json-key:version-stage:version-id` allowed), a prefix `name*`, a parameter `/name` or `ssm:name` (`:version`/`:label` allowed), or a parameter path `/path/` (recursive).",
+    },
+    InputSpec {
+        name: "name-transformation",
+        kind: Kind::Text,
+        default: Some("uppercase"),
+        description: "`export`: variable names `uppercase`, `lowercase` or `none`; characters outside `[A-Za-z0-9_]` become `_`, a leading digit gets a `_` prefix.",
+    },
+    InputSpec {
+        name: "parse-json-secrets",
+        kind: Kind::Bool,
+        default: Some("false"),
+        description: "`export`: flatten JSON secrets into `NAME_KEY_SUBKEY` variables (non-string leaves as their JSON text).",
+    },
+    InputSpec {
+        name: "env-file",
+        kind: Kind::Text,
+        default: None,
+        description: "`export`: write `NAME='value'` lines to this file (mode 0600), to source in CodeBuild or any CI.",
+    },
+    InputSpec {
+        name: "export-to-github-env",
+        kind: Kind::Bool,
+        default: Some("true"),
+        description: "`export` on GitHub: set the variables for later steps through `GITHUB_ENV` (each value masked first).",
+    },
+    InputSpec {
+        name: "export-to-stdout",
+        kind: Kind::Bool,
+        default: Some("false"),
+        description: "`export`: print `export NAME='value'` lines on stdout, values in clear. Only when you mean it.",
+    },
+    InputSpec {
         name: "cluster",
         kind: Kind::Text,
         default: Some("default"),
@@ -217,14 +253,17 @@ pub enum Command {
     Check,
     /// Print least-privilege policies for the execution role and the CI role.
     Policy,
+    /// Export secret and parameter values as environment variables.
+    Export,
 }
 
 impl Command {
-    const ALL: [(&'static str, Command); 4] = [
+    const ALL: [(&'static str, Command); 5] = [
         ("render", Command::Render),
         ("deploy", Command::Deploy),
         ("check", Command::Check),
         ("policy", Command::Policy),
+        ("export", Command::Export),
     ];
 
     fn named(name: &str) -> Option<Command> {
@@ -287,6 +326,17 @@ pub struct Limits {
     pub requests_per_second: f64,
 }
 
+/// What `export` exports, and where to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    pub ids: Vec<String>,
+    pub casing: crate::export::Casing,
+    pub parse_json: bool,
+    pub env_file: Option<PathBuf>,
+    pub github_env: bool,
+    pub stdout: bool,
+}
+
 /// Where the tool runs, as far as output is concerned.
 #[derive(Debug, Clone, Default)]
 pub struct Ci {
@@ -299,6 +349,7 @@ pub struct Ci {
 #[derive(Debug, Clone, Default)]
 pub struct GitHub {
     pub output: Option<PathBuf>,
+    pub env: Option<PathBuf>,
     pub step_summary: Option<PathBuf>,
     /// `GITHUB_WORKSPACE`, to make annotation paths relative to the repository.
     pub workspace: Option<PathBuf>,
@@ -320,6 +371,7 @@ pub struct Inputs {
     pub report_format: ReportFormat,
     pub region: Option<String>,
     pub limits: Limits,
+    pub export: Export,
     pub dry_run: bool,
     pub preflight: bool,
     /// Set when a `service` is given (`deploy`; `policy` uses its names).
@@ -348,6 +400,7 @@ impl std::fmt::Debug for Inputs {
             .field("report_format", &self.report_format)
             .field("region", &self.region)
             .field("limits", &self.limits)
+            .field("export", &self.export.ids.len())
             .field("dry_run", &self.dry_run)
             .field("preflight", &self.preflight)
             .field("rollout", &self.rollout)
@@ -393,6 +446,10 @@ fn command_line() -> clap::Command {
         (
             "policy",
             "Print least-privilege IAM policies for the execution role and the CI role",
+        ),
+        (
+            "export",
+            "Export secret and parameter values as environment variables for a later step",
         ),
     ] {
         let mut sub = clap::Command::new(name).about(about);
@@ -471,7 +528,7 @@ pub fn parse(
             .cloned(),
         color: false,
     };
-    let expected = "expected `render`, `deploy`, `check` or `policy`";
+    let expected = "expected `render`, `deploy`, `check`, `policy` or `export`";
     let (command, sub) = match matches.subcommand() {
         Some((name, sub)) => (
             Command::named(name).expect("clap knows only these"),
@@ -637,6 +694,33 @@ impl Raw {
         })
     }
 
+    fn export(&self) -> Result<Export, Error> {
+        Ok(Export {
+            ids: self
+                .values
+                .get("secret-ids")
+                .into_iter()
+                .flatten()
+                .flat_map(|v| v.lines())
+                .map(str::to_owned)
+                .collect(),
+            casing: match self.text("name-transformation").unwrap_or("uppercase") {
+                "uppercase" => crate::export::Casing::Uppercase,
+                "lowercase" => crate::export::Casing::Lowercase,
+                "none" => crate::export::Casing::None,
+                other => {
+                    return Err(Error::Usage(format!(
+                        "input `name-transformation`: `{other}`; expected `uppercase`, `lowercase` or `none`"
+                    )));
+                }
+            },
+            parse_json: self.bool("parse-json-secrets")?,
+            env_file: self.text("env-file").map(PathBuf::from),
+            github_env: self.bool("export-to-github-env")?,
+            stdout: self.bool("export-to-stdout")?,
+        })
+    }
+
     fn assignments(&self, name: &str) -> Result<Vec<Assignment>, Error> {
         let mut out = Vec::new();
         let mut problems = Vec::new();
@@ -707,22 +791,18 @@ impl Inputs {
         raw: &Raw,
         environment: BTreeMap<String, String>,
     ) -> Result<Self, Error> {
-        for variable in ["LOG_SENSITIVE_BODIES", "LOG_SIGNABLE_BODY"] {
-            let set = environment
-                .get(variable)
-                .is_some_and(|v| !v.is_empty() && !v.eq_ignore_ascii_case("false"));
-            if set {
-                return Err(Error::Usage(format!(
-                    "`{variable}` is set: it makes the AWS SDK log request and response bodies, secret values included; unset it"
-                )));
+        refuse_body_logging(&environment)?;
+        let task_definition = match raw.text("task-definition") {
+            Some(path) => PathBuf::from(path),
+            None if command == Command::Export => PathBuf::new(),
+            None => {
+                return Err(Error::Usage(
+                    "input `task-definition` is required: pass `--task-definition PATH` or set `INPUT_TASK-DEFINITION` / `ECS_SECRETS_TASK_DEFINITION`"
+                        .to_owned(),
+                ));
             }
-        }
-        let task_definition = raw.text("task-definition").map(PathBuf::from).ok_or_else(|| {
-            Error::Usage(
-                "input `task-definition` is required: pass `--task-definition PATH` or set `INPUT_TASK-DEFINITION` / `ECS_SECRETS_TASK_DEFINITION`"
-                    .to_owned(),
-            )
-        })?;
+        };
+        let export = raw.export()?;
         let output = raw.text("output").map(PathBuf::from);
         if command == Command::Deploy && output.as_deref() == Some(std::path::Path::new("-")) {
             return Err(Error::Usage(
@@ -752,6 +832,7 @@ impl Inputs {
                     };
                     GitHub {
                         output: path("GITHUB_OUTPUT"),
+                        env: path("GITHUB_ENV"),
                         step_summary: path("GITHUB_STEP_SUMMARY"),
                         workspace: path("GITHUB_WORKSPACE"),
                     }
@@ -781,6 +862,7 @@ impl Inputs {
             },
             region: raw.text("region").map(str::to_owned),
             limits: raw.limits()?,
+            export,
             dry_run: raw.bool("dry-run")?,
             preflight: raw.bool("preflight")?,
             rollout: raw.rollout(command)?,
@@ -804,6 +886,21 @@ impl Inputs {
             ci,
         })
     }
+}
+
+/// The SDK's body-logging switches would print secret values: refused, not silently unset.
+fn refuse_body_logging(environment: &BTreeMap<String, String>) -> Result<(), Error> {
+    for variable in ["LOG_SENSITIVE_BODIES", "LOG_SIGNABLE_BODY"] {
+        let set = environment
+            .get(variable)
+            .is_some_and(|v| !v.is_empty() && !v.eq_ignore_ascii_case("false"));
+        if set {
+            return Err(Error::Usage(format!(
+                "`{variable}` is set: it makes the AWS SDK log request and response bodies, secret values included; unset it"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn parse_image(item: &str) -> Result<Image, Error> {
@@ -852,7 +949,7 @@ mod tests {
     fn action_inputs_yaml() -> String {
         use std::fmt::Write as _;
         let mut yaml = String::from("inputs:\n");
-        yaml.push_str("  command:\n    description: \"What to run: `deploy`, `render`, `check` or `policy`.\"\n    required: false\n    default: \"deploy\"\n");
+        yaml.push_str("  command:\n    description: \"What to run: `deploy`, `render`, `check`, `policy` or `export`.\"\n    required: false\n    default: \"deploy\"\n");
         for spec in INPUTS {
             let description = serde_json::to_string(spec.description).unwrap();
             let required = spec.name == "task-definition";

@@ -8,6 +8,7 @@ mod ci;
 mod diagnose;
 mod ecs;
 mod error;
+mod export;
 mod iam;
 mod inputs;
 mod logging;

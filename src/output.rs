@@ -71,8 +71,9 @@ pub fn flush() {
     }
 }
 
-/// Writes a line that must reach the stream unredacted: only GitHub's `::add-mask::`, whose
-/// whole purpose is to carry the value to the runner.
+/// Writes a line that must reach the stream unredacted: GitHub's `::add-mask::`, whose whole
+/// purpose is to carry the value to the runner, and `export --export-to-stdout`, which asks for
+/// the values in so many words.
 pub fn write_unredacted_line(stream: Stream, line: &str) {
     flush();
     emit(stream, format!("{line}\n").as_bytes());

@@ -12,7 +12,10 @@ use crate::inputs::{Command, Inputs, ReportFormat};
 use crate::output;
 
 pub fn print(report: &Report, inputs: &Inputs) {
-    if matches!(inputs.command, Command::Check | Command::Policy) {
+    if matches!(
+        inputs.command,
+        Command::Check | Command::Policy | Command::Export
+    ) {
         return; // their output is the report
     }
     let pairs = pairs(report, inputs);
@@ -109,7 +112,7 @@ fn summary(report: &Report, inputs: &Inputs, pairs: &[(&str, String)]) -> String
 }
 
 /// Single-quotes a value for POSIX shells.
-fn shell_quote(value: &str) -> String {
+pub fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "'\\''"))
 }
 

@@ -51,6 +51,30 @@ pub fn set_outputs(path: &Path, outputs: &[(&str, String)]) -> std::io::Result<(
         .write_all(text.as_bytes())
 }
 
+/// Appends `NAME<<DELIM … DELIM` entries to `GITHUB_ENV` (or `GITHUB_OUTPUT`) with values as
+/// they are: the one place a value is written on purpose. Each value must have been registered
+/// with `::add-mask::` first.
+pub fn set_values(path: &Path, values: &[(String, &str)]) -> std::io::Result<()> {
+    let delimiter = format!(
+        "ghadelimiter_{:016x}",
+        RandomState::new().build_hasher().finish()
+    );
+    let mut text = String::new();
+    for (name, value) in values {
+        if value.contains(&delimiter) {
+            return Err(std::io::Error::other(format!(
+                "`{name}` holds the delimiter"
+            )));
+        }
+        let _ = write!(text, "{name}<<{delimiter}\n{value}\n{delimiter}\n");
+    }
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?
+        .write_all(text.as_bytes())
+}
+
 /// Appends Markdown to the step summary file (redacted like everything else).
 pub fn append_summary(path: &Path, markdown: &str) -> std::io::Result<()> {
     let text = output::redact(markdown);

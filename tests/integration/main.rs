@@ -3,6 +3,7 @@
 mod check;
 mod deploy;
 mod errors;
+mod export;
 mod faults;
 mod leak;
 mod render;

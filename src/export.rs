@@ -1,0 +1,540 @@
+//! `export`: secret and parameter values as environment variables, for a step that needs the
+//! values themselves (a migration, a smoke test). What aws-actions/aws-secretsmanager-get-secrets
+//! does, plus Parameter Store, pinned versions, prefixes and paths, batched fetching, and
+//! destinations beyond GitHub.
+//!
+//! Entry lines (`secret-ids`): `[ALIAS,]ID`, where ID is a Secrets Manager name or ARN (with
+//! `:json-key:version-stage:version-id` like placeholders), a prefix `name*`, a Parameter Store
+//! name (`/app/db/host`, or `ssm:name`, optionally `:version` or `:label`), a Parameter Store
+//! path ending in `/` (recursive), or an ARN of either.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
+
+use crate::aws::{self, Aws};
+use crate::error::Error;
+use crate::mask::Secret;
+use crate::reference::{Arn, Parameter, SecretId};
+use crate::resolve::{secretsmanager, ssm};
+
+/// How variable names are cased.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Casing {
+    Uppercase,
+    Lowercase,
+    None,
+}
+
+/// Where an entry's values come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    Secret(SecretId),
+    SecretPrefix(String),
+    Parameter(Parameter),
+    ParameterPath(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    alias: Option<String>,
+    source: Source,
+    line: String,
+}
+
+fn parse_entry(line: &str) -> Result<Entry, String> {
+    let (alias, id) = match line.split_once(',') {
+        Some((alias, id)) => (Some(alias.trim().to_owned()), id.trim()),
+        None => (None, line.trim()),
+    };
+    if alias.as_deref() == Some("") || id.is_empty() {
+        return Err(format!("`{line}`: expected `[ALIAS,]ID`"));
+    }
+    let source = if let Some(name) = id.strip_prefix("ssm:") {
+        Source::Parameter(Parameter::parse(name)?)
+    } else if let Some(name) = id.strip_prefix("secretsmanager:") {
+        Source::Secret(SecretId::parse(name)?)
+    } else if id.starts_with('/') && id.ends_with('/') {
+        Source::ParameterPath(id.to_owned())
+    } else if id.starts_with('/') || Arn::parse(id).is_some_and(|a| a.service == "ssm") {
+        Source::Parameter(Parameter::parse(id)?)
+    } else if let Some(prefix) = id.strip_suffix('*') {
+        Source::SecretPrefix(prefix.to_owned())
+    } else {
+        Source::Secret(SecretId::parse(id)?)
+    };
+    Ok(Entry {
+        alias,
+        source,
+        line: line.trim().to_owned(),
+    })
+}
+
+/// The variable name for a source name, as the get-secrets action forms it: every character
+/// outside `[A-Za-z0-9_]` becomes `_`, a leading digit gets a `_` prefix, then the casing.
+pub fn variable_name(name: &str, casing: Casing) -> String {
+    let mut out: String = name
+        .trim_start_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    match casing {
+        Casing::Uppercase => out.to_ascii_uppercase(),
+        Casing::Lowercase => out.to_ascii_lowercase(),
+        Casing::None => out,
+    }
+}
+
+/// One exported variable and where it came from.
+pub struct Variable {
+    pub name: String,
+    pub value: Secret,
+    pub source: String,
+}
+
+/// Flattens a JSON object secret into `NAME_KEY_SUBKEY` variables; non-string leaves keep their
+/// JSON text.
+fn flatten(
+    prefix: &str,
+    value: &serde_json::Value,
+    casing: Casing,
+    source: &str,
+    out: &mut Vec<Variable>,
+) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, child) in map {
+                let name = format!("{prefix}_{}", variable_name(key, casing));
+                flatten(&name, child, casing, source, out);
+            }
+        }
+        serde_json::Value::String(text) => out.push(Variable {
+            name: prefix.to_owned(),
+            value: Secret::new(text.clone()),
+            source: source.to_owned(),
+        }),
+        other => out.push(Variable {
+            name: prefix.to_owned(),
+            value: Secret::new(other.to_string()),
+            source: source.to_owned(),
+        }),
+    }
+}
+
+/// What the entries expand to, before any value is fetched (paths come with their values).
+#[derive(Default)]
+struct Expanded {
+    secrets: Vec<(Option<String>, SecretId, String)>,
+    parameters: Vec<(Option<String>, Parameter, String)>,
+    path_values: Vec<(Option<String>, String, Secret, String)>,
+}
+
+/// Fetches every entry (batched) and returns the variables, in entry order. Each value is shown
+/// to `on_secret` as soon as it arrives. Two sources giving one name is an error.
+pub async fn fetch(
+    aws: &Aws,
+    lines: &[String],
+    casing: Casing,
+    parse_json: bool,
+    on_secret: &dyn Fn(&Secret, &str),
+) -> Result<Vec<Variable>, Error> {
+    let mut problems = Vec::new();
+    let entries: Vec<Entry> = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .filter_map(|l| parse_entry(l).map_err(|e| problems.push(e)).ok())
+        .collect();
+    if !problems.is_empty() {
+        return Err(Error::Usage(format!(
+            "input `secret-ids`: {}",
+            problems.join("; ")
+        )));
+    }
+    let expanded = expand(aws, &entries, on_secret).await?;
+    let (secret_values, parameter_values) = fetch_values(aws, &expanded, on_secret).await?;
+    let variables = name(
+        expanded,
+        &secret_values,
+        &parameter_values,
+        casing,
+        parse_json,
+    )?;
+    refuse_clashes(&variables)?;
+    Ok(variables)
+}
+
+/// Expands prefixes into secret names and paths into their parameters.
+async fn expand(
+    aws: &Aws,
+    entries: &[Entry],
+    on_secret: &dyn Fn(&Secret, &str),
+) -> Result<Expanded, Error> {
+    let mut expanded = Expanded::default();
+    for entry in entries {
+        let alias = entry.alias.clone();
+        let line = entry.line.clone();
+        match &entry.source {
+            Source::Secret(id) => expanded.secrets.push((alias, id.clone(), line)),
+            Source::Parameter(p) => expanded.parameters.push((alias, p.clone(), line)),
+            Source::SecretPrefix(prefix) => {
+                for name in list_secrets(&aws.secretsmanager(None), prefix).await? {
+                    let alias = alias
+                        .as_ref()
+                        .map(|a| format!("{a}_{}", variable_name(&name, Casing::None)));
+                    let id = SecretId::parse(&name).map_err(Error::Usage)?;
+                    expanded.secrets.push((alias, id, line.clone()));
+                }
+            }
+            Source::ParameterPath(path) => {
+                for (name, value) in parameters_by_path(&aws.ssm(None), path).await? {
+                    on_secret(&value, &format!("ssm:{name}"));
+                    let alias = alias.as_ref().map(|a| {
+                        let relative = name.trim_start_matches(path.as_str());
+                        format!("{a}_{}", variable_name(relative, Casing::None))
+                    });
+                    expanded
+                        .path_values
+                        .push((alias, name, value, line.clone()));
+                }
+            }
+        }
+    }
+    Ok(expanded)
+}
+
+type Values = BTreeMap<String, Secret>;
+
+/// Fetches the secrets (current versions in batches of 20, pinned ones one by one) and the
+/// parameters (batches of 10, decrypted), each unique one once.
+async fn fetch_values(
+    aws: &Aws,
+    expanded: &Expanded,
+    on_secret: &dyn Fn(&Secret, &str),
+) -> Result<(Values, Values), Error> {
+    let sm = aws.secretsmanager(None);
+    let mut secrets = Values::new();
+    let current: BTreeSet<String> = expanded
+        .secrets
+        .iter()
+        .filter(|(_, s, _)| s.is_current())
+        .map(|(_, s, _)| s.id.clone())
+        .collect();
+    let current: Vec<String> = current.into_iter().collect();
+    for chunk in current.chunks(secretsmanager::BATCH) {
+        aws.pace().await;
+        for (id, result) in secretsmanager::batch_get(&sm, chunk).await {
+            let fetched =
+                result.map_err(|reason| Error::Aws(format!("secret `{id}`: {reason}")))?;
+            on_secret(&fetched.value, &format!("secretsmanager:{id}"));
+            secrets.insert(id, fetched.value);
+        }
+    }
+    for (_, s, _) in expanded.secrets.iter().filter(|(_, s, _)| !s.is_current()) {
+        aws.pace().await;
+        let (stage, version) = (s.version_stage.as_deref(), s.version_id.as_deref());
+        let fetched = secretsmanager::get(&sm, &s.id, stage, version)
+            .await
+            .map_err(|reason| Error::Aws(format!("secret `{}`: {reason}", s.body())))?;
+        on_secret(&fetched.value, &format!("secretsmanager:{}", s.id));
+        secrets.insert(s.body(), fetched.value);
+    }
+    let ssm_client = aws.ssm(None);
+    let names: BTreeSet<String> = expanded
+        .parameters
+        .iter()
+        .map(|(_, p, _)| p.request_name())
+        .collect();
+    let names: Vec<String> = names.into_iter().collect();
+    let mut parameters = Values::new();
+    for chunk in names.chunks(ssm::BATCH) {
+        aws.pace().await;
+        for (name, result) in ssm::get_parameters(&ssm_client, chunk, true).await {
+            let fetched =
+                result.map_err(|reason| Error::Aws(format!("parameter `{name}`: {reason}")))?;
+            let value = fetched.value.unwrap_or_else(|| Secret::new(""));
+            on_secret(&value, &format!("ssm:{name}"));
+            parameters.insert(name, value);
+        }
+    }
+    Ok((secrets, parameters))
+}
+
+/// The variable name of a secret without an alias: its name, without an ARN's random suffix.
+fn secret_name(id: &SecretId) -> &str {
+    Arn::parse(&id.id).map_or(id.id.as_str(), |a| {
+        let name = a.resource.trim_start_matches("secret:");
+        name.rsplit_once('-')
+            .filter(|(_, suffix)| suffix.len() == 6)
+            .map_or(name, |(n, _)| n)
+    })
+}
+
+fn json_key(value: &Secret, key: &str, line: &str) -> Result<Secret, Error> {
+    let document: serde_json::Value = serde_json::from_str(value.expose()).map_err(|_| {
+        Error::Aws(format!(
+            "`{line}`: the secret is not JSON, so it has no key `{key}`"
+        ))
+    })?;
+    match document.get(key) {
+        Some(serde_json::Value::String(text)) => Ok(Secret::new(text.clone())),
+        Some(other) => Ok(Secret::new(other.to_string())),
+        None => Err(Error::Aws(format!(
+            "`{line}`: the secret has no JSON key `{key}`"
+        ))),
+    }
+}
+
+/// Names every value, in entry order.
+fn name(
+    expanded: Expanded,
+    secrets: &Values,
+    parameters: &Values,
+    casing: Casing,
+    parse_json: bool,
+) -> Result<Vec<Variable>, Error> {
+    let mut variables = Vec::new();
+    for (alias, id, line) in &expanded.secrets {
+        let key = if id.is_current() {
+            id.id.clone()
+        } else {
+            id.body()
+        };
+        let value = &secrets[&key];
+        let base = alias
+            .clone()
+            .unwrap_or_else(|| variable_name(secret_name(id), casing));
+        let value = match &id.json_key {
+            Some(key) => json_key(value, key, line)?,
+            None => value.clone(),
+        };
+        match serde_json::from_str::<serde_json::Value>(value.expose()) {
+            Ok(document @ serde_json::Value::Object(_)) if parse_json => {
+                flatten(&base, &document, casing, line, &mut variables);
+            }
+            _ => variables.push(Variable {
+                name: base,
+                value,
+                source: line.clone(),
+            }),
+        }
+    }
+    for (alias, p, line) in &expanded.parameters {
+        let name = alias.clone().unwrap_or_else(|| {
+            let plain = Arn::parse(&p.id).map_or(p.id.as_str(), |a| {
+                a.resource.trim_start_matches("parameter")
+            });
+            variable_name(plain, casing)
+        });
+        variables.push(Variable {
+            name,
+            value: parameters[&p.request_name()].clone(),
+            source: line.clone(),
+        });
+    }
+    for (alias, name, value, line) in expanded.path_values {
+        let name = alias.map_or_else(
+            || variable_name(&name, casing),
+            |a| variable_name(&a, casing),
+        );
+        variables.push(Variable {
+            name,
+            value,
+            source: line,
+        });
+    }
+    Ok(variables)
+}
+
+/// Two sources, one name: an error, not an overwrite.
+fn refuse_clashes(variables: &[Variable]) -> Result<(), Error> {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut clashes = Vec::new();
+    for variable in variables {
+        if let Some(first) = seen.insert(&variable.name, &variable.source)
+            && first != variable.source
+        {
+            clashes.push(format!(
+                "`{}` comes from both `{first}` and `{}`",
+                variable.name, variable.source
+            ));
+        }
+    }
+    if clashes.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "export: two sources give one variable name: {}; give one of them an alias (`ALIAS,id`)",
+            clashes.join("; ")
+        )))
+    }
+}
+
+async fn list_secrets(
+    client: &aws_sdk_secretsmanager::Client,
+    prefix: &str,
+) -> Result<Vec<String>, Error> {
+    let filter = Filter::builder()
+        .key(FilterNameStringType::Name)
+        .values(prefix)
+        .build();
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .list_secrets()
+            .filters(filter.clone())
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::Aws(format!(
+                    "ListSecrets for prefix `{prefix}*`: {}",
+                    aws::describe(&e)
+                ))
+            })?;
+        names.extend(
+            page.secret_list()
+                .iter()
+                .filter_map(|s| s.name())
+                .filter(|n| n.starts_with(prefix))
+                .map(str::to_owned),
+        );
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    if names.is_empty() {
+        return Err(Error::Aws(format!(
+            "no secret's name starts with `{prefix}`"
+        )));
+    }
+    Ok(names)
+}
+
+async fn parameters_by_path(
+    client: &aws_sdk_ssm::Client,
+    path: &str,
+) -> Result<Vec<(String, Secret)>, Error> {
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .get_parameters_by_path()
+            .path(path.trim_end_matches('/'))
+            .recursive(true)
+            .with_decryption(true)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::Aws(format!(
+                    "GetParametersByPath `{path}`: {}",
+                    aws::describe(&e)
+                ))
+            })?;
+        for p in page.parameters() {
+            found.push((
+                p.name().unwrap_or_default().to_owned(),
+                Secret::new(p.value().unwrap_or_default()),
+            ));
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    if found.is_empty() {
+        return Err(Error::Aws(format!("no parameter under path `{path}`")));
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_get_secrets_action() {
+        assert_eq!(
+            variable_name("test/secret", Casing::Uppercase),
+            "TEST_SECRET"
+        );
+        assert_eq!(
+            variable_name("test/secret", Casing::Lowercase),
+            "test_secret"
+        );
+        assert_eq!(
+            variable_name("Test/Secret.v2", Casing::None),
+            "Test_Secret_v2"
+        );
+        assert_eq!(
+            variable_name("1st-secret", Casing::Uppercase),
+            "_1ST_SECRET"
+        );
+        assert_eq!(
+            variable_name("/app/db/host", Casing::Uppercase),
+            "APP_DB_HOST"
+        );
+    }
+
+    #[test]
+    fn entries_tell_secrets_parameters_prefixes_and_paths_apart() {
+        let sources: Vec<Source> = [
+            "MY_ALIAS,test/secret",
+            "prod/*",
+            "/app/prod/",
+            "/app/db/host:3",
+            "ssm:plain",
+            "prod/db:password::",
+        ]
+        .iter()
+        .map(|l| parse_entry(l).unwrap().source)
+        .collect();
+        assert!(matches!(&sources[0], Source::Secret(s) if s.id == "test/secret"));
+        assert_eq!(sources[1], Source::SecretPrefix("prod/".into()));
+        assert_eq!(sources[2], Source::ParameterPath("/app/prod/".into()));
+        assert!(matches!(&sources[3], Source::Parameter(p) if p.selector.as_deref() == Some("3")));
+        assert!(matches!(&sources[4], Source::Parameter(p) if p.id == "plain"));
+        assert!(
+            matches!(&sources[5], Source::Secret(s) if s.json_key.as_deref() == Some("password"))
+        );
+        assert_eq!(
+            parse_entry("MY_ALIAS,test/secret")
+                .unwrap()
+                .alias
+                .as_deref(),
+            Some("MY_ALIAS")
+        );
+    }
+
+    #[test]
+    fn json_secrets_flatten_to_name_key_subkey() {
+        let mut out = Vec::new();
+        let doc: serde_json::Value =
+            serde_json::from_str(r#"{"api_user":"x","config":{"active":true,"db-port":5432}}"#)
+                .unwrap();
+        flatten("TEST_SECRET", &doc, Casing::Uppercase, "l", &mut out);
+        let pairs: Vec<(String, String)> = out
+            .iter()
+            .map(|v| (v.name.clone(), v.value.expose().to_owned()))
+            .collect();
+        assert_eq!(
+            pairs,
+            vec![
+                ("TEST_SECRET_API_USER".into(), "x".into()),
+                ("TEST_SECRET_CONFIG_ACTIVE".into(), "true".into()),
+                ("TEST_SECRET_CONFIG_DB_PORT".into(), "5432".into()),
+            ]
+        );
+    }
+}
