@@ -316,7 +316,13 @@ async fn deploy(
         Some(target) => Some(rollout::check(&client, target).await?),
         None => None,
     };
-    let latest = ecs::latest(&client, &report.family).await?;
+    // The latest revision feeds the plan, skip-unchanged, kept tags and a lost-answer check.
+    let needs_latest = inputs.plan || inputs.skip_unchanged || inputs.dry_run;
+    let latest = if needs_latest {
+        ecs::latest(&client, &report.family).await?
+    } else {
+        None
+    };
     // A new revision keeps the tags of the previous one (the template and `tags` win a key).
     if let Some(Value::Array(tags)) = latest.as_ref().and_then(|l| l.body.get("tags")) {
         let pairs: Vec<(&str, &str)> = tags
@@ -325,34 +331,13 @@ async fn deploy(
             .collect();
         taskdef::merge_tags(&mut rendered.body, pairs, false);
     }
-    match &latest {
-        None => output::err(&format!(
+    if let Some(latest) = &latest {
+        report.changed = print_plan(latest, rendered, &report.family);
+    } else if needs_latest {
+        output::err(&format!(
             "plan: family `{}` has no ACTIVE revision; the first one will be registered",
             report.family
-        )),
-        Some(latest) => {
-            let tags = rendered.body.contains_key("tags");
-            report.changed =
-                taskdef::canonical(&latest.body, tags) != taskdef::canonical(&rendered.body, tags);
-            let changes = plan::diff(&latest.body, rendered, tags);
-            if report.changed {
-                output::err(&format!(
-                    "plan: {} change{} against revision {} of `{}`:",
-                    changes.len(),
-                    if changes.len() == 1 { "" } else { "s" },
-                    latest.revision.revision,
-                    report.family
-                ));
-                for line in plan::lines(&changes) {
-                    output::err(&line);
-                }
-            } else {
-                output::err(&format!(
-                    "plan: no change against revision {} of `{}`",
-                    latest.revision.revision, report.family
-                ));
-            }
-        }
+        ));
     }
     if inputs.dry_run {
         info!("dry run: registering nothing");
@@ -419,6 +404,31 @@ fn write_pipeline_artifacts(inputs: &Inputs, rendered: &Rendered) -> Result<(), 
         &inputs.container_names,
     )
     .map(drop)
+}
+
+/// Prints the plan against the latest revision; returns whether anything changed (decided on
+/// real values, shown masked).
+fn print_plan(latest: &ecs::Latest, rendered: &Rendered, family: &str) -> bool {
+    let tags = rendered.body.contains_key("tags");
+    let changed =
+        taskdef::canonical(&latest.body, tags) != taskdef::canonical(&rendered.body, tags);
+    let revision = latest.revision.revision;
+    if !changed {
+        output::err(&format!(
+            "plan: no change against revision {revision} of `{family}`"
+        ));
+        return false;
+    }
+    let diff = plan::diff(&latest.body, rendered, tags);
+    output::err(&format!(
+        "plan: {} change{} against revision {revision} of `{family}`:",
+        diff.len(),
+        if diff.len() == 1 { "" } else { "s" },
+    ));
+    for line in plan::lines(&diff) {
+        output::err(&line);
+    }
+    true
 }
 
 /// Registers a fetched secret value with the redactor and, on GitHub, with the runner.

@@ -1,6 +1,7 @@
 //! AWS set-up shared by every stage: the SDK configuration, clients per Region, and error texts
 //! that carry the service's code and message rather than the SDK's terse default.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
@@ -17,7 +18,8 @@ use crate::inputs::Limits;
 pub struct Aws {
     config: SdkConfig,
     pub limits: Limits,
-    next_slot: tokio::sync::Mutex<Instant>,
+    /// When the requests of the last window went out.
+    sent: tokio::sync::Mutex<VecDeque<Instant>>,
 }
 
 impl Aws {
@@ -46,21 +48,38 @@ impl Aws {
         Self {
             config: loader.load().await,
             limits,
-            next_slot: tokio::sync::Mutex::new(Instant::now()),
+            sent: tokio::sync::Mutex::new(VecDeque::new()),
         }
     }
 
-    /// Waits for the next request slot under `max-requests-per-second`.
+    /// Waits until a request fits under `max-requests-per-second`: at most that many requests in
+    /// any one-second window (a sliding window, so a batch that fits goes out at once).
     pub async fn pace(&self) {
-        let interval = Duration::from_secs_f64(1.0 / self.limits.requests_per_second);
-        let wait = {
-            let mut next = self.next_slot.lock().await;
-            let now = Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + interval;
-            slot - now
+        let rate = self.limits.requests_per_second;
+        let (count, window) = if rate >= 1.0 {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let count = rate.floor() as usize;
+            (count, Duration::from_secs(1))
+        } else {
+            (1, Duration::from_secs_f64(1.0 / rate))
         };
-        if !wait.is_zero() {
+        loop {
+            let wait = {
+                let mut sent = self.sent.lock().await;
+                let now = Instant::now();
+                while sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= window)
+                {
+                    sent.pop_front();
+                }
+                if sent.len() < count {
+                    sent.push_back(now);
+                    return;
+                }
+                window
+                    .saturating_sub(now.duration_since(*sent.front().expect("the window is full")))
+            };
             tokio::time::sleep(wait).await;
         }
     }

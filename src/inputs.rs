@@ -121,6 +121,12 @@ pub const INPUTS: &[InputSpec] = &[
         description: "AWS Region; defaults to the SDK's (`AWS_REGION`, profile). References by ARN use their own Region.",
     },
     InputSpec {
+        name: "plan",
+        kind: Kind::Bool,
+        default: Some("true"),
+        description: "Read the family's latest revision to print the plan (a diff). Off, with `skip-unchanged` off too, `deploy` makes no call but the registration.",
+    },
+    InputSpec {
         name: "preflight",
         kind: Kind::Bool,
         default: Some("false"),
@@ -373,6 +379,7 @@ pub struct Inputs {
     pub limits: Limits,
     pub export: Export,
     pub dry_run: bool,
+    pub plan: bool,
     pub preflight: bool,
     /// Set when a `service` is given (`deploy`; `policy` uses its names).
     pub rollout: Option<Rollout>,
@@ -402,6 +409,7 @@ impl std::fmt::Debug for Inputs {
             .field("limits", &self.limits)
             .field("export", &self.export.ids.len())
             .field("dry_run", &self.dry_run)
+            .field("plan", &self.plan)
             .field("preflight", &self.preflight)
             .field("rollout", &self.rollout)
             .field("tags", &self.tags.len())
@@ -864,6 +872,7 @@ impl Inputs {
             limits: raw.limits()?,
             export,
             dry_run: raw.bool("dry-run")?,
+            plan: raw.bool("plan")?,
             preflight: raw.bool("preflight")?,
             rollout: raw.rollout(command)?,
             tags: raw.assignments("tags")?,
