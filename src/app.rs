@@ -49,12 +49,7 @@ pub struct ContainerSummary {
 impl ContainerSummary {
     fn of(rendered: &Rendered) -> Vec<Self> {
         let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
-        rendered
-            .body
-            .get("containerDefinitions")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+        taskdef::containers(&rendered.body)
             .map(|c| {
                 let entries = c
                     .get("secrets")
@@ -62,7 +57,8 @@ impl ContainerSummary {
                     .into_iter()
                     .flatten()
                     .chain(
-                        c.pointer("/logConfiguration/secretOptions")
+                        c.get("logConfiguration")
+                            .and_then(|l| l.get("secretOptions"))
                             .and_then(Value::as_array)
                             .into_iter()
                             .flatten(),

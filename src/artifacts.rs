@@ -131,13 +131,7 @@ pub fn appspec(rendered: &Rendered, container_names: &[String]) -> String {
 }
 
 fn containers(rendered: &Rendered) -> impl Iterator<Item = &serde_json::Map<String, Value>> {
-    rendered
-        .body
-        .get("containerDefinitions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object)
+    crate::taskdef::containers(&rendered.body)
 }
 
 /// Writes the CodePipeline artifacts the inputs ask for; returns the paths written.

@@ -131,21 +131,16 @@ struct Reference {
 
 fn references(rendered: &Rendered) -> Vec<Reference> {
     let mut out = Vec::new();
-    let containers = rendered
-        .body
-        .get("containerDefinitions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate();
-    for (i, container) in containers {
+    for (i, container) in crate::taskdef::containers(&rendered.body).enumerate() {
         for (list, path) in [
             (
                 container.get("secrets"),
                 format!("containerDefinitions[{i}].secrets"),
             ),
             (
-                container.pointer("/logConfiguration/secretOptions"),
+                container
+                    .get("logConfiguration")
+                    .and_then(|l| l.get("secretOptions")),
                 format!("containerDefinitions[{i}].logConfiguration.secretOptions"),
             ),
         ] {
@@ -169,7 +164,8 @@ fn references(rendered: &Rendered) -> Vec<Reference> {
             }
         }
         if let Some(credentials) = container
-            .pointer("/repositoryCredentials/credentialsParameter")
+            .get("repositoryCredentials")
+            .and_then(|r| r.get("credentialsParameter"))
             .and_then(Value::as_str)
         {
             out.push(Reference {

@@ -300,7 +300,8 @@ pub fn merge_tags<'a>(
     pointers
 }
 
-fn containers(body: &Map<String, Value>) -> impl Iterator<Item = &Map<String, Value>> {
+/// The container definitions of a definition body.
+pub fn containers(body: &Map<String, Value>) -> impl Iterator<Item = &Map<String, Value>> {
     body.get("containerDefinitions")
         .and_then(Value::as_array)
         .into_iter()

@@ -27,40 +27,14 @@ pub fn add_mask(forms: &[String]) {
     }
 }
 
-/// Appends `name<<DELIM … DELIM` entries to the `GITHUB_OUTPUT` file, with a random delimiter
-/// that no value can contain by accident.
-pub fn set_outputs(path: &Path, outputs: &[(&str, String)]) -> std::io::Result<()> {
+/// `name<<DELIM … DELIM` entries, with a random delimiter that no value can contain by accident.
+fn heredoc<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> std::io::Result<String> {
     let delimiter = format!(
         "ghadelimiter_{:016x}",
         RandomState::new().build_hasher().finish()
     );
     let mut text = String::new();
-    for (name, value) in outputs {
-        if value.contains(&delimiter) {
-            return Err(std::io::Error::other(format!(
-                "output `{name}` holds the delimiter"
-            )));
-        }
-        let _ = write!(text, "{name}<<{delimiter}\n{value}\n{delimiter}\n");
-    }
-    let text = output::redact(&text);
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)?
-        .write_all(text.as_bytes())
-}
-
-/// Appends `NAME<<DELIM … DELIM` entries to `GITHUB_ENV` (or `GITHUB_OUTPUT`) with values as
-/// they are: the one place a value is written on purpose. Each value must have been registered
-/// with `::add-mask::` first.
-pub fn set_values(path: &Path, values: &[(String, &str)]) -> std::io::Result<()> {
-    let delimiter = format!(
-        "ghadelimiter_{:016x}",
-        RandomState::new().build_hasher().finish()
-    );
-    let mut text = String::new();
-    for (name, value) in values {
+    for (name, value) in entries {
         if value.contains(&delimiter) {
             return Err(std::io::Error::other(format!(
                 "`{name}` holds the delimiter"
@@ -68,6 +42,10 @@ pub fn set_values(path: &Path, values: &[(String, &str)]) -> std::io::Result<()>
         }
         let _ = write!(text, "{name}<<{delimiter}\n{value}\n{delimiter}\n");
     }
+    Ok(text)
+}
+
+fn append(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::OpenOptions::new()
         .append(true)
         .create(true)
@@ -75,14 +53,24 @@ pub fn set_values(path: &Path, values: &[(String, &str)]) -> std::io::Result<()>
         .write_all(text.as_bytes())
 }
 
+/// Appends step outputs to the `GITHUB_OUTPUT` file, redacted like everything else.
+pub fn set_outputs(path: &Path, outputs: &[(&str, String)]) -> std::io::Result<()> {
+    let text = heredoc(outputs.iter().map(|(n, v)| (*n, v.as_str())))?;
+    append(path, &output::redact(&text))
+}
+
+/// Appends variables to `GITHUB_ENV` with values as they are: the one place a value is written
+/// on purpose. Each value must have been registered with `::add-mask::` first.
+pub fn set_values(path: &Path, values: &[(String, &str)]) -> std::io::Result<()> {
+    append(
+        path,
+        &heredoc(values.iter().map(|(n, v)| (n.as_str(), *v)))?,
+    )
+}
+
 /// Appends Markdown to the step summary file (redacted like everything else).
 pub fn append_summary(path: &Path, markdown: &str) -> std::io::Result<()> {
-    let text = output::redact(markdown);
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)?
-        .write_all(text.as_bytes())
+    append(path, &output::redact(markdown))
 }
 
 /// Escapes a workflow-command property (`file=`, `title=`) as the runner unescapes it.
