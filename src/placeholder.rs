@@ -268,4 +268,36 @@ mod tests {
         let errors = parse("{{ssm-arn:/db/pass:3}}").unwrap_err();
         assert!(errors[0].message.contains("latest version"));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            // Fuzz-style: no input makes the parser panic, and its offsets are char boundaries.
+            #[test]
+            fn any_text_parses_or_fails_cleanly(text in "[{}\\\\:a-z_/. -]{0,80}|.{0,80}") {
+                match parse(&text) {
+                    Ok(segments) => {
+                        for segment in segments {
+                            if let Segment::Placeholder { offset, raw, .. } = segment {
+                                prop_assert!(text.is_char_boundary(offset));
+                                prop_assert_eq!(&text[offset..offset + raw.len()], raw.as_str());
+                            }
+                        }
+                    }
+                    Err(errors) => {
+                        for error in errors {
+                            prop_assert!(text.is_char_boundary(error.offset));
+                        }
+                    }
+                }
+            }
+
+            #[test]
+            fn text_without_braces_is_one_literal(text in "[^{]{1,80}") {
+                prop_assert_eq!(parse(&text).unwrap(), vec![Segment::Literal(text.clone())]);
+            }
+        }
+    }
 }

@@ -368,4 +368,20 @@ mod tests {
                 .is_none()
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            // Fuzz-style: any valueFrom or placeholder body is judged without a panic.
+            #[test]
+            fn any_reference_text_is_judged_cleanly(text in "(arn:aws[a-z-]{0,4}:(ssm|secretsmanager|s3)?:[a-z0-9-]{0,12}:[0-9]{0,12}:)?[a-zA-Z0-9:/_.@+=-]{0,60}|.{0,60}") {
+                let _ = check_value_from(&text);
+                let _ = SecretId::parse(&text);
+                let _ = Parameter::parse(&text);
+                let _ = has_random_suffix(&text);
+            }
+        }
+    }
 }

@@ -938,4 +938,27 @@ mod tests {
         .unwrap();
         assert_ne!(canonical(&with, false), canonical(&without, false));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            // Fuzz-style: any file content loads or fails with an error, never a panic, and a
+            // loaded template's placeholders are found without a panic.
+            #[test]
+            fn any_template_text_loads_or_fails_cleanly(
+                text in r#"[{}\[\]":,a-zA-Z0-9 \n{}]{0,200}"#,
+                yaml in any::<bool>(),
+            ) {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join(if yaml { "t.yaml" } else { "t.json" });
+                std::fs::write(&path, &text).unwrap();
+                if let Ok(template) = load(&path) {
+                    let _ = slots(&template);
+                }
+            }
+        }
+    }
 }

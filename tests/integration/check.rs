@@ -376,3 +376,76 @@ fn preflight_refuses_to_register_when_the_role_cannot_read_a_secret() {
         .success();
     assert_eq!(out.report("task-definition-revision").as_deref(), Some("1"));
 }
+
+/// A scripted IAM endpoint: answers `SimulatePrincipalPolicy` (which moto does not implement)
+/// from a table of decisions, and forwards every other IAM call to moto.
+fn scripted_iam(moto_port: u16, decisions: &'static [(&'static str, &'static str)]) -> u16 {
+    use crate::scripted_ecs::{forward, read_request, reply_as};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let Some((head, body)) = read_request(&stream) else {
+                continue;
+            };
+            let form = String::from_utf8_lossy(&body).into_owned();
+            if !form.contains("Action=SimulatePrincipalPolicy") {
+                let (status, response) = forward(moto_port, &head, &body);
+                reply_as(&mut stream, status, "text/xml", &response);
+                continue;
+            }
+            let field = |name: &str| {
+                form.split('&')
+                    .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+                    .map(|v| {
+                        percent_encoding::percent_decode_str(v)
+                            .decode_utf8_lossy()
+                            .into_owned()
+                    })
+                    .unwrap_or_default()
+            };
+            let action = field("ActionNames.member.1");
+            let resource = field("ResourceArns.member.1");
+            let decision = decisions
+                .iter()
+                .find(|(a, _)| *a == action)
+                .map_or("implicitDeny", |(_, d)| *d);
+            let xml = format!(
+                r#"<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults><member><EvalActionName>{action}</EvalActionName><EvalResourceName>{resource}</EvalResourceName><EvalDecision>{decision}</EvalDecision><MatchedStatements><member><SourcePolicyId>simulated-policy</SourcePolicyId></member></MatchedStatements><MissingContextValues/></member></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>0</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>"#
+            );
+            reply_as(&mut stream, 200, "text/xml", &xml);
+        }
+    });
+    port
+}
+
+#[test]
+fn iams_own_simulator_answers_where_it_is_available() {
+    let env = Env::new();
+    let scene = setup(&env);
+    // The role has no policy at all: only the simulator's answers can make these pass or fail.
+    let iam = scripted_iam(
+        env.port,
+        &[
+            ("secretsmanager:GetSecretValue", "allowed"),
+            ("ssm:GetParameters", "allowed"),
+            ("kms:Decrypt", "explicitDeny"),
+        ],
+    );
+    let out = env
+        .run(["check", "--task-definition", &scene.template])
+        .env("AWS_ENDPOINT_URL_IAM", format!("http://127.0.0.1:{iam}"))
+        .output()
+        .failure(1);
+    assert!(!out.stdout.contains("simulator is not available"), "{out}");
+    assert!(
+        out.stdout.contains(&format!("[ok]   `web-execution` may `secretsmanager:GetSecretValue` on `{}` (policy `simulated-policy`)", scene.secret_arn)),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "[fail] `web-execution` is denied `kms:Decrypt` on `{KEY}` by policy `simulated-policy`"
+        )),
+        "{out}"
+    );
+}

@@ -127,8 +127,12 @@ pub fn operation(head: &[String]) -> String {
 }
 
 pub fn reply(stream: &mut TcpStream, status: u16, response: &str) {
+    reply_as(stream, status, "application/x-amz-json-1.1", response);
+}
+
+pub fn reply_as(stream: &mut TcpStream, status: u16, content_type: &str, response: &str) {
     let reply = format!(
-        "HTTP/1.1 {status} OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{response}",
+        "HTTP/1.1 {status} OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{response}",
         response.len()
     );
     let _ = stream.write_all(reply.as_bytes());
