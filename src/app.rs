@@ -246,7 +246,13 @@ async fn export(inputs: &Inputs) -> Result<Report, Error> {
 
 /// `check`: the report on stdout; an error when anything failed.
 async fn check(inputs: &Inputs, aws: &Aws, rendered: &Rendered) -> Result<(), Error> {
-    let checked = check::run(aws, rendered).await;
+    let protect = |secret: &Secret, label: &str| protect(inputs, secret, label);
+    let read_values: Option<crate::mask::OnSecret<'_>> = if inputs.read_values {
+        Some(&protect)
+    } else {
+        None
+    };
+    let checked = check::run(aws, rendered, read_values).await;
     let text = match inputs.report_format {
         ReportFormat::Json => checked.json(),
         _ => checked.text(),
@@ -270,7 +276,7 @@ async fn policies(
     slots: &[taskdef::Slot],
     resolved: &std::collections::HashMap<crate::placeholder::Reference, taskdef::Resolved>,
 ) -> String {
-    let checked = check::run(aws, rendered).await;
+    let checked = check::run(aws, rendered, None).await;
     let region = aws.region().unwrap_or("us-east-1");
     let service = inputs
         .rollout
@@ -285,7 +291,7 @@ async fn policies(
 
 /// `preflight`: the check, before anything is registered; its tree goes to stderr.
 async fn preflight(aws: &Aws, rendered: &Rendered) -> Result<(), Error> {
-    let checked = check::run(aws, rendered).await;
+    let checked = check::run(aws, rendered, None).await;
     if checked.failed() == 0 {
         info!("preflight: the execution role can read every secret");
         return Ok(());

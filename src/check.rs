@@ -202,7 +202,13 @@ fn customer_key(
 
 /// Runs the preflight against the rendered definition.
 #[allow(clippy::too_many_lines)] // one pass over the references, in report order
-pub async fn run(aws: &Aws, rendered: &Rendered) -> Report {
+/// `read_values`: when given, JSON keys are checked by reading the values (with this run's
+/// credentials), each shown to the callback first so that it is masked.
+pub async fn run(
+    aws: &Aws,
+    rendered: &Rendered,
+    read_values: Option<crate::mask::OnSecret<'_>>,
+) -> Report {
     let mut report = Report::default();
     let references = references(rendered);
     let region = aws.region().unwrap_or("us-east-1").to_owned();
@@ -334,12 +340,43 @@ pub async fn run(aws: &Aws, rendered: &Rendered) -> Report {
                     "fix the version part of `valueFrom`",
                 );
             }
-            if secret.json_key.is_some() {
-                report.push(
-                    Status::Skip,
-                    1,
-                    "the JSON key is not checked: that would need the value",
-                );
+            if let Some(key) = &secret.json_key {
+                match &read_values {
+                    None => report.push(
+                        Status::Skip,
+                        1,
+                        "the JSON key is not checked: that needs the value (`read-values`)",
+                    ),
+                    Some(on_secret) => {
+                        let client = aws.secretsmanager(Some(arn.region));
+                        let (stage, version) = (
+                            secret.version_stage.as_deref(),
+                            secret.version_id.as_deref(),
+                        );
+                        match secretsmanager::get(&client, &secret.id, stage, version).await {
+                            Err(reason) => report.fail(
+                                1,
+                                format!("the value cannot be read with this run's credentials: {reason}"),
+                                "grant the CI role `secretsmanager:GetSecretValue`, or drop `read-values`",
+                            ),
+                            Ok(fetched) => {
+                                on_secret(&fetched.value, &format!("secretsmanager:{}", secret.id));
+                                let has_key = serde_json::from_str::<Value>(fetched.value.expose())
+                                    .ok()
+                                    .is_some_and(|d| d.get(key).is_some());
+                                if has_key {
+                                    report.push(Status::Ok, 1, format!("the secret has the JSON key `{key}`"));
+                                } else {
+                                    report.fail(
+                                        1,
+                                        format!("the secret has no JSON key `{key}`"),
+                                        "fix the key in `valueFrom`, or add it to the secret",
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
             }
             permissions
                 .check(&mut report, "secretsmanager:GetSecretValue", &metadata.arn)

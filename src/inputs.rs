@@ -127,6 +127,12 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Read the family's latest revision to print the plan (a diff). Off, with `skip-unchanged` off too, `deploy` makes no call but the registration.",
     },
     InputSpec {
+        name: "read-values",
+        kind: Kind::Bool,
+        default: Some("false"),
+        description: "`check`: also read secret values (with this run's credentials, masked) to check the JSON keys that `valueFrom` names.",
+    },
+    InputSpec {
         name: "preflight",
         kind: Kind::Bool,
         default: Some("false"),
@@ -380,6 +386,7 @@ pub struct Inputs {
     pub export: Export,
     pub dry_run: bool,
     pub plan: bool,
+    pub read_values: bool,
     pub preflight: bool,
     /// Set when a `service` is given (`deploy`; `policy` uses its names).
     pub rollout: Option<Rollout>,
@@ -410,6 +417,7 @@ impl std::fmt::Debug for Inputs {
             .field("export", &self.export.ids.len())
             .field("dry_run", &self.dry_run)
             .field("plan", &self.plan)
+            .field("read_values", &self.read_values)
             .field("preflight", &self.preflight)
             .field("rollout", &self.rollout)
             .field("tags", &self.tags.len())
@@ -873,6 +881,7 @@ impl Inputs {
             export,
             dry_run: raw.bool("dry-run")?,
             plan: raw.bool("plan")?,
+            read_values: raw.bool("read-values")?,
             preflight: raw.bool("preflight")?,
             rollout: raw.rollout(command)?,
             tags: raw.assignments("tags")?,

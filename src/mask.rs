@@ -54,6 +54,9 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Who must see each secret value as soon as it is read (the redactor, the CI's own masking).
+pub type OnSecret<'a> = &'a dyn Fn(&Secret, &str);
+
 /// RFC 3986: everything but the unreserved characters is percent-encoded.
 const URL_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')

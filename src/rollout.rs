@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::types::{
@@ -14,7 +15,7 @@ use crate::aws;
 use crate::diagnose;
 use crate::error::Error;
 use crate::inputs::Rollout;
-use crate::output;
+use crate::output::{self, Stream};
 
 /// What the service looked like before the update.
 #[derive(Debug)]
@@ -244,20 +245,13 @@ async fn wait(
 ) -> Result<(), Error> {
     let started = Instant::now();
     let mut last_state = String::new();
+    // On a terminal the state is a live line; on CI, one line per change.
+    let live = std::io::stderr().is_terminal();
+    let clear = if live { "\x1b[K" } else { "" };
     let mut events = Vec::new();
     loop {
         let service = describe(client, rollout).await?;
-        let mut new_events: Vec<_> = service
-            .events()
-            .iter()
-            .filter(|e| e.id().is_some_and(|id| seen_events.insert(id.to_owned())))
-            .filter_map(|e| e.message().map(str::to_owned))
-            .collect();
-        new_events.reverse(); // ECS lists the newest first
-        for event in &new_events {
-            output::err(&format!("  event: {event}"));
-        }
-        events.extend(new_events);
+        events.extend(new_events(&service, &mut seen_events, clear));
         let ours = service.deployments().iter().find(|d| {
             if deployment_id.is_empty() {
                 d.task_definition() == Some(revision)
@@ -286,7 +280,7 @@ async fn wait(
                     },
                 );
                 if state != last_state {
-                    output::err(&state);
+                    show_state(live, &state);
                     last_state = state;
                 }
                 let primary = d.status() == Some("PRIMARY");
@@ -306,7 +300,7 @@ async fn wait(
                     Some("the deployment is no longer PRIMARY: the service rolled back to its previous revision (deployment circuit breaker)".to_owned())
                 } else if complete && d.running_count() == d.desired_count() {
                     output::err(&format!(
-                        "rollout: completed in {}s",
+                        "{clear}rollout: completed in {}s",
                         started.elapsed().as_secs()
                     ));
                     return Ok(());
@@ -333,12 +327,40 @@ async fn wait(
                 execution_role,
             )
             .await;
+            if live {
+                output::write(Stream::Stderr, b"\n");
+            }
             return Err(Error::Rollout(format!(
                 "roll-out of {revision} to service `{}` failed: {failure}{forensics}",
                 rollout.service
             )));
         }
         tokio::time::sleep(rollout.poll_interval.max(Duration::from_millis(10))).await;
+    }
+}
+
+/// Prints and returns the service events not seen before, oldest first.
+fn new_events(service: &Service, seen: &mut HashSet<String>, clear: &str) -> Vec<String> {
+    let mut fresh: Vec<String> = service
+        .events()
+        .iter()
+        .filter(|e| e.id().is_some_and(|id| seen.insert(id.to_owned())))
+        .filter_map(|e| e.message().map(str::to_owned))
+        .collect();
+    fresh.reverse(); // ECS lists the newest first
+    for event in &fresh {
+        output::err(&format!("{clear}  event: {event}"));
+    }
+    fresh
+}
+
+/// On a terminal, one line that updates in place (the carriage return releases it through the
+/// redactor); on CI, one line per change.
+fn show_state(live: bool, state: &str) {
+    if live {
+        output::write(Stream::Stderr, format!("\x1b[K{state}\r").as_bytes());
+    } else {
+        output::err(state);
     }
 }
 

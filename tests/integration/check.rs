@@ -449,3 +449,49 @@ fn iams_own_simulator_answers_where_it_is_available() {
         "{out}"
     );
 }
+
+#[test]
+fn read_values_checks_json_keys_and_masks_what_it_reads() {
+    let env = Env::new();
+    let scene = setup(&env);
+    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
+    let out = env
+        .run([
+            "check",
+            "--task-definition",
+            &scene.template,
+            "--read-values",
+        ])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .success();
+    assert!(
+        out.stdout
+            .contains("the secret has the JSON key `password`"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("::add-mask::check-canary-password"),
+        "{out}"
+    );
+    assert!(!out.stdout.contains("check-canary"), "{out}");
+
+    let text = std::fs::read_to_string(&scene.template)
+        .unwrap()
+        .replace("web/db:password", "web/db:passwd");
+    std::fs::write(&scene.template, text).unwrap();
+    let out = env
+        .run([
+            "check",
+            "--task-definition",
+            &scene.template,
+            "--read-values",
+        ])
+        .output()
+        .failure(1);
+    assert!(
+        out.stdout
+            .contains("[fail] the secret has no JSON key `passwd`"),
+        "{out}"
+    );
+}
