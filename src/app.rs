@@ -103,7 +103,7 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
     // `check` and `policy` read metadata only: no secret value.
     let read_values = matches!(inputs.command, Command::Render | Command::Deploy);
     let mode = resolve::Mode {
-        decrypt: inputs.allow_plaintext_secrets,
+        decrypt: inputs.allow_plaintext_secrets && read_values,
         read_secret_values: read_values,
     };
     resolved.extend(resolve::resolve_remote(&slots, &aws, mode, &protect).await?);
@@ -142,7 +142,10 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
             write_pipeline_artifacts(inputs, &rendered)?;
         }
         Command::Deploy => {
-            // The file first: a deploy that cannot write it must not have registered anything.
+            if inputs.preflight && !inputs.dry_run {
+                preflight(&aws, &rendered).await?;
+            }
+            // The files before the registration: a deploy that cannot write them registers nothing.
             if let Some(target) = inputs.output.as_deref() {
                 report.rendered = artifacts::write_rendered(&rendered, target)?;
             }
@@ -155,9 +158,6 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
                     Some((raw.to_owned(), resolved.get(reference)?.changed_at?))
                 })
                 .max_by_key(|(_, at)| *at);
-            if inputs.preflight && !inputs.dry_run {
-                preflight(&aws, &rendered).await?;
-            }
             deploy(inputs, &aws, &mut rendered, last_change, &mut report).await?;
         }
         Command::Check => check(inputs, &aws, &rendered).await?,
@@ -284,7 +284,17 @@ async fn policies(
         .map(|r| (r.cluster.as_str(), r.service.as_str()));
     let policies = serde_json::json!({
         "execution-role": policy::execution_role(&checked.needs, region),
-        "deployer": policy::deployer(rendered, slots, resolved, region, service),
+        "deployer": policy::deployer(
+            rendered,
+            slots,
+            resolved,
+            region,
+            service,
+            policy::Extras {
+                preflight: inputs.preflight,
+                keep_revisions: inputs.keep_revisions.is_some(),
+            },
+        ),
     });
     serde_json::to_string_pretty(&policies).expect("JSON serialises") + "\n"
 }
@@ -330,6 +340,8 @@ async fn deploy(
         let pairs: Vec<(&str, &str)> = tags
             .iter()
             .filter_map(|t| Some((t.get("key")?.as_str()?, t.get("value")?.as_str()?)))
+            // `aws:` keys are reserved: RegisterTaskDefinition refuses them.
+            .filter(|(key, _)| !key.starts_with("aws:"))
             .collect();
         taskdef::merge_tags(&mut rendered.body, pairs, false);
     }

@@ -143,7 +143,12 @@ pub fn write_pipeline_artifacts(
 ) -> Result<Vec<PathBuf>, Error> {
     let mut written = Vec::new();
     if let Some(path) = image_definitions_path {
-        write(path, &image_definitions(rendered), false)?;
+        // An image could only hold a secret value by opt-in; then the file is private too.
+        write(
+            path,
+            &image_definitions(rendered),
+            rendered.holds_secret_values(),
+        )?;
         written.push(path.to_owned());
     }
     if let Some(directory) = codedeploy_directory {

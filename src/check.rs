@@ -387,7 +387,12 @@ pub async fn run(
                 arn.region,
                 arn.account,
             ) {
-                Ok(Some(key)) => permissions.check(&mut report, "kms:Decrypt", &key).await,
+                Ok(Some(key)) => {
+                    let via = format!("secretsmanager.{}.amazonaws.com", arn.region);
+                    permissions
+                        .check_via(&mut report, "kms:Decrypt", &key, Some(&via))
+                        .await;
+                }
                 Ok(None) => {}
                 Err(reason) => report.push(Status::Skip, 1, reason),
             }
@@ -456,7 +461,10 @@ pub async fn run(
                             &p_account,
                         ) {
                             Ok(Some(key)) => {
-                                permissions.check(&mut report, "kms:Decrypt", &key).await;
+                                let via = format!("ssm.{p_region}.amazonaws.com");
+                                permissions
+                                    .check_via(&mut report, "kms:Decrypt", &key, Some(&via))
+                                    .await;
                             }
                             Ok(None) => {}
                             Err(reason) => report.push(Status::Skip, 1, reason),
@@ -492,13 +500,25 @@ struct Permissions<'a> {
 
 impl Permissions<'_> {
     async fn check(&mut self, report: &mut Report, action: &str, resource: &str) {
+        self.check_via(report, action, resource, None).await;
+    }
+
+    /// `kms:Decrypt` happens on the role's behalf through a service: `via` names it, as the
+    /// `kms:ViaService` context of the simulation.
+    async fn check_via(
+        &mut self,
+        report: &mut Report,
+        action: &str,
+        resource: &str,
+        via: Option<&str>,
+    ) {
         report.needs.push((action.to_owned(), resource.to_owned()));
         let Some(role) = self.role else {
             return;
         };
         let mut decision = None;
         if self.simulator {
-            match iam::simulate(self.iam, &role.arn, action, resource).await {
+            match iam::simulate(self.iam, &role.arn, action, resource, via).await {
                 Ok(answer) => decision = Some(answer),
                 Err(reason) => {
                     self.simulator = false;

@@ -302,27 +302,33 @@ pub async fn register(
     let mut backoff = Duration::from_millis(200);
     let mut attempt = 1;
     loop {
-        let failure = match register_once(client, family, &body).await {
+        let (failure, ambiguous) = match register_once(client, family, &body).await {
             Ok(revision) => return Ok(revision),
             Err(Attempt::Refused(reason)) => {
                 return Err(Error::Aws(format!(
                     "ECS refused the task definition of family `{family}` (RegisterTaskDefinition): {reason}"
                 )));
             }
-            Err(Attempt::Throttled(reason)) => reason,
-            Err(Attempt::Unknown(reason)) => {
-                if let Some(latest) = latest(client, family).await?
-                    && landed(&latest)
-                {
-                    warn!(
-                        arn = %latest.revision.arn,
-                        "the RegisterTaskDefinition answer was lost ({reason}), but the revision was registered; using it"
-                    );
-                    return Ok(latest.revision);
-                }
-                reason
-            }
+            Err(Attempt::Throttled(reason)) => (reason, false),
+            Err(Attempt::Unknown(reason)) => (reason, true),
         };
+        if ambiguous {
+            // The attempt may have registered: look before trying again (or giving up).
+            let found = latest(client, family).await.map_err(|e| {
+                Error::Aws(format!(
+                    "RegisterTaskDefinition for `{family}` got no answer ({failure}), and whether it registered cannot be read: {e}; look at the family's latest revision before running again"
+                ))
+            })?;
+            if let Some(latest) = found
+                && landed(&latest)
+            {
+                warn!(
+                    arn = %latest.revision.arn,
+                    "the RegisterTaskDefinition answer was lost ({failure}), but the revision was registered; using it"
+                );
+                return Ok(latest.revision);
+            }
+        }
         if attempt >= max_attempts {
             return Err(Error::Aws(format!(
                 "RegisterTaskDefinition for family `{family}` failed after {attempt} attempt{}: {failure}",
@@ -397,7 +403,14 @@ pub async fn prune(
                 .unwrap_or(0),
         )
     });
-    let in_use = revisions_in_use(client, cluster).await;
+    let Some(in_use) = revisions_in_use(client, cluster).await else {
+        warn!(
+            family,
+            cluster,
+            "keep-revisions: the cluster's services cannot be read, so nothing is deregistered"
+        );
+        return Ok(Vec::new());
+    };
     let mut deregistered = Vec::new();
     for arn in arns.iter().skip(keep) {
         if arn == newest || in_use.contains(arn) {
@@ -427,64 +440,47 @@ fn family_of(arn: &str) -> Option<&str> {
     Some(resource.rsplit_once(':')?.0)
 }
 
-/// Task definitions that the services of `cluster` run or are deploying. When they cannot be
-/// read: a warning, and only the revisions known otherwise are protected.
-async fn revisions_in_use(client: &aws_sdk_ecs::Client, cluster: &str) -> HashSet<String> {
+/// Task definitions that the services of `cluster` run or are deploying; `None` when they cannot
+/// be read (then nothing may be deregistered).
+async fn revisions_in_use(client: &aws_sdk_ecs::Client, cluster: &str) -> Option<HashSet<String>> {
     let mut in_use = HashSet::new();
     let mut services = Vec::new();
     let mut token = None;
     loop {
-        match client
+        let page = client
             .list_services()
             .cluster(cluster)
             .set_next_token(token)
             .send()
             .await
-        {
-            Ok(page) => {
-                services.extend(page.service_arns().iter().cloned());
-                token = page.next_token().map(str::to_owned);
-                if token.is_none() {
-                    break;
-                }
-            }
-            Err(err) => {
-                warn!(
-                    cluster,
-                    "cannot list the cluster's services to protect the revisions they run: {}",
-                    aws::describe(&err)
-                );
-                return in_use;
-            }
+            .map_err(|err| warn!(cluster, "ListServices failed: {}", aws::describe(&err)))
+            .ok()?;
+        services.extend(page.service_arns().iter().cloned());
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
         }
     }
     for chunk in services.chunks(10) {
-        match client
+        let output = client
             .describe_services()
             .cluster(cluster)
             .set_services(Some(chunk.to_vec()))
             .send()
             .await
-        {
-            Ok(output) => {
-                for service in output.services() {
-                    in_use.extend(service.task_definition().map(str::to_owned));
-                    in_use.extend(
-                        service
-                            .deployments()
-                            .iter()
-                            .filter_map(|d| d.task_definition().map(str::to_owned)),
-                    );
-                }
-            }
-            Err(err) => warn!(
-                cluster,
-                "cannot describe the cluster's services: {}",
-                aws::describe(&err)
-            ),
+            .map_err(|err| warn!(cluster, "DescribeServices failed: {}", aws::describe(&err)))
+            .ok()?;
+        for service in output.services() {
+            in_use.extend(service.task_definition().map(str::to_owned));
+            in_use.extend(
+                service
+                    .deployments()
+                    .iter()
+                    .filter_map(|d| d.task_definition().map(str::to_owned)),
+            );
         }
     }
-    in_use
+    Some(in_use)
 }
 
 #[cfg(test)]

@@ -44,7 +44,8 @@ struct Entry {
 
 fn parse_entry(line: &str) -> Result<Entry, String> {
     let (alias, id) = match line.split_once(',') {
-        Some((alias, id)) => (Some(alias.trim().to_owned()), id.trim()),
+        // An alias is a variable name: the same characters rules as any other.
+        Some((alias, id)) => (Some(variable_name(alias.trim(), Casing::None)), id.trim()),
         None => (None, line.trim()),
     };
     if alias.as_deref() == Some("") || id.is_empty() {
@@ -94,7 +95,8 @@ pub fn variable_name(name: &str, casing: Casing) -> String {
     }
 }
 
-/// One exported variable and where it came from.
+/// One exported variable and where it came from: the entry line, and for a flattened JSON
+/// secret the key path in it.
 pub struct Variable {
     pub name: String,
     pub value: Secret,
@@ -114,7 +116,7 @@ fn flatten(
         serde_json::Value::Object(map) => {
             for (key, child) in map {
                 let name = format!("{prefix}_{}", variable_name(key, casing));
-                flatten(&name, child, casing, source, out);
+                flatten(&name, child, casing, &format!("{source} → {key}"), out);
             }
         }
         serde_json::Value::String(text) => out.push(Variable {
@@ -161,14 +163,14 @@ pub async fn fetch(
     }
     let expanded = expand(aws, &entries, on_secret).await?;
     let (secret_values, parameter_values) = fetch_values(aws, &expanded, on_secret).await?;
-    let variables = name(
+    let mut variables = name(
         expanded,
         &secret_values,
         &parameter_values,
         casing,
         parse_json,
     )?;
-    refuse_clashes(&variables)?;
+    refuse_clashes(&mut variables)?;
     Ok(variables)
 }
 
@@ -191,7 +193,9 @@ async fn expand(
                         .as_ref()
                         .map(|a| format!("{a}_{}", variable_name(&name, Casing::None)));
                     let id = SecretId::parse(&name).map_err(Error::Usage)?;
-                    expanded.secrets.push((alias, id, line.clone()));
+                    expanded
+                        .secrets
+                        .push((alias, id, format!("{line} → {name}")));
                 }
             }
             Source::ParameterPath(path) => {
@@ -354,20 +358,25 @@ fn name(
     Ok(variables)
 }
 
-/// Two sources, one name: an error, not an overwrite.
-fn refuse_clashes(variables: &[Variable]) -> Result<(), Error> {
-    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+/// Two sources, one name: an error, not an overwrite. (The same entry listed twice is one
+/// source.)
+fn refuse_clashes(variables: &mut Vec<Variable>) -> Result<(), Error> {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut clashes = Vec::new();
-    for variable in variables {
-        if let Some(first) = seen.insert(&variable.name, &variable.source)
-            && first != variable.source
-        {
+    variables.retain(|variable| match seen.get(&variable.name) {
+        None => {
+            seen.insert(variable.name.clone(), variable.source.clone());
+            true
+        }
+        Some(first) if *first == variable.source => false,
+        Some(first) => {
             clashes.push(format!(
                 "`{}` comes from both `{first}` and `{}`",
                 variable.name, variable.source
             ));
+            true
         }
-    }
+    });
     if clashes.is_empty() {
         Ok(())
     } else {
@@ -514,6 +523,25 @@ mod tests {
                 .alias
                 .as_deref(),
             Some("MY_ALIAS")
+        );
+    }
+
+    #[test]
+    fn aliases_are_variable_names_and_same_line_key_clashes_are_refused() {
+        assert_eq!(
+            parse_entry("X;rm -rf ~;Y,test/secret")
+                .unwrap()
+                .alias
+                .as_deref(),
+            Some("X_rm__rf___Y")
+        );
+        let mut out = Vec::new();
+        let doc: serde_json::Value = serde_json::from_str(r#"{"a-b":"1","a_b":"2"}"#).unwrap();
+        flatten("S", &doc, Casing::Uppercase, "line", &mut out);
+        let err = refuse_clashes(&mut out).unwrap_err().to_string();
+        assert!(
+            err.contains("`S_A_B` comes from both `line → a-b` and `line → a_b`"),
+            "{err}"
         );
     }
 

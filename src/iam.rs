@@ -4,6 +4,7 @@
 //! wildcards. Conditions, permission boundaries, SCPs and resource policies are reported as not
 //! evaluated rather than guessed.
 
+use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum};
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
@@ -243,7 +244,9 @@ fn applies(statement: &Statement, action: &str, resource: &str) -> bool {
     action_ok && resource_ok
 }
 
-/// Evaluates the identity policies: an explicit Deny wins, then an Allow.
+/// Evaluates the identity policies: an explicit Deny wins, then an Allow. Statements with
+/// conditions are not evaluated: an Allow with one, or a Deny with one beside an Allow, makes the
+/// answer "allowed only if the conditions say so".
 pub fn evaluate(statements: &[Statement], action: &str, resource: &str) -> Decision {
     let matching: Vec<&Statement> = statements
         .iter()
@@ -254,9 +257,18 @@ pub fn evaluate(statements: &[Statement], action: &str, resource: &str) -> Decis
             by: deny.policy.clone(),
         };
     }
+    let conditional_deny = matching.iter().find(|s| !s.allow && s.has_condition);
     if let Some(allow) = matching.iter().find(|s| s.allow && !s.has_condition) {
-        return Decision::Allowed {
-            by: allow.policy.clone(),
+        return match conditional_deny {
+            Some(deny) => Decision::AllowedIf {
+                by: format!(
+                    "{}` and the conditional Deny in `{}",
+                    allow.policy, deny.policy
+                ),
+            },
+            None => Decision::Allowed {
+                by: allow.policy.clone(),
+            },
         };
     }
     if let Some(allow) = matching.iter().find(|s| s.allow) {
@@ -268,20 +280,29 @@ pub fn evaluate(statements: &[Statement], action: &str, resource: &str) -> Decis
 }
 
 /// Asks IAM's evaluator. `Err` when the call is not available (permission, or not implemented).
+/// `via_service` is the `kms:ViaService` context of a decryption on the role's behalf.
 pub async fn simulate(
     client: &aws_sdk_iam::Client,
     role_arn: &str,
     action: &str,
     resource: &str,
+    via_service: Option<&str>,
 ) -> Result<Decision, String> {
-    let output = client
+    let mut request = client
         .simulate_principal_policy()
         .policy_source_arn(role_arn)
         .action_names(action)
-        .resource_arns(resource)
-        .send()
-        .await
-        .map_err(|e| aws::describe(&e))?;
+        .resource_arns(resource);
+    if let Some(service) = via_service {
+        request = request.context_entries(
+            ContextEntry::builder()
+                .context_key_name("kms:ViaService")
+                .context_key_values(service)
+                .context_key_type(ContextKeyTypeEnum::String)
+                .build(),
+        );
+    }
+    let output = request.send().await.map_err(|e| aws::describe(&e))?;
     let result = output
         .evaluation_results()
         .first()
@@ -295,6 +316,13 @@ pub async fn simulate(
     Ok(match result.eval_decision().as_str() {
         "allowed" => Decision::Allowed { by },
         "explicitDeny" => Decision::Denied { by },
+        // Conditions on context the simulation lacked: it cannot say no for certain.
+        _ if !result.missing_context_values().is_empty() => Decision::AllowedIf {
+            by: format!(
+                "policies with conditions on {}",
+                result.missing_context_values().join(", ")
+            ),
+        },
         _ => Decision::NotAllowed,
     })
 }

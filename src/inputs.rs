@@ -696,9 +696,10 @@ impl Raw {
         };
         let timeout = self.number("aws-timeout")?.unwrap_or(60.0);
         let rate = self.number("max-requests-per-second")?.unwrap_or(20.0);
-        if timeout <= 0.0 || rate <= 0.0 {
+        if timeout <= 0.0 || rate < 0.01 {
             return Err(Error::Usage(
-                "inputs `aws-timeout` and `max-requests-per-second` must be positive".to_owned(),
+                "inputs `aws-timeout` must be positive and `max-requests-per-second` at least 0.01"
+                    .to_owned(),
             ));
         }
         Ok(Limits {

@@ -75,7 +75,7 @@ pub fn flush() {
 /// purpose is to carry the value to the runner, and `export --export-to-stdout`, which asks for
 /// the values in so many words.
 pub fn write_unredacted_line(stream: Stream, line: &str) {
-    flush();
+    // Held-back output stays held: releasing it early could cut a value in two.
     emit(stream, format!("{line}\n").as_bytes());
 }
 

@@ -26,11 +26,24 @@ fn statements(needs: &[(String, String)], region: &str) -> Vec<Value> {
             let mut statement =
                 json!({ "Effect": "Allow", "Action": action, "Resource": resources });
             if action == "kms:Decrypt" {
-                // Only when Secrets Manager or Parameter Store decrypt on the role's behalf.
-                statement["Condition"] = json!({ "StringEquals": { "kms:ViaService": [
-                    format!("secretsmanager.{region}.amazonaws.com"),
-                    format!("ssm.{region}.amazonaws.com"),
-                ] } });
+                // Only when Secrets Manager or Parameter Store decrypt on the role's behalf, in
+                // the Regions of the keys (the default Region for a key given as `*`).
+                let mut regions: Vec<&str> = resources
+                    .iter()
+                    .map(|r| Arn::parse(r).map_or(region, |a| a.region))
+                    .collect();
+                regions.sort_unstable();
+                regions.dedup();
+                let services: Vec<String> = regions
+                    .iter()
+                    .flat_map(|r| {
+                        [
+                            format!("secretsmanager.{r}.amazonaws.com"),
+                            format!("ssm.{r}.amazonaws.com"),
+                        ]
+                    })
+                    .collect();
+                statement["Condition"] = json!({ "StringEquals": { "kms:ViaService": services } });
             }
             statement
         })
@@ -42,6 +55,39 @@ pub fn execution_role(needs: &[(String, String)], region: &str) -> Value {
     json!({ "Version": "2012-10-17", "Statement": statements(needs, region) })
 }
 
+/// What else the CI role runs besides registering.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras {
+    pub preflight: bool,
+    pub keep_revisions: bool,
+}
+
+/// The read calls of `preflight` and the calls of `keep-revisions`.
+fn extra_needs(extras: Extras, role_arn: Option<&str>, need: &mut impl FnMut(&str, String)) {
+    if extras.preflight {
+        // `check`: the role, its policies, IAM's simulator, and metadata of every reference.
+        let role = role_arn.unwrap_or("*").to_owned();
+        for action in [
+            "iam:GetRole",
+            "iam:ListRolePolicies",
+            "iam:GetRolePolicy",
+            "iam:ListAttachedRolePolicies",
+            "iam:SimulatePrincipalPolicy",
+        ] {
+            need(action, role.clone());
+        }
+        need("iam:GetPolicy", "*".to_owned());
+        need("iam:GetPolicyVersion", "*".to_owned());
+        need("ssm:DescribeParameters", "*".to_owned());
+    }
+    if extras.keep_revisions {
+        need("ecs:ListTaskDefinitions", "*".to_owned());
+        need("ecs:DeregisterTaskDefinition", "*".to_owned());
+        need("ecs:ListServices", "*".to_owned());
+        need("ecs:DescribeServices", "*".to_owned());
+    }
+}
+
 /// The CI role's policy.
 pub fn deployer(
     rendered: &Rendered,
@@ -49,6 +95,7 @@ pub fn deployer(
     resolved: &std::collections::HashMap<Reference, Resolved>,
     region: &str,
     service: Option<(&str, &str)>,
+    extras: Extras,
 ) -> Value {
     let role_arn = rendered
         .body
@@ -61,15 +108,15 @@ pub fn deployer(
     let mut need = |action: &str, resource: String| needs.push((action.to_owned(), resource));
     need("ecs:RegisterTaskDefinition", "*".to_owned());
     need("ecs:DescribeTaskDefinition", "*".to_owned());
-    if rendered.body.contains_key("tags") {
-        need(
-            "ecs:TagResource",
-            format!(
-                "arn:{partition}:ecs:{region}:{account}:task-definition/{}:*",
-                rendered.family()
-            ),
-        );
-    }
+    // Tags come from the template, the `tags` input, or the previous revision: always allowed on
+    // this family's revisions.
+    need(
+        "ecs:TagResource",
+        format!(
+            "arn:{partition}:ecs:{region}:{account}:task-definition/{}:*",
+            rendered.family()
+        ),
+    );
     if let Some((cluster, service)) = service {
         let arn = format!("arn:{partition}:ecs:{region}:{account}:service/{cluster}/{service}");
         need("ecs:DescribeServices", arn.clone());
@@ -94,6 +141,7 @@ pub fn deployer(
             )
         }
     };
+    extra_needs(extras, role_arn, &mut need);
     for slot in slots {
         for (reference, _, _) in slot.references() {
             match reference {

@@ -24,6 +24,8 @@ pub struct Before {
     pub desired_count: i32,
     /// When the PRIMARY deployment started (epoch seconds).
     running_since: Option<i64>,
+    /// The PRIMARY deployment's id and rollout state.
+    primary: Option<(String, Option<DeploymentRolloutState>)>,
     /// Events already there, so that only new ones are printed.
     seen_events: HashSet<String>,
 }
@@ -124,6 +126,16 @@ pub async fn check(client: &aws_sdk_ecs::Client, rollout: &Rollout) -> Result<Be
             .find(|d| d.status() == Some("PRIMARY"))
             .and_then(|d| d.created_at())
             .map(aws_smithy_types::DateTime::secs),
+        primary: service
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .map(|d| {
+                (
+                    d.id().unwrap_or_default().to_owned(),
+                    d.rollout_state().cloned(),
+                )
+            }),
         seen_events: service
             .events()
             .iter()
@@ -171,11 +183,7 @@ pub async fn run(
         force = true;
     }
     if already_running && !force && !count_changes {
-        output::err(&format!(
-            "rollout: service `{}` already runs {revision}; nothing to roll out",
-            rollout.service
-        ));
-        return Ok(Outcome::AlreadyRunning);
+        return already_running_outcome(client, rollout, before, revision, execution_role).await;
     }
     let updated = client
         .update_service()
@@ -232,6 +240,49 @@ pub async fn run(
         output::err("::endgroup::");
     }
     result.map(|()| Outcome::Completed { deployment })
+}
+
+/// The service already points at the revision: watch a roll-out under way, report a failed one,
+/// or leave it alone.
+async fn already_running_outcome(
+    client: &aws_sdk_ecs::Client,
+    rollout: &Rollout,
+    before: Before,
+    revision: &str,
+    execution_role: Option<&str>,
+) -> Result<Outcome, Error> {
+    match &before.primary {
+        // A roll-out of this revision is under way (a run that timed out, say): watch it.
+        Some((id, Some(DeploymentRolloutState::InProgress))) if rollout.wait => {
+            output::err(&format!(
+                "rollout: service `{}` is already rolling out {revision} (deployment {id}); waiting for it",
+                rollout.service
+            ));
+            let deployment = id.clone();
+            wait(
+                client,
+                rollout,
+                before.seen_events,
+                revision,
+                &deployment,
+                execution_role,
+            )
+            .await?;
+            return Ok(Outcome::Completed { deployment });
+        }
+        Some((id, Some(DeploymentRolloutState::Failed))) => {
+            return Err(Error::Rollout(format!(
+                "service `{}` points at {revision}, but its deployment {id} FAILED; run with `force-new-deployment` to try again",
+                rollout.service
+            )));
+        }
+        _ => {}
+    }
+    output::err(&format!(
+        "rollout: service `{}` already runs {revision}; nothing to roll out",
+        rollout.service
+    ));
+    Ok(Outcome::AlreadyRunning)
 }
 
 /// The poll loop: prints each change of state and each new service event.

@@ -772,7 +772,10 @@ fn canonicalise(value: &mut Value, key: &str, host_port_is_container_port: bool)
                 if map.get("protocol").and_then(Value::as_str) == Some("tcp") {
                     map.remove("protocol");
                 }
-                if host_port_is_container_port && map.get("hostPort") == map.get("containerPort") {
+                let host_port = map.get("hostPort").and_then(Value::as_u64);
+                let same = map.get("hostPort") == map.get("containerPort");
+                // Host port 0 is "dynamic", as if unset; ECS may report either.
+                if host_port == Some(0) || (host_port_is_container_port && same) {
                     map.remove("hostPort");
                 }
             }

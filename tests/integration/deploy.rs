@@ -564,6 +564,7 @@ fn keep_revisions_deregisters_all_but_the_newest() {
         .output()
         .success();
     }
+    // The cluster's services cannot be read (there is no cluster): nothing is deregistered.
     let out = env
         .run([
             "deploy",
@@ -571,6 +572,24 @@ fn keep_revisions_deregisters_all_but_the_newest() {
             path.to_str().unwrap(),
             "--image",
             "a:4",
+            "--keep-revisions",
+            "2",
+        ])
+        .output()
+        .success();
+    assert!(
+        out.stderr
+            .contains("services cannot be read, so nothing is deregistered"),
+        "{out}"
+    );
+    env.ecs_raw("CreateCluster", &json!({ "clusterName": "default" }));
+    let out = env
+        .run([
+            "deploy",
+            "--task-definition",
+            path.to_str().unwrap(),
+            "--image",
+            "a:5",
             "--keep-revisions",
             "2",
             "-v",
@@ -593,7 +612,7 @@ fn keep_revisions_deregisters_all_but_the_newest() {
     let mut kept = active("pruned");
     kept.retain(|r| r.starts_with("pruned:"));
     kept.sort();
-    assert_eq!(kept, vec!["pruned:3", "pruned:4"]);
+    assert_eq!(kept, vec!["pruned:4", "pruned:5"]);
     assert!(
         active("pruned-worker").contains(&"pruned-worker:1".to_owned()),
         "another family with the same prefix is untouched"

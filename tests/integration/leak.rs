@@ -393,3 +393,52 @@ fn github_runner_sees_every_mask_before_any_line_and_unescapes_them_exactly() {
         "a value too short to mask is not registered"
     );
 }
+
+#[test]
+fn no_canary_leaks_from_render_or_export_at_any_verbosity() {
+    let env = Env::new();
+    seed(&env);
+    let path = template(&env, "x");
+    run_everywhere(
+        &env,
+        &[
+            "render",
+            "--task-definition",
+            path.to_str().unwrap(),
+            "--allow-plaintext-secrets",
+            "--output",
+            "out.json",
+        ],
+        &[],
+        0,
+    );
+    let ids = canaries()
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n/leak/secure";
+    let outputs = run_everywhere(
+        &env,
+        &[
+            "export",
+            "--secret-ids",
+            &ids,
+            "--parse-json-secrets",
+            "--env-file",
+            "leak.env",
+        ],
+        &[],
+        0,
+    );
+    assert!(
+        outputs[0].stderr.contains("LEAK_PLAIN"),
+        "the names are shown:\n{}",
+        outputs[0]
+    );
+    let written = std::fs::read_to_string(env.dir.path().join("leak.env")).unwrap();
+    assert!(
+        written.contains("leak-plain-Q7v9Zx2"),
+        "the file holds what was asked for"
+    );
+}

@@ -243,3 +243,22 @@ fn a_secret_changed_after_the_running_deployment_started_forces_a_redeploy_when_
     assert_eq!(out.report("rollout").as_deref(), Some("completed"));
     assert_eq!(ecs.update().unwrap()["forceNewDeployment"], true);
 }
+
+#[test]
+fn a_service_whose_deployment_of_the_revision_failed_is_not_reported_unchanged() {
+    let env = Env::new();
+    let path = template(&env);
+    let first = ScriptedEcs::start(env.port, Scenario::Clean);
+    let arn = deploy(&env, &first, &path, &[])
+        .success()
+        .report("task-definition-arn")
+        .unwrap();
+    let ecs = ScriptedEcs::start(env.port, Scenario::Clean).running_failed(&arn);
+    let out = deploy(&env, &ecs, &path, &[]).failure(1);
+    assert!(
+        out.stderr
+            .contains("FAILED; run with `force-new-deployment` to try again"),
+        "{out}"
+    );
+    assert!(ecs.update().is_none());
+}

@@ -32,8 +32,9 @@ pub const NEW_DEPLOYMENT: &str = "ecs-svc/2222222222222222222";
 
 struct State {
     scenario: Scenario,
-    /// The revision the service runs before any update.
+    /// The revision the service runs before any update, and that deployment's rollout state.
     current: String,
+    current_rollout: &'static str,
     /// The revision the service was updated to.
     revision: Option<String>,
     polls_after_update: usize,
@@ -53,6 +54,7 @@ impl ScriptedEcs {
         let state = Arc::new(Mutex::new(State {
             scenario,
             current: OLD_REVISION.to_owned(),
+            current_rollout: "COMPLETED",
             revision: None,
             polls_after_update: 0,
             operations: Vec::new(),
@@ -71,6 +73,16 @@ impl ScriptedEcs {
     /// Makes the service run `revision` before the update.
     pub fn running(self, revision: &str) -> Self {
         revision.clone_into(&mut self.state.lock().unwrap().current);
+        self
+    }
+
+    /// Makes the service's current deployment of `revision` one that FAILED.
+    pub fn running_failed(self, revision: &str) -> Self {
+        {
+            let mut state = self.state.lock().unwrap();
+            revision.clone_into(&mut state.current);
+            state.current_rollout = "FAILED";
+        }
         self
     }
 
@@ -284,7 +296,7 @@ fn service(state: &State, task_definition: &str) -> Value {
         "status": status, "desiredCount": 2, "runningCount": 2, "pendingCount": 0,
         "taskDefinition": task_definition,
         "deploymentController": { "type": controller },
-        "deployments": [deployment("ecs-svc/1111111111111111111", "PRIMARY", task_definition, "COMPLETED", 2, 0)],
+        "deployments": [deployment("ecs-svc/1111111111111111111", "PRIMARY", task_definition, state.current_rollout, 2, 0)],
         "events": [event("e0", "(service web) has reached a steady state.")]
     })
 }
