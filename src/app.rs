@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use futures_util::StreamExt as _;
 use serde_json::Value;
 use tracing::{info, warn};
 
@@ -12,7 +13,7 @@ use crate::check;
 use crate::ci::github;
 use crate::ecs::{self, Revision};
 use crate::error::{Error, Location, Problem, Problems};
-use crate::inputs::{Command, Inputs, ReportFormat};
+use crate::inputs::{Command, Inputs, ReportFormat, Rollout};
 use crate::mask::{MIN_MASKED_LEN, Secret};
 use crate::output;
 use crate::plan;
@@ -31,10 +32,26 @@ pub struct Report {
     pub changed: bool,
     /// Where the rendered definition was written.
     pub rendered: Option<PathBuf>,
-    /// What happened to the service, when one was given.
+    /// The service rolled out to, and what happened to it.
+    pub service: Option<String>,
     pub rollout: Option<rollout::Outcome>,
     /// Each container's image and secret references, for the step summary.
     pub containers: Vec<ContainerSummary>,
+}
+
+impl Report {
+    /// The report of a run whose output is its own (`export`, `check`, a manifest).
+    pub fn empty() -> Self {
+        Self {
+            family: String::new(),
+            revision: None,
+            changed: false,
+            rendered: None,
+            service: None,
+            rollout: None,
+            containers: Vec::new(),
+        }
+    }
 }
 
 /// A container as the summary shows it: names and references, never values.
@@ -85,10 +102,16 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
     if inputs.command == Command::Export {
         return export(inputs).await;
     }
+    if let (Command::Deploy, Some(path)) = (inputs.command, &inputs.manifest) {
+        return deploy_many(inputs, path).await.map(|reports| {
+            crate::report::print_many(&reports, inputs);
+            Report::empty()
+        });
+    }
 
     // Template → references. Everything that can be wrong without AWS fails here, before any call.
     let mut template = taskdef::load(&inputs.task_definition)?;
-    taskdef::apply_inputs(&mut template, inputs)?;
+    taskdef::apply_inputs(&mut template, inputs, &inputs.images)?;
     let slots = taskdef::slots(&template)?;
     let protect = |secret: &Secret, label: &str| protect(inputs, secret, label);
     let mut resolved = resolve::resolve_local(
@@ -132,6 +155,7 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
         revision: None,
         changed: true,
         rendered: None,
+        service: None,
         rollout: None,
         containers: ContainerSummary::of(&rendered),
     };
@@ -158,7 +182,20 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
                     Some((raw.to_owned(), resolved.get(reference)?.changed_at?))
                 })
                 .max_by_key(|(_, at)| *at);
-            deploy(inputs, &aws, &mut rendered, last_change, &mut report).await?;
+            // The service is checked before anything is written.
+            let target = match &inputs.rollout {
+                Some(target) => Some((target, rollout::check(&aws.ecs(), target).await?)),
+                None => None,
+            };
+            deploy(
+                inputs,
+                target,
+                &aws,
+                &mut rendered,
+                last_change,
+                &mut report,
+            )
+            .await?;
         }
         Command::Check => check(inputs, &aws, &rendered).await?,
         Command::Export => unreachable!("export returns before the template"),
@@ -168,6 +205,146 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
         }
     }
     Ok(report)
+}
+
+/// Each manifest entry with its loaded template and the range of its placeholders in the slots.
+type Prepared<'a> = Vec<(
+    &'a crate::manifest::Entry,
+    taskdef::Template,
+    std::ops::Range<usize>,
+)>;
+
+/// Loads every template of the manifest with its inputs, and collects all their placeholders.
+fn prepare_many<'a>(
+    inputs: &Inputs,
+    entries: &'a [crate::manifest::Entry],
+) -> Result<(Prepared<'a>, Vec<taskdef::Slot>), Error> {
+    let mut prepared = Vec::new();
+    let mut all_slots = Vec::new();
+    let mut used_images = std::collections::BTreeSet::new();
+    for entry in entries {
+        let mut template = taskdef::load(&entry.task_definition)?;
+        // A named `image` input applies to the templates that have that container.
+        let names: Vec<&str> = taskdef::containers(&template.body)
+            .filter_map(|c| c.get("name").and_then(Value::as_str))
+            .collect();
+        let global = inputs.images.iter().filter(|image| match &image.container {
+            Some(name) => names.contains(&name.as_str()),
+            None => true,
+        });
+        used_images.extend(global.clone().filter_map(|i| i.container.clone()));
+        let images: Vec<_> = global.chain(&entry.images).cloned().collect();
+        taskdef::apply_inputs(&mut template, inputs, &images)?;
+        let slots = taskdef::slots(&template)?;
+        let range = all_slots.len()..all_slots.len() + slots.len();
+        all_slots.extend(slots);
+        prepared.push((entry, template, range));
+    }
+    if let Some(unused) = inputs
+        .images
+        .iter()
+        .filter_map(|i| i.container.as_ref())
+        .find(|name| !used_images.contains(*name))
+    {
+        return Err(Error::Usage(format!(
+            "input `image`: no template of the manifest has a container named `{unused}`"
+        )));
+    }
+    Ok((prepared, all_slots))
+}
+
+/// `deploy` of a manifest: every template prepared and every reference resolved in one batched
+/// pass, every service checked, all before the first write; then each service deployed (at most
+/// `max-concurrency` at once). One failing service does not stop the others; the run fails if
+/// any failed, and the report covers each.
+async fn deploy_many(inputs: &Inputs, path: &Path) -> Result<Vec<Report>, Error> {
+    let entries = crate::manifest::load(path)?;
+    let (prepared, all_slots) = prepare_many(inputs, &entries)?;
+    let protect = |secret: &Secret, label: &str| protect(inputs, secret, label);
+    let mut resolved = resolve::resolve_local(
+        &all_slots,
+        &inputs.environment,
+        inputs.allow_plaintext_secrets,
+        &protect,
+    )?;
+    let aws = Aws::load(inputs.region.as_deref(), inputs.limits).await;
+    let mode = resolve::Mode {
+        decrypt: inputs.allow_plaintext_secrets,
+        read_secret_values: true,
+    };
+    resolved.extend(resolve::resolve_remote(&all_slots, &aws, mode, &protect).await?);
+    resolve::refuse_plaintext(&all_slots, &resolved, inputs.allow_plaintext_secrets)?;
+
+    let client = aws.ecs();
+    let mut ready = Vec::new();
+    for (entry, template, range) in prepared {
+        let rendered = taskdef::render(template, &all_slots[range.clone()], &resolved);
+        taskdef::validate(&rendered, &entry.task_definition)?;
+        check_shape(&rendered, &entry.task_definition)?;
+        if inputs.preflight && !inputs.dry_run {
+            preflight(&aws, &rendered).await?;
+        }
+        let target = entry.service.as_ref().map(|service| Rollout {
+            service: service.clone(),
+            cluster: entry
+                .cluster
+                .clone()
+                .unwrap_or_else(|| inputs.rollout_settings.cluster.clone()),
+            ..inputs.rollout_settings.clone()
+        });
+        let before = match &target {
+            Some(target) => Some(rollout::check(&client, target).await?),
+            None => None,
+        };
+        let last_change = all_slots[range]
+            .iter()
+            .flat_map(taskdef::Slot::references)
+            .filter_map(|(reference, raw, _)| {
+                Some((raw.to_owned(), resolved.get(reference)?.changed_at?))
+            })
+            .max_by_key(|(_, at)| *at);
+        ready.push((rendered, target, before, last_change));
+    }
+
+    let aws = &aws;
+    let runs = ready
+        .into_iter()
+        .map(|(mut rendered, target, before, last_change)| async move {
+            let mut report = Report {
+                family: rendered.family().to_owned(),
+                containers: ContainerSummary::of(&rendered),
+                ..Report::empty()
+            };
+            report.changed = true;
+            let target = target.as_ref().zip(before);
+            let result = deploy(inputs, target, aws, &mut rendered, last_change, &mut report).await;
+            (report, result)
+        });
+    let outcomes: Vec<(Report, Result<(), Error>)> = futures_util::stream::iter(runs)
+        .buffer_unordered(inputs.limits.concurrency)
+        .collect()
+        .await;
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(report, result)| {
+            result
+                .as_ref()
+                .err()
+                .map(|e| format!("`{}`: {e}", report.family))
+        })
+        .collect();
+    let reports: Vec<Report> = outcomes.into_iter().map(|(report, _)| report).collect();
+    if failures.is_empty() {
+        Ok(reports)
+    } else {
+        crate::report::print_many(&reports, inputs);
+        Err(Error::Rollout(format!(
+            "{} of {} services failed:\n  {}",
+            failures.len(),
+            entries.len(),
+            failures.join("\n  ")
+        )))
+    }
 }
 
 /// `export`: values as variables, to the destinations asked for; the report names them only.
@@ -234,14 +411,7 @@ async fn export(inputs: &Inputs) -> Result<Report, Error> {
         if names.len() == 1 { "" } else { "s" },
         names.join(", ")
     ));
-    Ok(Report {
-        family: String::new(),
-        revision: None,
-        changed: false,
-        rendered: None,
-        rollout: None,
-        containers: Vec::new(),
-    })
+    Ok(Report::empty())
 }
 
 /// `check`: the report on stdout; an error when anything failed.
@@ -317,17 +487,13 @@ async fn preflight(aws: &Aws, rendered: &Rendered) -> Result<(), Error> {
 /// Plan, then register unless nothing changed or this is a dry run.
 async fn deploy(
     inputs: &Inputs,
+    target: Option<(&Rollout, rollout::Before)>,
     aws: &Aws,
     rendered: &mut Rendered,
     last_change: rollout::LastChange,
     report: &mut Report,
 ) -> Result<(), Error> {
     let client = aws.ecs();
-    // The service is checked before anything is written: a missing service fails the job here.
-    let before = match &inputs.rollout {
-        Some(target) => Some(rollout::check(&client, target).await?),
-        None => None,
-    };
     // The latest revision feeds the plan, skip-unchanged, kept tags and a lost-answer check.
     let needs_latest = inputs.plan || inputs.skip_unchanged || inputs.dry_run;
     let latest = if needs_latest {
@@ -381,7 +547,8 @@ async fn deploy(
         revision
     };
     report.revision = Some(revision.clone());
-    if let (Some(target), Some(before)) = (&inputs.rollout, before) {
+    if let Some((target, before)) = target {
+        report.service = Some(target.service.clone());
         let execution_role = rendered
             .body
             .get("executionRoleArn")
@@ -404,7 +571,9 @@ async fn deploy(
         let cluster = inputs
             .rollout
             .as_ref()
-            .map_or("default", |r| r.cluster.as_str());
+            .map_or(inputs.rollout_settings.cluster.as_str(), |r| {
+                r.cluster.as_str()
+            });
         ecs::prune(&client, &report.family, keep, cluster, &revision.arn).await?;
     }
     Ok(())

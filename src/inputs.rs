@@ -43,6 +43,12 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Path of the task-definition template: JSON or YAML, in the RegisterTaskDefinition shape or the `describe-task-definition` output. Required.",
     },
     InputSpec {
+        name: "manifest",
+        kind: Kind::Text,
+        default: None,
+        description: "`deploy` of many services in one run: a YAML or JSON file listing `services:` entries, each with `task-definition` and optionally `service`, `cluster` and `image`. References of all of them are resolved in one batched pass.",
+    },
+    InputSpec {
         name: "image",
         kind: Kind::List,
         default: None,
@@ -390,6 +396,9 @@ pub struct Inputs {
     pub preflight: bool,
     /// Set when a `service` is given (`deploy`; `policy` uses its names).
     pub rollout: Option<Rollout>,
+    /// The roll-out settings for a manifest's services (service name empty).
+    pub rollout_settings: Rollout,
+    pub manifest: Option<PathBuf>,
     pub tags: Vec<Assignment>,
     pub keep_revisions: Option<usize>,
     pub image_definitions: Option<PathBuf>,
@@ -420,6 +429,7 @@ impl std::fmt::Debug for Inputs {
             .field("read_values", &self.read_values)
             .field("preflight", &self.preflight)
             .field("rollout", &self.rollout)
+            .field("manifest", &self.manifest)
             .field("tags", &self.tags.len())
             .field("keep_revisions", &self.keep_revisions)
             .field("image_definitions", &self.image_definitions)
@@ -649,6 +659,13 @@ impl Raw {
         if !matches!(command, Command::Deploy | Command::Policy) {
             return Ok(None);
         }
+        let mut rollout = self.rollout_settings()?;
+        service.clone_into(&mut rollout.service);
+        Ok(Some(rollout))
+    }
+
+    /// The roll-out settings, for the `service` input or a manifest's services.
+    fn rollout_settings(&self) -> Result<Rollout, Error> {
         let seconds = |name: &'static str, scale: f64| -> Result<std::time::Duration, Error> {
             let number = self.number(name)?.unwrap_or_default() * scale;
             std::time::Duration::try_from_secs_f64(number)
@@ -667,20 +684,20 @@ impl Raw {
                 ));
             }
         };
-        Ok(Some(Rollout {
+        Ok(Rollout {
             cluster: self
                 .text("cluster")
                 .or(spec("cluster").default)
                 .unwrap_or("default")
                 .to_owned(),
-            service: service.to_owned(),
+            service: String::new(),
             desired_count,
             force_new_deployment: self.bool("force-new-deployment")?,
             redeploy_on_secret_change: self.bool("redeploy-on-secret-change")?,
             wait: self.bool("wait-for-service-stability")?,
             timeout: seconds("wait-for-minutes", 60.0)?,
             poll_interval: seconds("poll-interval", 1.0)?,
-        }))
+        })
     }
 
     fn limits(&self) -> Result<Limits, Error> {
@@ -812,6 +829,7 @@ impl Inputs {
         let task_definition = match raw.text("task-definition") {
             Some(path) => PathBuf::from(path),
             None if command == Command::Export => PathBuf::new(),
+            None if command == Command::Deploy && raw.text("manifest").is_some() => PathBuf::new(),
             None => {
                 return Err(Error::Usage(
                     "input `task-definition` is required: pass `--task-definition PATH` or set `INPUT_TASK-DEFINITION` / `ECS_SECRETS_TASK_DEFINITION`"
@@ -885,6 +903,8 @@ impl Inputs {
             read_values: raw.bool("read-values")?,
             preflight: raw.bool("preflight")?,
             rollout: raw.rollout(command)?,
+            rollout_settings: raw.rollout_settings()?,
+            manifest: raw.text("manifest").map(PathBuf::from),
             tags: raw.assignments("tags")?,
             keep_revisions: match raw.number("keep-revisions")? {
                 None => None,
@@ -922,7 +942,7 @@ fn refuse_body_logging(environment: &BTreeMap<String, String>) -> Result<(), Err
     Ok(())
 }
 
-fn parse_image(item: &str) -> Result<Image, Error> {
+pub fn parse_image(item: &str) -> Result<Image, Error> {
     let (container, uri) = match item.split_once('=') {
         Some((container, uri)) => (Some(container.trim().to_owned()), uri.trim()),
         None => (None, item),

@@ -12,6 +12,7 @@ mod export;
 mod iam;
 mod inputs;
 mod logging;
+mod manifest;
 mod mask;
 mod output;
 mod placeholder;

@@ -59,6 +59,36 @@ pub fn print(report: &Report, inputs: &Inputs) {
     }
 }
 
+/// The reports of a manifest deploy: one block per service (`family.key=value` lines, or a JSON
+/// array), and on GitHub a `services` output holding the JSON array.
+pub fn print_many(reports: &[Report], inputs: &Inputs) {
+    let all: Vec<serde_json::Map<String, serde_json::Value>> = reports
+        .iter()
+        .map(|report| {
+            pairs(report, inputs)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
+                .collect()
+        })
+        .collect();
+    let json = serde_json::to_string_pretty(&all).expect("JSON serialises");
+    let text = match inputs.report_format {
+        ReportFormat::Json => json.clone() + "\n",
+        _ => reports.iter().fold(String::new(), |mut text, report| {
+            for (key, value) in pairs(report, inputs) {
+                let _ = writeln!(text, "{}.{key}={value}", report.family);
+            }
+            text
+        }),
+    };
+    output::write(output::Stream::Stdout, text.as_bytes());
+    if let Some(path) = inputs.ci.github.as_ref().and_then(|g| g.output.as_ref())
+        && let Err(e) = github::set_outputs(path, &[("services", json)])
+    {
+        warn!(file = %path.display(), "cannot write step outputs: {e}");
+    }
+}
+
 fn pairs(report: &Report, inputs: &Inputs) -> Vec<(&'static str, String)> {
     let mut pairs: Vec<(&str, String)> = vec![("family", report.family.clone())];
     if let Some(revision) = &report.revision {
@@ -68,8 +98,8 @@ fn pairs(report: &Report, inputs: &Inputs) -> Vec<(&'static str, String)> {
     if inputs.command == Command::Deploy {
         pairs.push(("changed", report.changed.to_string()));
     }
-    if let (Some(target), Some(outcome)) = (&inputs.rollout, &report.rollout) {
-        pairs.push(("service", target.service.clone()));
+    if let (Some(service), Some(outcome)) = (&report.service, &report.rollout) {
+        pairs.push(("service", service.clone()));
         pairs.push(("rollout", outcome.state().to_owned()));
         if let Some(deployment) = outcome.deployment() {
             pairs.push(("deployment-id", deployment.to_owned()));

@@ -144,7 +144,11 @@ pub fn load(path: &Path) -> Result<Template, Error> {
 }
 
 /// Merges `image`, `environment-variables` and `secrets` into the containers they name.
-pub fn apply_inputs(template: &mut Template, inputs: &Inputs) -> Result<(), Error> {
+pub fn apply_inputs(
+    template: &mut Template,
+    inputs: &Inputs,
+    images: &[crate::inputs::Image],
+) -> Result<(), Error> {
     let names: Vec<String> = containers(&template.body)
         .map(|c| {
             c.get("name")
@@ -194,7 +198,7 @@ pub fn apply_inputs(template: &mut Template, inputs: &Inputs) -> Result<(), Erro
             Ok(())
         }
     };
-    for image in &inputs.images {
+    for image in images {
         let indices = if let Some(name) = &image.container {
             vec![index_of(name)?]
         } else {

@@ -262,3 +262,77 @@ fn a_service_whose_deployment_of_the_revision_failed_is_not_reported_unchanged()
     );
     assert!(ecs.update().is_none());
 }
+
+#[test]
+fn a_manifest_deploys_many_services_resolving_shared_references_once() {
+    let env = Env::new();
+    let web = template(&env);
+    let worker = env.file(
+        "worker.json",
+        r#"{"family":"worker","executionRoleArn":"arn:aws:iam::123456789012:role/web-execution","containerDefinitions":[{"name":"worker","image":"worker:1","memory":64,"secrets":[{"name":"DB_PASSWORD","valueFrom":"{{secretsmanager-arn:web/db:password}}"}]}]}"#,
+    );
+    let manifest = env.file(
+        "services.yaml",
+        &format!(
+            "services:\n  - task-definition: {web}\n    service: web\n    image: web=repo/web:7\n  - task-definition: {}\n",
+            worker.display()
+        ),
+    );
+    let ecs = ScriptedEcs::start(env.port, Scenario::Clean);
+    env.record();
+    let out = env
+        .run([
+            "deploy",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--poll-interval",
+            "0.01",
+        ])
+        .env("AWS_ENDPOINT_URL_ECS", ecs.url())
+        .output()
+        .success();
+    assert!(
+        out.stdout.contains(
+            "web.task-definition-arn=arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
+        ),
+        "{out}"
+    );
+    assert!(out.stdout.contains("web.rollout=completed"), "{out}");
+    assert!(
+        out.stdout.contains(
+            "worker.task-definition-arn=arn:aws:ecs:us-east-1:123456789012:task-definition/worker:1"
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        count(&env.calls(), "DescribeSecret"),
+        1,
+        "the shared reference is resolved once"
+    );
+    assert_eq!(
+        ecs.update().unwrap()["taskDefinition"],
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
+    );
+
+    // A service that cannot be updated stops the whole manifest before any registration.
+    let missing = ScriptedEcs::start(env.port, Scenario::Missing);
+    let out = env
+        .run([
+            "deploy",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--image",
+            "worker=worker:2",
+        ])
+        .env("AWS_ENDPOINT_URL_ECS", missing.url())
+        .output()
+        .failure(1);
+    assert!(out.stderr.contains("not found (MISSING)"), "{out}");
+    assert!(
+        !missing
+            .operations()
+            .contains(&"RegisterTaskDefinition".to_owned()),
+        "{:?}",
+        missing.operations()
+    );
+}
