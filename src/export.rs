@@ -234,7 +234,6 @@ async fn fetch_values(
         .collect();
     let current: Vec<String> = current.into_iter().collect();
     for chunk in current.chunks(secretsmanager::BATCH) {
-        aws.pace().await;
         for (id, result) in secretsmanager::batch_get(&sm, chunk).await {
             let fetched =
                 result.map_err(|reason| Error::Aws(format!("secret `{id}`: {reason}")))?;
@@ -243,7 +242,6 @@ async fn fetch_values(
         }
     }
     for (_, s, _) in expanded.secrets.iter().filter(|(_, s, _)| !s.is_current()) {
-        aws.pace().await;
         let (stage, version) = (s.version_stage.as_deref(), s.version_id.as_deref());
         let fetched = secretsmanager::get(&sm, &s.id, stage, version)
             .await

@@ -118,7 +118,7 @@ pub const INPUTS: &[InputSpec] = &[
         name: "max-requests-per-second",
         kind: Kind::Text,
         default: Some("20"),
-        description: "Rate bound for resolving references (Parameter Store allows 40 requests a second per account and Region by default, shared by everyone).",
+        description: "Rate bound for Parameter Store calls, in any one-second window (its default quota is 40 a second, shared by the whole account and Region). Secrets Manager's quotas are far higher: its calls are bounded by `max-concurrency` only.",
     },
     InputSpec {
         name: "region",

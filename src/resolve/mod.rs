@@ -226,10 +226,16 @@ pub async fn resolve_remote(
     );
     let mut answers = Answers::default();
     // Each call waits for its slot under the rate bound; at most `concurrency` are in flight.
-    let paced = calls(&wanted, aws).into_iter().map(|call| async move {
-        aws.pace().await;
-        call.await
-    });
+    // Parameter Store calls wait for their slot under the rate bound (its quota is shared by the
+    // whole account and low); at most `concurrency` calls are in flight.
+    let paced = calls(&wanted, aws)
+        .into_iter()
+        .map(|(parameter_store, call)| async move {
+            if parameter_store {
+                aws.pace().await;
+            }
+            call.await
+        });
     let mut outcomes = stream::iter(paced).buffer_unordered(aws.limits.concurrency);
     while let Some(outcome) = outcomes.next().await {
         match outcome {
@@ -279,9 +285,9 @@ pub async fn resolve_remote(
     interpret(slots, &answers, &region_of)
 }
 
-/// One future per AWS call the plan needs.
-fn calls(wanted: &Wanted, aws: &Aws) -> Vec<LocalBoxFuture<'static, Outcome>> {
-    let mut calls: Vec<LocalBoxFuture<'static, Outcome>> = Vec::new();
+/// One future per AWS call the plan needs, each marked whether it is a Parameter Store call.
+fn calls(wanted: &Wanted, aws: &Aws) -> Vec<(bool, LocalBoxFuture<'static, Outcome>)> {
+    let mut calls: Vec<(bool, LocalBoxFuture<'static, Outcome>)> = Vec::new();
     for (values, decrypt, groups) in [
         (true, wanted.decrypt, &wanted.ssm_values),
         (false, false, &wanted.ssm_arns),
@@ -291,7 +297,8 @@ fn calls(wanted: &Wanted, aws: &Aws) -> Vec<LocalBoxFuture<'static, Outcome>> {
             let names: Vec<String> = names.iter().cloned().collect();
             for chunk in names.chunks(ssm::BATCH) {
                 let (client, chunk, region) = (client.clone(), chunk.to_vec(), region.clone());
-                calls.push(
+                calls.push((
+                    true,
                     async move {
                         let results = ssm::get_parameters(&client, &chunk, decrypt).await;
                         Outcome::Parameters {
@@ -301,7 +308,7 @@ fn calls(wanted: &Wanted, aws: &Aws) -> Vec<LocalBoxFuture<'static, Outcome>> {
                         }
                     }
                     .boxed_local(),
-                );
+                ));
             }
         }
     }
@@ -310,18 +317,20 @@ fn calls(wanted: &Wanted, aws: &Aws) -> Vec<LocalBoxFuture<'static, Outcome>> {
         let ids: Vec<String> = ids.iter().cloned().collect();
         for chunk in ids.chunks(secretsmanager::BATCH) {
             let (client, chunk, region) = (client.clone(), chunk.to_vec(), region.clone());
-            calls.push(
+            calls.push((
+                false,
                 async move {
                     Outcome::Secrets(region, secretsmanager::batch_get(&client, &chunk).await)
                 }
                 .boxed_local(),
-            );
+            ));
         }
     }
     for key in &wanted.secret_pinned {
         let client = aws.secretsmanager(key.0.as_deref());
         let key = key.clone();
-        calls.push(
+        calls.push((
+            false,
             async move {
                 let (id, stage, version) = &key.1;
                 let result =
@@ -329,19 +338,20 @@ fn calls(wanted: &Wanted, aws: &Aws) -> Vec<LocalBoxFuture<'static, Outcome>> {
                 Outcome::Pinned(key, result)
             }
             .boxed_local(),
-        );
+        ));
     }
     for (region, ids) in &wanted.secret_describe {
         let client = aws.secretsmanager(region.as_deref());
         for id in ids {
             let (client, id, region) = (client.clone(), id.clone(), region.clone());
-            calls.push(
+            calls.push((
+                false,
                 async move {
                     let result = secretsmanager::describe(&client, &id).await;
                     Outcome::Described(region, id, result)
                 }
                 .boxed_local(),
-            );
+            ));
         }
     }
     calls
