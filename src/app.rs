@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt as _;
+use std::collections::HashMap;
+
 use serde_json::Value;
 use tracing::{info, warn};
 
@@ -16,6 +18,7 @@ use crate::error::{Error, Location, Problem, Problems};
 use crate::inputs::{Command, Inputs, ReportFormat, Rollout};
 use crate::mask::{MIN_MASKED_LEN, Secret};
 use crate::output;
+use crate::placeholder::Reference;
 use crate::plan;
 use crate::policy;
 use crate::resolve;
@@ -113,24 +116,9 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
     let mut template = taskdef::load(&inputs.task_definition)?;
     taskdef::apply_inputs(&mut template, inputs, &inputs.images)?;
     let slots = taskdef::slots(&template)?;
-    let protect = |secret: &Secret, label: &str| protect(inputs, secret, label);
-    let mut resolved = resolve::resolve_local(
-        &slots,
-        &inputs.environment,
-        inputs.allow_plaintext_secrets,
-        &protect,
-    )?;
-
-    // Resolve against AWS: batched, deduplicated, all or nothing.
-    let aws = Aws::load(inputs.region.as_deref(), inputs.limits).await;
     // `check` and `policy` read metadata only: no secret value.
     let read_values = matches!(inputs.command, Command::Render | Command::Deploy);
-    let mode = resolve::Mode {
-        decrypt: inputs.allow_plaintext_secrets && read_values,
-        read_secret_values: read_values,
-    };
-    resolved.extend(resolve::resolve_remote(&slots, &aws, mode, &protect).await?);
-    resolve::refuse_plaintext(&slots, &resolved, inputs.allow_plaintext_secrets)?;
+    let (aws, resolved) = resolve_all(inputs, &slots, read_values).await?;
     #[cfg(debug_assertions)]
     if inputs.environment.contains_key("ECS_SECRETS_DEBUG_PANIC") {
         // Debug builds only, for the leak suite: a panic whose message carries a value must
@@ -253,6 +241,31 @@ fn prepare_many<'a>(
     Ok((prepared, all_slots))
 }
 
+/// Resolves every placeholder of `slots`: `env` locally, then AWS in one batched pass (values
+/// only when `read_values`; `check` and `policy` read metadata), then refuses secret values in
+/// plain text unless allowed. Returns the AWS set-up for what follows.
+async fn resolve_all(
+    inputs: &Inputs,
+    slots: &[taskdef::Slot],
+    read_values: bool,
+) -> Result<(Aws, HashMap<Reference, taskdef::Resolved>), Error> {
+    let protect = |secret: &Secret, label: &str| protect(inputs, secret, label);
+    let mut resolved = resolve::resolve_local(
+        slots,
+        &inputs.environment,
+        inputs.allow_plaintext_secrets,
+        &protect,
+    )?;
+    let aws = Aws::load(inputs.region.as_deref(), inputs.limits).await;
+    let mode = resolve::Mode {
+        decrypt: inputs.allow_plaintext_secrets && read_values,
+        read_secret_values: read_values,
+    };
+    resolved.extend(resolve::resolve_remote(slots, &aws, mode, &protect).await?);
+    resolve::refuse_plaintext(slots, &resolved, inputs.allow_plaintext_secrets)?;
+    Ok((aws, resolved))
+}
+
 /// `deploy` of a manifest: every template prepared and every reference resolved in one batched
 /// pass, every service checked, all before the first write; then each service deployed (at most
 /// `max-concurrency` at once). One failing service does not stop the others; the run fails if
@@ -260,20 +273,7 @@ fn prepare_many<'a>(
 async fn deploy_many(inputs: &Inputs, path: &Path) -> Result<Vec<Report>, Error> {
     let entries = crate::manifest::load(path)?;
     let (prepared, all_slots) = prepare_many(inputs, &entries)?;
-    let protect = |secret: &Secret, label: &str| protect(inputs, secret, label);
-    let mut resolved = resolve::resolve_local(
-        &all_slots,
-        &inputs.environment,
-        inputs.allow_plaintext_secrets,
-        &protect,
-    )?;
-    let aws = Aws::load(inputs.region.as_deref(), inputs.limits).await;
-    let mode = resolve::Mode {
-        decrypt: inputs.allow_plaintext_secrets,
-        read_secret_values: true,
-    };
-    resolved.extend(resolve::resolve_remote(&all_slots, &aws, mode, &protect).await?);
-    resolve::refuse_plaintext(&all_slots, &resolved, inputs.allow_plaintext_secrets)?;
+    let (aws, resolved) = resolve_all(inputs, &all_slots, true).await?;
 
     let client = aws.ecs();
     let mut ready = Vec::new();
