@@ -1,32 +1,9 @@
 //! `ecs-secrets`: parse inputs, start logging, run the pipeline, map the outcome to an exit code.
 
-mod app;
-mod artifacts;
-mod aws;
-mod check;
-mod ci;
-mod diagnose;
-mod ecs;
-mod error;
-mod export;
-mod iam;
-mod inputs;
-mod logging;
-mod manifest;
-mod mask;
-mod output;
-mod placeholder;
-mod plan;
-mod policy;
-mod reference;
-mod report;
-mod resolve;
-mod rollout;
-mod taskdef;
-
 use std::process::ExitCode;
 
-use crate::inputs::Parsed;
+use ecs_secrets::inputs::{self, Parsed};
+use ecs_secrets::{app, ci, error, logging, output, report};
 
 fn main() -> ExitCode {
     output::install_panic_hook();

@@ -53,11 +53,19 @@ impl Template {
 
 /// Reads and parses a template.
 pub fn load(path: &Path) -> Result<Template, Error> {
+    let source = std::fs::read_to_string(path).map_err(|e| Error::Template {
+        path: path.to_owned(),
+        message: format!("cannot read: {e}"),
+    })?;
+    parse(path, source)
+}
+
+/// Parses a template's text; `path` names it in errors and chooses YAML by its extension.
+pub fn parse(path: &Path, source: String) -> Result<Template, Error> {
     let fail = |message: String| Error::Template {
         path: path.to_owned(),
         message,
     };
-    let source = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
     let yaml_extension = path
         .extension()
         .and_then(|e| e.to_str())
