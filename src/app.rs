@@ -70,26 +70,17 @@ impl ContainerSummary {
     fn of(rendered: &Rendered) -> Vec<Self> {
         let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
         taskdef::containers(&rendered.body)
-            .map(|c| {
-                let entries = c
-                    .get("secrets")
-                    .and_then(Value::as_array)
+            .enumerate()
+            .map(|(i, c)| Self {
+                name: text(c.get("name")),
+                image: text(c.get("image")),
+                secrets: taskdef::secret_entries(i, c)
                     .into_iter()
-                    .flatten()
-                    .chain(
-                        c.get("logConfiguration")
-                            .and_then(|l| l.get("secretOptions"))
-                            .and_then(Value::as_array)
-                            .into_iter()
-                            .flatten(),
-                    );
-                Self {
-                    name: text(c.get("name")),
-                    image: text(c.get("image")),
-                    secrets: entries
-                        .map(|e| (text(e.get("name")), text(e.get("valueFrom"))))
-                        .collect(),
-                }
+                    .map(|e| {
+                        let owned = |v: Option<&str>| v.unwrap_or_default().to_owned();
+                        (owned(e.name), owned(e.value_from))
+                    })
+                    .collect(),
             })
             .collect()
     }

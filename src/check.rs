@@ -132,35 +132,13 @@ struct Reference {
 fn references(rendered: &Rendered) -> Vec<Reference> {
     let mut out = Vec::new();
     for (i, container) in crate::taskdef::containers(&rendered.body).enumerate() {
-        for (list, path) in [
-            (
-                container.get("secrets"),
-                format!("containerDefinitions[{i}].secrets"),
-            ),
-            (
-                container
-                    .get("logConfiguration")
-                    .and_then(|l| l.get("secretOptions")),
-                format!("containerDefinitions[{i}].logConfiguration.secretOptions"),
-            ),
-        ] {
-            for (j, entry) in list
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                if let Some(value_from) = entry.get("valueFrom").and_then(Value::as_str) {
-                    out.push(Reference {
-                        path: format!("{path}[{j}].valueFrom"),
-                        name: entry
-                            .get("name")
-                            .and_then(Value::as_str)
-                            .unwrap_or("?")
-                            .to_owned(),
-                        value_from: value_from.to_owned(),
-                    });
-                }
+        for entry in crate::taskdef::secret_entries(i, container) {
+            if let Some(value_from) = entry.value_from {
+                out.push(Reference {
+                    path: entry.path,
+                    name: entry.name.unwrap_or("?").to_owned(),
+                    value_from: value_from.to_owned(),
+                });
             }
         }
         if let Some(credentials) = container

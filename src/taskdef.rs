@@ -646,6 +646,43 @@ pub fn validate(rendered: &Rendered, source: &Path) -> Result<(), Error> {
 }
 
 /// Checks one container; returns whether it references secrets.
+/// An entry of a container's `secrets[]` or `logConfiguration.secretOptions[]`.
+pub struct SecretEntry<'a> {
+    /// The JSON path of its `valueFrom`, e.g. `containerDefinitions[0].secrets[1].valueFrom`.
+    pub path: String,
+    pub name: Option<&'a str>,
+    pub value_from: Option<&'a str>,
+}
+
+/// The `secrets[]` and `logConfiguration.secretOptions[]` entries of container `i`.
+pub fn secret_entries(i: usize, container: &Map<String, Value>) -> Vec<SecretEntry<'_>> {
+    let lists = [
+        (container.get("secrets"), "secrets"),
+        (
+            container
+                .get("logConfiguration")
+                .and_then(|l| l.get("secretOptions")),
+            "logConfiguration.secretOptions",
+        ),
+    ];
+    let mut out = Vec::new();
+    for (list, list_path) in lists {
+        for (j, entry) in list
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            out.push(SecretEntry {
+                path: format!("containerDefinitions[{i}].{list_path}[{j}].valueFrom"),
+                name: entry.get("name").and_then(Value::as_str),
+                value_from: entry.get("valueFrom").and_then(Value::as_str),
+            });
+        }
+    }
+    out
+}
+
 fn check_container(
     i: usize,
     container: &Map<String, Value>,
@@ -675,31 +712,13 @@ fn check_container(
             "every container needs an `image`".to_owned(),
         );
     }
-    let mut value_froms = Vec::new();
-    for (list, list_path) in [
-        (container.get("secrets"), format!("{base}.secrets")),
-        (
-            container
-                .get("logConfiguration")
-                .and_then(|l| l.get("secretOptions")),
-            format!("{base}.logConfiguration.secretOptions"),
-        ),
-    ] {
-        for (j, entry) in list
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            value_froms.push((
-                format!("{list_path}[{j}].valueFrom"),
-                entry.get("valueFrom"),
-            ));
-        }
-    }
+    let value_froms = secret_entries(i, container);
     uses_secrets |= !value_froms.is_empty();
-    for (path, value) in value_froms {
-        match value.and_then(Value::as_str) {
+    for SecretEntry {
+        path, value_from, ..
+    } in value_froms
+    {
+        match value_from {
             None => problem(
                 path,
                 "`valueFrom` is missing; expected an ARN or a parameter name".into(),
