@@ -146,7 +146,7 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
         }
         Command::Deploy => {
             if inputs.preflight && !inputs.dry_run {
-                preflight(&aws, &rendered).await?;
+                preflight(inputs, &aws, &rendered).await?;
             }
             // The files before the registration: a deploy that cannot write them registers nothing.
             if let Some(target) = inputs.output.as_deref() {
@@ -273,7 +273,7 @@ async fn deploy_many(inputs: &Inputs, path: &Path) -> Result<Vec<Report>, Error>
         taskdef::validate(&rendered, &entry.task_definition)?;
         check_shape(&rendered, &entry.task_definition)?;
         if inputs.preflight && !inputs.dry_run {
-            preflight(&aws, &rendered).await?;
+            preflight(inputs, &aws, &rendered).await?;
         }
         let target = entry.service.as_ref().map(|service| Rollout {
             service: service.clone(),
@@ -414,6 +414,9 @@ async fn check(inputs: &Inputs, aws: &Aws, rendered: &Rendered) -> Result<(), Er
         None
     };
     let checked = check::run(aws, rendered, read_values).await;
+    if let Some(github) = &inputs.ci.github {
+        crate::ci::github::annotate_check(github, &checked);
+    }
     let text = match inputs.report_format {
         ReportFormat::Json => checked.json(),
         _ => checked.text(),
@@ -461,13 +464,16 @@ async fn policies(
 }
 
 /// `preflight`: the check, before anything is registered; its tree goes to stderr.
-async fn preflight(aws: &Aws, rendered: &Rendered) -> Result<(), Error> {
+async fn preflight(inputs: &Inputs, aws: &Aws, rendered: &Rendered) -> Result<(), Error> {
     let checked = check::run(aws, rendered, None).await;
     if checked.failed() == 0 {
         info!("preflight: the execution role can read every secret");
         return Ok(());
     }
     output::write(output::Stream::Stderr, checked.text().as_bytes());
+    if let Some(github) = &inputs.ci.github {
+        crate::ci::github::annotate_check(github, &checked);
+    }
     Err(Error::Check(format!(
         "preflight failed ({} problem{}); nothing was registered",
         checked.failed(),

@@ -181,6 +181,7 @@ mod tests {
             body: serde_json::from_str(json).unwrap(),
             secret_paths: std::collections::BTreeSet::new(),
             secret_pointers: std::collections::BTreeSet::new(),
+            ..Rendered::default()
         }
     }
 

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::aws::Aws;
+use crate::error::Location;
 use crate::iam::{self, Decision};
 use crate::reference::{self, Arn, Parameter, SecretId};
 use crate::resolve::{secretsmanager, ssm};
@@ -40,6 +41,8 @@ pub struct Finding {
     pub depth: usize,
     pub message: String,
     pub fix: Option<String>,
+    /// The place in the template it is about: the reference's `valueFrom`, or `executionRoleArn`.
+    pub location: Option<Location>,
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +50,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Every `(action, resource)` the execution role needs, for `policy`.
     pub needs: Vec<(String, String)>,
+    /// The place the next findings are about.
+    here: Option<Location>,
 }
 
 impl Report {
@@ -56,6 +61,7 @@ impl Report {
             depth,
             message: message.into(),
             fix: None,
+            location: self.here.clone(),
         });
     }
 
@@ -65,6 +71,7 @@ impl Report {
             depth,
             message: message.into(),
             fix: Some(fix.into()),
+            location: self.here.clone(),
         });
     }
 
@@ -108,12 +115,21 @@ impl Report {
             .findings
             .iter()
             .map(|f| {
-                json!({
+                let mut finding = json!({
                     "status": f.status.label().trim().trim_matches(['[', ']']),
                     "depth": f.depth,
                     "message": f.message,
                     "fix": f.fix,
-                })
+                });
+                if let Some(location) = &f.location {
+                    finding["file"] = json!(location.source);
+                    finding["path"] = json!(location.path);
+                    if location.line > 0 {
+                        finding["line"] = json!(location.line);
+                        finding["column"] = json!(location.column);
+                    }
+                }
+                finding
             })
             .collect();
         serde_json::to_string_pretty(&json!({ "ok": self.failed() == 0, "findings": findings }))
@@ -203,6 +219,7 @@ pub async fn run(
 
     // The role: exists, and ECS tasks may assume it.
     let iam_client = aws.iam();
+    report.here = Some(rendered.places.locate(&rendered.body, "executionRoleArn"));
     let role = match role_arn {
         None if references.is_empty() => {
             report.push(Status::Ok, 0, "the definition references no secret");
@@ -256,6 +273,7 @@ pub async fn run(
     let mut described: BTreeMap<String, Result<secretsmanager::Described, String>> =
         BTreeMap::new();
     for reference in &references {
+        report.here = Some(rendered.places.locate(&rendered.body, &reference.path));
         let head = format!(
             "{} `{}`: {}",
             reference.path, reference.name, reference.value_from
@@ -452,6 +470,7 @@ pub async fn run(
             }
         }
     }
+    report.here = None;
     let Some(role) = role else {
         return report;
     };

@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// Where a reference or a problem sits: a file position, or a line of an input.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Location {
     /// The template path, or ``input `secrets` ``.
     pub source: String,

@@ -148,6 +148,7 @@ mod tests {
             body: map(json),
             secret_pointers: secret_pointers.iter().map(|p| (*p).to_owned()).collect(),
             secret_paths: BTreeSet::new(),
+            ..Rendered::default()
         }
     }
 

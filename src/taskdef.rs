@@ -517,12 +517,86 @@ pub struct Resolved {
 }
 
 /// The rendered task definition. It may hold secret values, so it never prints itself.
+#[derive(Default)]
 pub struct Rendered {
     pub body: Map<String, Value>,
     /// Paths of string values that hold a secret value.
     pub secret_paths: BTreeSet<String>,
     /// The same values as JSON pointers.
     pub secret_pointers: BTreeSet<String>,
+    /// Where its values came from in the template file.
+    pub places: Places,
+}
+
+/// Where the template's string values are in its file, found when a message needs one: a
+/// placeholder's own location, an input's, or the value's text in the file.
+#[derive(Debug, Default)]
+pub struct Places {
+    source_path: String,
+    /// The template's text (placeholders, never values).
+    source: String,
+    /// JSON pointer → where its value came from, for values set by inputs or placeholders.
+    known: HashMap<String, Location>,
+}
+
+impl Places {
+    /// The location of the string value at `path` (e.g. `containerDefinitions[0].secrets[1].valueFrom`)
+    /// in `body`; line 0 when the file does not hold its text as written.
+    pub fn locate(&self, body: &Map<String, Value>, path: &str) -> Location {
+        let mut strings = Vec::new();
+        walk_strings(body, "", "", &mut strings);
+        let unknown = Location {
+            source: self.source_path.clone(),
+            line: 0,
+            column: 0,
+            path: path.to_owned(),
+        };
+        let Some(index) = strings.iter().position(|(_, p, _)| p == path) else {
+            return unknown;
+        };
+        let (pointer, _, text) = &strings[index];
+        if let Some(known) = self.known.get(pointer) {
+            return Location {
+                path: path.to_owned(),
+                ..known.clone()
+            };
+        }
+        // The n-th literal string with this text in the walk is its n-th occurrence in the file.
+        let earlier = strings[..index]
+            .iter()
+            .filter(|(p, _, t)| t == text && !self.known.contains_key(p))
+            .count();
+        let found = self
+            .source
+            .match_indices(*text)
+            .map(|(at, _)| at)
+            .filter(|&at| stands_alone(&self.source, at, text.len()))
+            .nth(earlier);
+        match found {
+            Some(at) if !text.is_empty() => {
+                let (line, column) = line_column(&self.source, at);
+                Location {
+                    line,
+                    column,
+                    ..unknown
+                }
+            }
+            _ => unknown,
+        }
+    }
+}
+
+/// Whether the text at `at..at + len` is a whole JSON or YAML scalar, not part of a longer one.
+fn stands_alone(source: &str, at: usize, len: usize) -> bool {
+    let before = source[..at].chars().next_back();
+    let after = source[at + len..].chars().next();
+    matches!(
+        before,
+        None | Some('"' | '\'' | ' ' | '\t' | '\n' | '[' | ',')
+    ) && matches!(
+        after,
+        None | Some('"' | '\'' | ' ' | '\t' | '\r' | '\n' | ',' | ']' | '}' | '#')
+    )
 }
 
 impl fmt::Debug for Rendered {
@@ -587,20 +661,32 @@ pub fn render(
     let Value::Object(body) = body else {
         unreachable!("the body stays an object")
     };
+    let mut known = template.origins;
+    for slot in slots {
+        if let Some(first) = slot.locations.first() {
+            known.insert(slot.pointer.clone(), first.clone());
+        }
+    }
     Rendered {
         body,
         secret_paths,
         secret_pointers,
+        places: Places {
+            source_path: template.path.display().to_string(),
+            source: template.source,
+            known,
+        },
     }
 }
 
 /// Checks what ECS would reject or what would break at task start, before any AWS write.
 pub fn validate(rendered: &Rendered, source: &Path) -> Result<(), Error> {
-    let location = |path: String| Location {
-        source: source.display().to_string(),
-        line: 0,
-        column: 0,
-        path,
+    let location = |path: String| {
+        let mut location = rendered.places.locate(&rendered.body, &path);
+        if location.source.is_empty() {
+            location.source = source.display().to_string();
+        }
+        location
     };
     let mut problems = Vec::new();
     let mut problem = |path: String, reason: String| {
@@ -925,6 +1011,40 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn locates_rendered_values_in_the_template_file() {
+        // The same ARN twice (the second is the one asked for), a name that is also part of a
+        // longer value, and a placeholder.
+        let (_dir, t) = template(
+            "web.yaml",
+            "family: web\ncontainerDefinitions:\n  - name: db\n    image: x\n    environment:\n      - name: ARN\n        value: arn:aws:ssm:us-east-1:1:parameter/db\n    secrets:\n      - name: A\n        valueFrom: arn:aws:ssm:us-east-1:1:parameter/db\n      - name: B\n        valueFrom: db\n      - name: C\n        valueFrom: \"{{ssm-arn:/c}}\"\n",
+        );
+        let slots = slots(&t).unwrap();
+        let resolved: HashMap<Reference, Resolved> = slots
+            .iter()
+            .flat_map(Slot::references)
+            .map(|(reference, _, _)| {
+                let text = Secret::new("arn:aws:ssm:us-east-1:1:parameter/c".to_owned());
+                let value = Resolved {
+                    text,
+                    secret: false,
+                    changed_at: None,
+                };
+                (reference.clone(), value)
+            })
+            .collect();
+        let rendered = render(t, &slots, &resolved);
+        let at = |path: &str| {
+            let l = rendered.places.locate(&rendered.body, path);
+            (l.line, l.column)
+        };
+        assert_eq!(at("containerDefinitions[0].secrets[0].valueFrom"), (10, 20));
+        assert_eq!(at("containerDefinitions[0].secrets[1].valueFrom"), (12, 20));
+        assert_eq!(at("containerDefinitions[0].secrets[2].valueFrom"), (14, 21));
+        assert_eq!(at("containerDefinitions[0].environment[0].value"), (7, 16));
+        assert_eq!(at("containerDefinitions[0].nothing"), (0, 0));
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::hash::{BuildHasher as _, Hasher as _};
 use std::io::Write as _;
 use std::path::Path;
 
+use crate::check::Status;
+use crate::error::Location;
 use crate::output::{self, Stream};
 
 /// Escapes workflow-command data exactly as the runner unescapes it.
@@ -78,39 +80,88 @@ pub fn escape_property(value: &str) -> String {
     escape_data(value).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// An `::error file=…,line=…,col=…::message` annotation pointing into the template.
-pub fn error_annotation(file: &str, line: usize, column: usize, message: &str) -> String {
-    let mut properties = format!("file={}", escape_property(file));
-    if line > 0 {
-        let _ = write!(properties, ",line={line},col={column}");
-    }
-    format!("::error {properties}::{}", escape_data(message))
+/// How an annotation shows on the run's page.
+#[derive(Debug, Clone, Copy)]
+pub enum Level {
+    Error,
+    Warning,
 }
 
-/// Emits one `::error` annotation per problem that has a place in a file.
+/// An `::error file=…,line=…,col=…::message` annotation pointing into the template; without a
+/// file when the place is an input rather than a file.
+pub fn annotation(level: Level, location: &Location, title: &str, message: &str) -> String {
+    let command = match level {
+        Level::Error => "error",
+        Level::Warning => "warning",
+    };
+    let mut properties = Vec::new();
+    if !location.source.is_empty() && !location.source.starts_with("input `") {
+        properties.push(format!("file={}", escape_property(&location.source)));
+        if location.line > 0 {
+            properties.push(format!("line={},col={}", location.line, location.column));
+        }
+    }
+    properties.push(format!("title={}", escape_property(title)));
+    format!(
+        "::{command} {}::{}",
+        properties.join(","),
+        escape_data(message)
+    )
+}
+
+/// The location with its file relative to the workspace, as annotations need it.
+fn in_workspace(github: &crate::inputs::GitHub, location: &Location) -> Location {
+    let source = match &github.workspace {
+        Some(workspace) => Path::new(&location.source)
+            .strip_prefix(workspace)
+            .map_or_else(|_| location.source.clone(), |p| p.display().to_string()),
+        None => location.source.clone(),
+    };
+    Location {
+        source,
+        ..location.clone()
+    }
+}
+
+/// Emits one `::error` annotation per problem of the error that has a place in a file.
 pub fn annotate(github: &crate::inputs::GitHub, error: &crate::error::Error) {
     for problem in error.problems() {
-        let location = &problem.location;
-        if location.source.starts_with("input `") {
+        if problem.location.source.starts_with("input `") {
             continue;
         }
-        let file = match &github.workspace {
-            Some(workspace) => Path::new(&location.source)
-                .strip_prefix(workspace)
-                .map_or_else(|_| location.source.clone(), |p| p.display().to_string()),
-            None => location.source.clone(),
-        };
         let mut message = String::new();
         if let Some(reference) = &problem.reference {
             let _ = write!(message, "{reference}: ");
         }
         message.push_str(&problem.reason);
-        output::err(&error_annotation(
-            &file,
-            location.line,
-            location.column,
+        output::err(&annotation(
+            Level::Error,
+            &in_workspace(github, &problem.location),
+            "ecs-secrets",
             &message,
         ));
+    }
+}
+
+/// Emits an annotation for each failure (`::error`) and warning (`::warning`) of a check, at the
+/// `valueFrom` or `executionRoleArn` it is about.
+pub fn annotate_check(github: &crate::inputs::GitHub, report: &crate::check::Report) {
+    for finding in &report.findings {
+        let level = match finding.status {
+            Status::Fail => Level::Error,
+            Status::Warn => Level::Warning,
+            Status::Ok | Status::Skip => continue,
+        };
+        let location = finding
+            .location
+            .as_ref()
+            .map(|l| in_workspace(github, l))
+            .unwrap_or_default();
+        let mut message = finding.message.clone();
+        if let Some(fix) = &finding.fix {
+            let _ = write!(message, "\nfix: {fix}");
+        }
+        output::err(&annotation(level, &location, "ecs-secrets check", &message));
     }
 }
 
@@ -120,9 +171,23 @@ mod tests {
 
     #[test]
     fn annotation_properties_are_escaped() {
+        let location = Location {
+            source: "deploy/a,b:c.json".to_owned(),
+            line: 3,
+            column: 7,
+            path: "family".to_owned(),
+        };
         assert_eq!(
-            error_annotation("deploy/a,b:c.json", 3, 7, "bad\nthing 100%"),
-            "::error file=deploy/a%2Cb%3Ac.json,line=3,col=7::bad%0Athing 100%25"
+            annotation(Level::Error, &location, "ecs-secrets", "bad\nthing 100%"),
+            "::error file=deploy/a%2Cb%3Ac.json,line=3,col=7,title=ecs-secrets::bad%0Athing 100%25"
+        );
+        let input = Location {
+            source: "input `image`".to_owned(),
+            ..location
+        };
+        assert_eq!(
+            annotation(Level::Warning, &input, "t", "m"),
+            "::warning title=t::m"
         );
     }
 

@@ -270,6 +270,77 @@ fn each_cause_in_the_troubleshooting_list_is_caught_with_role_action_resource_an
 }
 
 #[test]
+fn findings_point_into_the_template_as_annotations_and_in_the_json_report() {
+    let env = Env::new();
+    let scene = setup(&env);
+    env.block_on(
+        env.iam
+            .update_assume_role_policy()
+            .role_name("web-execution")
+            .policy_document(TRUST.replace("ecs-tasks", "ec2"))
+            .send(),
+    )
+    .unwrap();
+    let out = env
+        .run(["check", "--task-definition", &scene.template])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", env.dir.path().to_str().unwrap())
+        .output()
+        .failure(1);
+    let annotations: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("::error "))
+        .collect();
+    // The role's line for the trust policy; each placeholder's line and column for the rest.
+    let expected = [
+        (
+            "line=3,col=24",
+            "does not let `ecs-tasks.amazonaws.com` assume it",
+        ),
+        ("line=8,col=48", "may not `secretsmanager:GetSecretValue`"),
+        ("line=8,col=48", "may not `kms:Decrypt`"),
+        ("line=9,col=44", "may not `ssm:GetParameters`"),
+    ];
+    assert_eq!(annotations.len(), expected.len(), "{out}");
+    for ((place, message), annotation) in expected.iter().zip(&annotations) {
+        let head = format!("::error file=web.json,{place},title=ecs-secrets check::");
+        assert!(annotation.starts_with(&head), "{annotation}");
+        assert!(annotation.contains(message), "{annotation}");
+        assert!(annotation.contains("%0Afix: "), "{annotation}");
+    }
+
+    let out = env
+        .run([
+            "check",
+            "--task-definition",
+            &scene.template,
+            "--report-format",
+            "json",
+        ])
+        .output()
+        .failure(1);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    let failed: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "fail")
+        .collect();
+    assert_eq!(failed.len(), 4, "{out}");
+    assert_eq!(failed[3]["file"], json!(scene.template), "{out}");
+    assert_eq!(
+        failed[3]["path"],
+        "containerDefinitions[0].secrets[1].valueFrom"
+    );
+    assert_eq!(
+        (&failed[3]["line"], &failed[3]["column"]),
+        (&json!(9), &json!(44))
+    );
+    assert!(!out.all().contains("check-canary"));
+}
+
+#[test]
 fn the_printed_policy_attached_to_a_fresh_role_makes_check_pass() {
     let env = Env::new();
     let scene = setup(&env);

@@ -254,19 +254,19 @@ fn an_unwritable_output_fails_before_anything_is_registered() {
 #[test]
 fn malformed_value_from_fails_validation_before_any_write() {
     let env = Env::new();
-    let (path, _) = setup(
-        &env,
-        "x",
-        "arn:aws:secretsmanager:us-east-1:123456789012:secret:web/db-AbCdEf:password",
-    );
+    let malformed = "arn:aws:secretsmanager:us-east-1:123456789012:secret:web/db-AbCdEf:password";
+    let (path, text) = setup(&env, "x", malformed);
     env.record();
     let out = env
         .run(["deploy", "--task-definition", path.to_str().unwrap()])
         .output()
         .failure(2);
+    // A literal value is found in the file by its text: the error names its line and column.
     assert!(
-        out.stderr
-            .contains("containerDefinitions[0].secrets[1].valueFrom"),
+        out.stderr.contains(&format!(
+            "{} (containerDefinitions[0].secrets[1].valueFrom)",
+            place(&path, &text, malformed)
+        )),
         "{out}"
     );
     assert!(out.stderr.contains("keep the colons"), "{out}");

@@ -138,9 +138,7 @@ fn the_action_annotates_placeholder_errors_in_the_template() {
     let out = out.failure(1);
     assert!(
         out.stderr.contains(
-            "::error file=deploy/web.json,line=7,col=54::{{ssm%3A/web/nope}}: parameter not found"
-        ) || out.stderr.contains(
-            "::error file=deploy/web.json,line=7,col=54::{{ssm:/web/nope}}: parameter not found"
+            "::error file=deploy/web.json,line=7,col=54,title=ecs-secrets::{{ssm:/web/nope}}: parameter not found"
         ),
         "{out}"
     );
