@@ -455,7 +455,7 @@ async fn policies(
             region,
             service,
             policy::Extras {
-                preflight: inputs.preflight,
+                preflight: inputs.preflight.then_some(checked.reads.as_slice()),
                 keep_revisions: inputs.keep_revisions.is_some(),
             },
         ),

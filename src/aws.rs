@@ -97,6 +97,15 @@ impl Aws {
         aws_sdk_iam::Client::new(&self.config)
     }
 
+    /// A KMS client for `region` (the default Region when `None`).
+    pub fn kms(&self, region: Option<&str>) -> aws_sdk_kms::Client {
+        let mut builder = aws_sdk_kms::config::Builder::from(&self.config);
+        if let Some(region) = region {
+            builder = builder.region(Region::new(region.to_owned()));
+        }
+        aws_sdk_kms::Client::from_conf(builder.build())
+    }
+
     /// A Parameter Store client for `region` (the default Region when `None`).
     pub fn ssm(&self, region: Option<&str>) -> aws_sdk_ssm::Client {
         let mut builder = aws_sdk_ssm::config::Builder::from(&self.config);

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::aws::Aws;
 use crate::error::Location;
 use crate::iam::{self, Decision};
+use crate::kms;
 use crate::reference::{self, Arn, Parameter, SecretId};
 use crate::resolve::{secretsmanager, ssm};
 use crate::taskdef::Rendered;
@@ -50,6 +51,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Every `(action, resource)` the execution role needs, for `policy`.
     pub needs: Vec<(String, String)>,
+    /// Every `(action, resource)` the check itself calls, for the deployer's policy when it
+    /// runs `preflight`.
+    pub reads: Vec<(String, String)>,
     /// The place the next findings are about.
     here: Option<Location>,
 }
@@ -73,6 +77,13 @@ impl Report {
             fix: Some(fix.into()),
             location: self.here.clone(),
         });
+    }
+
+    fn read(&mut self, action: &str, resource: &str) {
+        let read = (action.to_owned(), resource.to_owned());
+        if !self.reads.contains(&read) {
+            self.reads.push(read);
+        }
     }
 
     pub fn failed(&self) -> usize {
@@ -174,26 +185,6 @@ fn references(rendered: &Rendered) -> Vec<Reference> {
     out
 }
 
-/// The KMS key ARN to check `kms:Decrypt` on, for a customer-managed key; `Err` for an alias.
-fn customer_key(
-    key_id: Option<&str>,
-    partition: &str,
-    region: &str,
-    account: &str,
-) -> Result<Option<String>, String> {
-    match key_id {
-        None => Ok(None),
-        Some(id) if id.starts_with("alias/aws/") => Ok(None),
-        Some(id) if id.starts_with("arn:") => Ok(Some(id.to_owned())),
-        Some(id) if id.starts_with("alias/") => Err(format!(
-            "encrypted with `{id}`: the alias is not resolved to a key, so `kms:Decrypt` is not checked"
-        )),
-        Some(id) => Ok(Some(format!(
-            "arn:{partition}:kms:{region}:{account}:key/{id}"
-        ))),
-    }
-}
-
 /// Runs the preflight against the rendered definition.
 #[allow(clippy::too_many_lines)] // one pass over the references, in report order
 /// `read_values`: when given, JSON keys are checked by reading the values (with this run's
@@ -220,6 +211,20 @@ pub async fn run(
     // The role: exists, and ECS tasks may assume it.
     let iam_client = aws.iam();
     report.here = Some(rendered.places.locate(&rendered.body, "executionRoleArn"));
+    if let Some(arn) = role_arn {
+        for action in [
+            "iam:GetRole",
+            "iam:ListRolePolicies",
+            "iam:GetRolePolicy",
+            "iam:ListAttachedRolePolicies",
+            "iam:SimulatePrincipalPolicy",
+        ] {
+            report.read(action, arn);
+        }
+        // Attached policies may be anyone's, AWS managed ones included.
+        report.read("iam:GetPolicy", "*");
+        report.read("iam:GetPolicyVersion", "*");
+    }
     let role = match role_arn {
         None if references.is_empty() => {
             report.push(Status::Ok, 0, "the definition references no secret");
@@ -270,6 +275,7 @@ pub async fn run(
         role: role.as_ref(),
         simulator: true,
     };
+    let mut keys = kms::Keys::new(aws);
     let mut described: BTreeMap<String, Result<secretsmanager::Described, String>> =
         BTreeMap::new();
     for reference in &references {
@@ -302,6 +308,12 @@ pub async fn run(
             let (Ok(secret), Some(arn)) = (SecretId::parse(&reference.value_from), parsed) else {
                 continue;
             };
+            let pattern = if reference::has_random_suffix(&secret.id) {
+                secret.id.clone()
+            } else {
+                format!("{}-??????", secret.id)
+            };
+            report.read("secretsmanager:DescribeSecret", &pattern);
             if !described.contains_key(&secret.id) {
                 let client = aws.secretsmanager(Some(arn.region));
                 let found = secretsmanager::describe(&client, &secret.id).await;
@@ -377,12 +389,15 @@ pub async fn run(
             permissions
                 .check(&mut report, "secretsmanager:GetSecretValue", &metadata.arn)
                 .await;
-            match customer_key(
-                metadata.kms_key_id.as_deref(),
-                arn.partition,
-                arn.region,
-                arn.account,
-            ) {
+            let owner = kms::Owner {
+                partition: arn.partition,
+                region: arn.region,
+                account: arn.account,
+            };
+            match keys
+                .customer_key(metadata.kms_key_id.as_deref(), &owner)
+                .await
+            {
                 Ok(Some(key)) => {
                     let via = format!("secretsmanager.{}.amazonaws.com", arn.region);
                     permissions
@@ -422,6 +437,8 @@ pub async fn run(
             if !account.is_empty() && p_account != account {
                 report.push(Status::Warn, 1, format!("the parameter is in account {p_account}, the role in {account}: it must be shared with the role's account"));
             }
+            // DescribeParameters has no resource-level permissions.
+            report.read("ssm:DescribeParameters", "*");
             let client = aws.ssm(Some(&p_region));
             match ssm::describe_parameters(&client, &candidates).await {
                 Err(reason) => report.fail(
@@ -450,12 +467,12 @@ pub async fn run(
                         .check(&mut report, "ssm:GetParameters", &arn)
                         .await;
                     if metadata.secure {
-                        match customer_key(
-                            metadata.key_id.as_deref(),
-                            &p_partition,
-                            &p_region,
-                            &p_account,
-                        ) {
+                        let owner = kms::Owner {
+                            partition: &p_partition,
+                            region: &p_region,
+                            account: &p_account,
+                        };
+                        match keys.customer_key(metadata.key_id.as_deref(), &owner).await {
                             Ok(Some(key)) => {
                                 let via = format!("ssm.{p_region}.amazonaws.com");
                                 permissions
@@ -471,6 +488,9 @@ pub async fn run(
         }
     }
     report.here = None;
+    for key in keys.looked_up() {
+        report.read("kms:DescribeKey", key);
+    }
     let Some(role) = role else {
         return report;
     };

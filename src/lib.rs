@@ -12,6 +12,7 @@ pub mod error;
 mod export;
 mod iam;
 pub mod inputs;
+mod kms;
 pub mod logging;
 mod manifest;
 pub mod mask;

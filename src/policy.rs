@@ -57,28 +57,16 @@ pub fn execution_role(needs: &[(String, String)], region: &str) -> Value {
 
 /// What else the CI role runs besides registering.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Extras {
-    pub preflight: bool,
+pub struct Extras<'a> {
+    /// With `preflight`, the calls the check makes (see `check::Report::reads`).
+    pub preflight: Option<&'a [(String, String)]>,
     pub keep_revisions: bool,
 }
 
 /// The read calls of `preflight` and the calls of `keep-revisions`.
-fn extra_needs(extras: Extras, role_arn: Option<&str>, need: &mut impl FnMut(&str, String)) {
-    if extras.preflight {
-        // `check`: the role, its policies, IAM's simulator, and metadata of every reference.
-        let role = role_arn.unwrap_or("*").to_owned();
-        for action in [
-            "iam:GetRole",
-            "iam:ListRolePolicies",
-            "iam:GetRolePolicy",
-            "iam:ListAttachedRolePolicies",
-            "iam:SimulatePrincipalPolicy",
-        ] {
-            need(action, role.clone());
-        }
-        need("iam:GetPolicy", "*".to_owned());
-        need("iam:GetPolicyVersion", "*".to_owned());
-        need("ssm:DescribeParameters", "*".to_owned());
+fn extra_needs(extras: Extras, need: &mut impl FnMut(&str, String)) {
+    for (action, resource) in extras.preflight.unwrap_or_default() {
+        need(action, resource.clone());
     }
     if extras.keep_revisions {
         need("ecs:ListTaskDefinitions", "*".to_owned());
@@ -141,7 +129,7 @@ pub fn deployer(
             )
         }
     };
-    extra_needs(extras, role_arn, &mut need);
+    extra_needs(extras, &mut need);
     for slot in slots {
         for (reference, _, _) in slot.references() {
             match reference {

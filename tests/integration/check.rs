@@ -341,6 +341,126 @@ fn findings_point_into_the_template_as_annotations_and_in_the_json_report() {
 }
 
 #[test]
+fn a_customer_key_named_by_alias_is_resolved_and_decrypt_is_checked_on_the_key() {
+    let env = Env::new();
+    let key = env
+        .block_on(env.kms.create_key().send())
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    env.block_on(
+        env.kms
+            .create_alias()
+            .alias_name("alias/web-secrets")
+            .target_key_id(&key)
+            .send(),
+    )
+    .unwrap();
+    let secret_arn = env
+        .block_on(
+            env.sm
+                .create_secret()
+                .name("web/db")
+                .secret_string("alias-canary-password")
+                .kms_key_id("alias/web-secrets")
+                .send(),
+        )
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    env.block_on(
+        env.ssm
+            .put_parameter()
+            .name("/web/api-key")
+            .value("alias-canary-api-key")
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .key_id("alias/web-secrets")
+            .send(),
+    )
+    .unwrap();
+    role(&env, "web-execution", TRUST);
+    let template = env.file(
+        "web.json",
+        r#"{"family": "web", "executionRoleArn": "arn:aws:iam::123456789012:role/web-execution",
+  "containerDefinitions": [{ "name": "web", "image": "web:1", "memory": 128, "secrets": [
+    { "name": "DB_PASSWORD", "valueFrom": "{{secretsmanager-arn:web/db}}" },
+    { "name": "API_KEY", "valueFrom": "{{ssm-arn:/web/api-key}}" } ] }]}"#,
+    );
+    let template = template.to_str().unwrap();
+    let parameter_arn = Env::parameter_arn("/web/api-key");
+    inline(
+        &env,
+        "web-execution",
+        "read-secrets",
+        &json!({ "Version": "2012-10-17", "Statement": [
+            { "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn },
+            { "Effect": "Allow", "Action": "ssm:GetParameters", "Resource": parameter_arn }
+        ]}),
+    );
+    env.record();
+    let out = env
+        .run(["check", "--task-definition", template])
+        .output()
+        .failure(1);
+    // Both references name the key behind the alias; the alias is looked up once.
+    let missing = format!("[fail] `web-execution` may not `kms:Decrypt` on `{key}`");
+    assert_eq!(out.stdout.matches(&missing).count(), 2, "{out}");
+    assert!(out.stderr.contains("check failed: 2 problems"), "{out}");
+    assert_eq!(count(&env.calls(), "DescribeKey"), 1);
+
+    inline(
+        &env,
+        "web-execution",
+        "decrypt",
+        &json!({ "Version": "2012-10-17", "Statement": [
+            { "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key }
+        ]}),
+    );
+    let out = env
+        .run(["check", "--task-definition", template])
+        .output()
+        .success();
+    assert!(
+        out.stdout.contains(&format!(
+            "`web-execution` may `kms:Decrypt` on `{key}` (policy `decrypt`)"
+        )),
+        "{out}"
+    );
+    assert!(!out.all().contains("alias-canary"));
+
+    // The deployer that runs the preflight may make each of its read calls.
+    let out = env
+        .run(["policy", "--task-definition", template, "--preflight"])
+        .output()
+        .success();
+    let policies: Value = serde_json::from_str(&out.stdout).unwrap();
+    let allowed = |action: &str, resource: &str| {
+        policies["deployer"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| {
+                s["Action"].to_string().contains(&format!("\"{action}\""))
+                    && s["Resource"]
+                        .to_string()
+                        .contains(&format!("\"{resource}\""))
+            })
+    };
+    let role_arn = "arn:aws:iam::123456789012:role/web-execution";
+    assert!(allowed("kms:DescribeKey", &key), "{out}");
+    assert!(allowed("iam:SimulatePrincipalPolicy", role_arn), "{out}");
+    assert!(
+        allowed("secretsmanager:DescribeSecret", &secret_arn),
+        "{out}"
+    );
+    assert!(allowed("ssm:DescribeParameters", "*"), "{out}");
+}
+
+#[test]
 fn the_printed_policy_attached_to_a_fresh_role_makes_check_pass() {
     let env = Env::new();
     let scene = setup(&env);

@@ -135,6 +135,7 @@ pub struct Env {
     pub ssm: aws_sdk_ssm::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub iam: aws_sdk_iam::Client,
+    pub kms: aws_sdk_kms::Client,
 }
 
 impl Env {
@@ -166,6 +167,7 @@ impl Env {
             ssm: aws_sdk_ssm::Client::new(&config),
             ecs: aws_sdk_ecs::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
+            kms: aws_sdk_kms::Client::new(&config),
             runtime,
         }
     }
