@@ -446,11 +446,27 @@ pub async fn run(
                     format!("the parameter cannot be described: {reason}"),
                     "check the name and the Region",
                 ),
-                Ok(found) if found.is_empty() => report.fail(
-                    1,
-                    format!("no parameter `{}` in {p_region}", candidates[0]),
-                    "create it, or fix the name or the Region in `valueFrom`",
-                ),
+                Ok(found) if found.is_empty() => {
+                    // A name is read in the task's Region: is it in another one the task uses?
+                    let elsewhere = match parsed {
+                        Some(_) => None,
+                        None => {
+                            elsewhere(aws, &candidates, &other_regions(rendered, &region)).await
+                        }
+                    };
+                    match elsewhere {
+                        Some((other, name)) => report.fail(
+                            1,
+                            format!("no parameter `{}` in {p_region}, where the task runs and reads parameters given by name; it is in {other}", candidates[0]),
+                            format!("write its full ARN: arn:{p_partition}:ssm:{other}:{p_account}:parameter/{}", name.trim_start_matches('/')),
+                        ),
+                        None => report.fail(
+                            1,
+                            format!("no parameter `{}` in {p_region}", candidates[0]),
+                            "create it, or fix the name or the Region in `valueFrom`",
+                        ),
+                    }
+                }
                 Ok(found) => {
                     let (found_name, metadata) = &found[0];
                     let arn = format!(
@@ -491,20 +507,54 @@ pub async fn run(
     for key in keys.looked_up() {
         report.read("kms:DescribeKey", key);
     }
-    let Some(role) = role else {
+    if role.is_none() {
         return report;
-    };
-    let boundary = if role.has_boundary {
-        " (this role has one)"
+    }
+    let unevaluated = if permissions.simulator {
+        // IAM's simulator covers identity policies, the boundary, SCPs and conditions on the
+        // context it was given.
+        "secret resource policies, KMS key policies"
     } else {
-        ""
+        "policy conditions, SCPs, secret resource policies, KMS key policies"
     };
-    report.push(
-        Status::Skip,
-        0,
-        format!("not evaluated: policy conditions, permissions boundaries{boundary}, SCPs, secret resource policies, KMS key policies"),
-    );
+    report.push(Status::Skip, 0, format!("not evaluated: {unevaluated}"));
     report
+}
+
+/// The Regions the definition names besides the task's own: those of its `valueFrom` ARNs and
+/// of its log configuration.
+fn other_regions(rendered: &Rendered, task_region: &str) -> Vec<String> {
+    let mut regions: Vec<String> = Vec::new();
+    for reference in references(rendered) {
+        if let Some(arn) = Arn::parse(&reference.value_from) {
+            regions.push(arn.region.to_owned());
+        }
+    }
+    for container in crate::taskdef::containers(&rendered.body) {
+        let logs = container
+            .get("logConfiguration")
+            .and_then(|l| l.get("options"))
+            .and_then(|o| o.get("awslogs-region"))
+            .and_then(Value::as_str);
+        regions.extend(logs.map(str::to_owned));
+    }
+    regions.sort();
+    regions.dedup();
+    regions.retain(|r| r != task_region && !r.is_empty());
+    regions
+}
+
+/// The first of `regions` that holds one of the parameter `names`, with the name found.
+async fn elsewhere(aws: &Aws, names: &[String], regions: &[String]) -> Option<(String, String)> {
+    for region in regions {
+        let client = aws.ssm(Some(region));
+        if let Ok(found) = ssm::describe_parameters(&client, names).await
+            && let Some((name, _)) = found.into_iter().next()
+        {
+            return Some((region.clone(), name));
+        }
+    }
+    None
 }
 
 /// Answers "may the role do this?", from IAM's simulator until it proves unavailable, then from
@@ -547,8 +597,7 @@ impl Permissions<'_> {
                 }
             }
         }
-        let decision =
-            decision.unwrap_or_else(|| iam::evaluate(&role.statements, action, resource));
+        let decision = decision.unwrap_or_else(|| iam::evaluate_role(role, action, resource));
         let name = &role.name;
         match decision {
             Decision::Allowed { by } => report.push(
@@ -566,6 +615,16 @@ impl Permissions<'_> {
                 format!("`{name}` is denied `{action}` on `{resource}` by policy `{by}`"),
                 format!("remove or narrow the Deny in `{by}`"),
             ),
+            Decision::OutsideBoundary => {
+                let boundary = role.boundary.as_ref().map_or("?", |(name, _)| name.as_str());
+                report.fail(
+                1,
+                format!("`{name}` may not `{action}` on `{resource}`: its policies allow it, its permissions boundary `{boundary}` does not"),
+                format!(
+                    r#"add to the permissions boundary `{boundary}` of role `{name}`: {{"Effect":"Allow","Action":"{action}","Resource":"{resource}"}}"#
+                ),
+            );
+            }
             Decision::NotAllowed => report.fail(
                 1,
                 format!("`{name}` may not `{action}` on `{resource}`"),

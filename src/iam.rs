@@ -1,8 +1,8 @@
 //! IAM: read a role (trust policy, inline and attached identity policies), ask IAM's own
 //! evaluator (`SimulatePrincipalPolicy`) whether it may do something, and where that call is not
-//! available, evaluate the identity policies ourselves: Allow and Deny, action and resource
-//! wildcards. Conditions, permission boundaries, SCPs and resource policies are reported as not
-//! evaluated rather than guessed.
+//! available, evaluate the identity policies and the permissions boundary ourselves: Allow and
+//! Deny, action and resource wildcards. Conditions, SCPs and resource policies are reported as
+//! not evaluated rather than guessed.
 
 use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum};
 use percent_encoding::percent_decode_str;
@@ -17,8 +17,9 @@ pub struct Role {
     pub name: String,
     pub trust: Value,
     pub statements: Vec<Statement>,
-    /// Whether a permissions boundary is set (not evaluated locally).
-    pub has_boundary: bool,
+    /// Its permissions boundary, if it has one (name, statements): an action must be allowed by
+    /// both the identity policies and the boundary.
+    pub boundary: Option<(String, Vec<Statement>)>,
 }
 
 /// One statement of an identity policy, with the policy it came from.
@@ -48,6 +49,8 @@ pub enum Decision {
     },
     /// No statement allows it.
     NotAllowed,
+    /// The identity policies allow it, the role's permissions boundary does not.
+    OutsideBoundary,
 }
 
 fn decode(document: &str) -> Value {
@@ -104,8 +107,16 @@ pub async fn role(client: &aws_sdk_iam::Client, arn: &str) -> Result<Role, Strin
             .assume_role_policy_document()
             .map_or(Value::Null, decode),
         statements: Vec::new(),
-        has_boundary: role.permissions_boundary().is_some(),
+        boundary: None,
     };
+    if let Some(arn) = role
+        .permissions_boundary()
+        .and_then(|b| b.permissions_boundary_arn())
+    {
+        let (label, document) = managed_policy(client, arn).await?;
+        let boundary = statements(&label, &document);
+        result.boundary = Some((label, boundary));
+    }
     let inline = client
         .list_role_policies()
         .role_name(&name)
@@ -131,31 +142,42 @@ pub async fn role(client: &aws_sdk_iam::Client, arn: &str) -> Result<Role, Strin
         .await
         .map_err(|e| aws::describe(&e))?;
     for policy in attached.attached_policies() {
-        let Some(policy_arn) = policy.policy_arn() else {
-            continue;
-        };
-        let got = client
-            .get_policy()
-            .policy_arn(policy_arn)
-            .send()
-            .await
-            .map_err(|e| aws::describe(&e))?;
-        let Some(version) = got.policy().and_then(|p| p.default_version_id()) else {
-            continue;
-        };
-        let document = client
-            .get_policy_version()
-            .policy_arn(policy_arn)
-            .version_id(version)
-            .send()
-            .await
-            .map_err(|e| aws::describe(&e))?;
-        if let Some(text) = document.policy_version().and_then(|v| v.document()) {
-            let label = policy.policy_name().unwrap_or(policy_arn);
-            result.statements.extend(statements(label, &decode(text)));
+        if let Some(policy_arn) = policy.policy_arn() {
+            let (label, document) = managed_policy(client, policy_arn).await?;
+            result.statements.extend(statements(&label, &document));
         }
     }
     Ok(result)
+}
+
+/// A managed policy's name and the document of its default version.
+async fn managed_policy(
+    client: &aws_sdk_iam::Client,
+    arn: &str,
+) -> Result<(String, Value), String> {
+    let got = client
+        .get_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .map_err(|e| aws::describe(&e))?;
+    let policy = got.policy();
+    let label = policy
+        .and_then(|p| p.policy_name())
+        .unwrap_or(arn)
+        .to_owned();
+    let Some(version) = policy.and_then(|p| p.default_version_id()) else {
+        return Ok((label, Value::Null));
+    };
+    let document = client
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(version)
+        .send()
+        .await
+        .map_err(|e| aws::describe(&e))?;
+    let text = document.policy_version().and_then(|v| v.document());
+    Ok((label, text.map_or(Value::Null, decode)))
 }
 
 /// Whether the trust policy lets ECS tasks assume the role.
@@ -279,6 +301,36 @@ pub fn evaluate(statements: &[Statement], action: &str, resource: &str) -> Decis
     Decision::NotAllowed
 }
 
+/// Evaluates the role: its identity policies, then its permissions boundary, which can only take
+/// away (an action outside the boundary is not allowed, whatever the identity policies say).
+pub fn evaluate_role(role: &Role, action: &str, resource: &str) -> Decision {
+    let decision = evaluate(&role.statements, action, resource);
+    let Some((_, boundary)) = &role.boundary else {
+        return decision;
+    };
+    if !matches!(
+        decision,
+        Decision::Allowed { .. } | Decision::AllowedIf { .. }
+    ) {
+        return decision;
+    }
+    match evaluate(boundary, action, resource) {
+        Decision::Allowed { .. } => decision,
+        Decision::AllowedIf { by } => Decision::AllowedIf {
+            by: format!("{}` and the permissions boundary `{by}", by_of(&decision)),
+        },
+        Decision::Denied { by } => Decision::Denied { by },
+        Decision::NotAllowed | Decision::OutsideBoundary => Decision::OutsideBoundary,
+    }
+}
+
+fn by_of(decision: &Decision) -> &str {
+    match decision {
+        Decision::Allowed { by } | Decision::AllowedIf { by } | Decision::Denied { by } => by,
+        Decision::NotAllowed | Decision::OutsideBoundary => "",
+    }
+}
+
 /// Asks IAM's evaluator. `Err` when the call is not available (permission, or not implemented).
 /// `via_service` is the `kms:ViaService` context of a decryption on the role's behalf.
 pub async fn simulate(
@@ -313,9 +365,13 @@ pub async fn simulate(
         .filter_map(|s| s.source_policy_id())
         .collect::<Vec<_>>()
         .join(", ");
+    let outside_boundary = result
+        .permissions_boundary_decision_detail()
+        .is_some_and(|d| !d.allowed_by_permissions_boundary());
     Ok(match result.eval_decision().as_str() {
         "allowed" => Decision::Allowed { by },
         "explicitDeny" => Decision::Denied { by },
+        _ if outside_boundary => Decision::OutsideBoundary,
         // Conditions on context the simulation lacked: it cannot say no for certain.
         _ if !result.missing_context_values().is_empty() => Decision::AllowedIf {
             by: format!(
@@ -393,6 +449,51 @@ mod tests {
             ),
             Decision::NotAllowed
         );
+    }
+
+    #[test]
+    fn a_permissions_boundary_can_only_take_away() {
+        let role = Role {
+            arn: "arn:aws:iam::1:role/r".to_owned(),
+            name: "r".to_owned(),
+            trust: Value::Null,
+            statements: policy(r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#),
+            boundary: Some((
+                "boundary".to_owned(),
+                policy(
+                    r#"{"Statement":[{"Effect":"Allow","Action":["ssm:*","kms:Decrypt"],"Resource":"*"},{"Effect":"Deny","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:*:key/locked"}]}"#,
+                ),
+            )),
+        };
+        let ssm = "arn:aws:ssm:us-east-1:1:parameter/x";
+        assert!(matches!(
+            evaluate_role(&role, "ssm:GetParameters", ssm),
+            Decision::Allowed { .. }
+        ));
+        assert_eq!(
+            evaluate_role(
+                &role,
+                "secretsmanager:GetSecretValue",
+                "arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf"
+            ),
+            Decision::OutsideBoundary
+        );
+        assert!(matches!(
+            evaluate_role(&role, "kms:Decrypt", "arn:aws:kms:us-east-1:1:key/locked"),
+            Decision::Denied { .. }
+        ));
+        let unbounded = Role {
+            boundary: None,
+            ..role
+        };
+        assert!(matches!(
+            evaluate_role(
+                &unbounded,
+                "secretsmanager:GetSecretValue",
+                "arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf"
+            ),
+            Decision::Allowed { .. }
+        ));
     }
 
     #[test]

@@ -341,8 +341,57 @@ fn findings_point_into_the_template_as_annotations_and_in_the_json_report() {
 }
 
 #[test]
-fn a_customer_key_named_by_alias_is_resolved_and_decrypt_is_checked_on_the_key() {
+fn a_permissions_boundary_that_leaves_out_a_secret_is_caught() {
     let env = Env::new();
+    let scene = setup(&env);
+    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
+    // The boundary lets the role read parameters and decrypt, not read secrets.
+    let boundary = json!({ "Version": "2012-10-17", "Statement": [
+        { "Effect": "Allow", "Action": ["ssm:GetParameters", "kms:Decrypt"], "Resource": "*" }
+    ]});
+    env.block_on(
+        env.iam
+            .create_policy()
+            .policy_name("team-boundary")
+            .policy_document(boundary.to_string())
+            .send(),
+    )
+    .unwrap();
+    env.block_on(
+        env.iam
+            .put_role_permissions_boundary()
+            .role_name("web-execution")
+            .permissions_boundary("arn:aws:iam::123456789012:policy/team-boundary")
+            .send(),
+    )
+    .unwrap();
+    let out = check(&env, &scene).failure(1);
+    assert!(
+        out.stdout.contains(&format!(
+            "[fail] `web-execution` may not `secretsmanager:GetSecretValue` on `{}`: its policies allow it, its permissions boundary `team-boundary` does not",
+            scene.secret_arn
+        )),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains(
+            "fix: add to the permissions boundary `team-boundary` of role `web-execution`"
+        ),
+        "{out}"
+    );
+    assert!(out.stderr.contains("check failed: 1 problem "), "{out}");
+    assert!(
+        out.stdout.contains(
+            "not evaluated: policy conditions, SCPs, secret resource policies, KMS key policies"
+        ),
+        "{out}"
+    );
+}
+
+/// A customer managed key behind `alias/web-secrets`, a secret and a SecureString parameter
+/// encrypted under the alias, the execution role (no permissions), and a template for both.
+/// Returns the key ARN, the secret ARN and the template.
+fn alias_scene(env: &Env) -> (String, String, std::path::PathBuf) {
     let key = env
         .block_on(env.kms.create_key().send())
         .unwrap()
@@ -382,7 +431,7 @@ fn a_customer_key_named_by_alias_is_resolved_and_decrypt_is_checked_on_the_key()
             .send(),
     )
     .unwrap();
-    role(&env, "web-execution", TRUST);
+    role(env, "web-execution", TRUST);
     let template = env.file(
         "web.json",
         r#"{"family": "web", "executionRoleArn": "arn:aws:iam::123456789012:role/web-execution",
@@ -390,6 +439,13 @@ fn a_customer_key_named_by_alias_is_resolved_and_decrypt_is_checked_on_the_key()
     { "name": "DB_PASSWORD", "valueFrom": "{{secretsmanager-arn:web/db}}" },
     { "name": "API_KEY", "valueFrom": "{{ssm-arn:/web/api-key}}" } ] }]}"#,
     );
+    (key, secret_arn, template)
+}
+
+#[test]
+fn a_customer_key_named_by_alias_is_resolved_and_decrypt_is_checked_on_the_key() {
+    let env = Env::new();
+    let (key, secret_arn, template) = alias_scene(&env);
     let template = template.to_str().unwrap();
     let parameter_arn = Env::parameter_arn("/web/api-key");
     inline(
@@ -458,6 +514,63 @@ fn a_customer_key_named_by_alias_is_resolved_and_decrypt_is_checked_on_the_key()
         "{out}"
     );
     assert!(allowed("ssm:DescribeParameters", "*"), "{out}");
+}
+
+#[test]
+fn a_parameter_named_without_an_arn_is_looked_for_in_the_other_regions_the_task_names() {
+    let env = Env::new();
+    let eu = aws_sdk_ssm::Client::from_conf(
+        env.ssm
+            .config()
+            .to_builder()
+            .region(aws_config::Region::new("eu-west-1"))
+            .build(),
+    );
+    env.block_on(
+        eu.put_parameter()
+            .name("/web/api-key")
+            .value("region-canary")
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send(),
+    )
+    .unwrap();
+    role(&env, "web-execution", TRUST);
+    let text = r#"{"family": "web", "executionRoleArn": "arn:aws:iam::123456789012:role/web-execution",
+  "containerDefinitions": [{ "name": "web", "image": "web:1", "memory": 128,
+    "logConfiguration": { "logDriver": "awslogs", "options": { "awslogs-region": "eu-west-1",
+      "awslogs-group": "web", "awslogs-stream-prefix": "web" } },
+    "secrets": [ { "name": "API_KEY", "valueFrom": "/web/api-key" } ] }]}"#;
+    let template = env.file("web.json", text);
+    let out = env
+        .run(["check", "--task-definition", template.to_str().unwrap()])
+        .output()
+        .failure(1);
+    assert!(
+        out.stdout.contains("[fail] no parameter `/web/api-key` in us-east-1, where the task runs and reads parameters given by name; it is in eu-west-1"),
+        "{out}"
+    );
+    let arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/web/api-key";
+    assert!(
+        out.stdout
+            .contains(&format!("fix: write its full ARN: {arn}")),
+        "{out}"
+    );
+
+    // The fix it names is right: by that ARN, the parameter is found.
+    std::fs::write(
+        &template,
+        text.replace("\"/web/api-key\"", &format!("\"{arn}\"")),
+    )
+    .unwrap();
+    let out = env
+        .run(["check", "--task-definition", template.to_str().unwrap()])
+        .output();
+    assert!(
+        out.stdout
+            .contains(&format!("[ok]   the parameter exists ({arn})")),
+        "{out}"
+    );
+    assert!(!out.all().contains("region-canary"));
 }
 
 #[test]
@@ -601,8 +714,16 @@ fn scripted_iam(moto_port: u16, decisions: &'static [(&'static str, &'static str
                 .iter()
                 .find(|(a, _)| *a == action)
                 .map_or("implicitDeny", |(_, d)| *d);
+            // `outsideBoundary`: what IAM answers when only the permissions boundary says no.
+            let (decision, boundary) = match decision {
+                "outsideBoundary" => (
+                    "implicitDeny",
+                    "<PermissionsBoundaryDecisionDetail><AllowedByPermissionsBoundary>false</AllowedByPermissionsBoundary></PermissionsBoundaryDecisionDetail>",
+                ),
+                other => (other, ""),
+            };
             let xml = format!(
-                r#"<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults><member><EvalActionName>{action}</EvalActionName><EvalResourceName>{resource}</EvalResourceName><EvalDecision>{decision}</EvalDecision><MatchedStatements><member><SourcePolicyId>simulated-policy</SourcePolicyId></member></MatchedStatements><MissingContextValues/></member></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>0</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>"#
+                r#"<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults><member><EvalActionName>{action}</EvalActionName><EvalResourceName>{resource}</EvalResourceName><EvalDecision>{decision}</EvalDecision>{boundary}<MatchedStatements><member><SourcePolicyId>simulated-policy</SourcePolicyId></member></MatchedStatements><MissingContextValues/></member></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>0</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>"#
             );
             reply_as(&mut stream, 200, "text/xml", &xml);
         }
@@ -619,10 +740,26 @@ fn iams_own_simulator_answers_where_it_is_available() {
         env.port,
         &[
             ("secretsmanager:GetSecretValue", "allowed"),
-            ("ssm:GetParameters", "allowed"),
+            ("ssm:GetParameters", "outsideBoundary"),
             ("kms:Decrypt", "explicitDeny"),
         ],
     );
+    env.block_on(
+        env.iam
+            .create_policy()
+            .policy_name("team-boundary")
+            .policy_document(allow_all(&scene).to_string())
+            .send(),
+    )
+    .unwrap();
+    env.block_on(
+        env.iam
+            .put_role_permissions_boundary()
+            .role_name("web-execution")
+            .permissions_boundary("arn:aws:iam::123456789012:policy/team-boundary")
+            .send(),
+    )
+    .unwrap();
     let out = env
         .run(["check", "--task-definition", &scene.template])
         .env("AWS_ENDPOINT_URL_IAM", format!("http://127.0.0.1:{iam}"))
@@ -637,6 +774,19 @@ fn iams_own_simulator_answers_where_it_is_available() {
         out.stdout.contains(&format!(
             "[fail] `web-execution` is denied `kms:Decrypt` on `{KEY}` by policy `simulated-policy`"
         )),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "[fail] `web-execution` may not `ssm:GetParameters` on `{}`: its policies allow it, its permissions boundary `team-boundary` does not",
+            scene.parameter_arn
+        )),
+        "{out}"
+    );
+    // The simulator weighs the boundary and SCPs itself; resource and key policies stay unseen.
+    assert!(
+        out.stdout
+            .contains("[skip] not evaluated: secret resource policies, KMS key policies"),
         "{out}"
     );
 }
