@@ -9,8 +9,10 @@
 //! [`Redactor::split_safe`] lets a stream emit what it can without revealing the start of a value
 //! that the next write may complete.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use base64::Engine as _;
@@ -67,11 +69,17 @@ const URL_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 /// Replaces every known secret form with `***`.
 #[derive(Default)]
 pub struct Redactor {
-    /// Sorted, deduplicated.
-    patterns: Vec<Vec<u8>>,
+    /// Every form of every value.
+    patterns: BTreeSet<Vec<u8>>,
+    /// Built from `patterns` at the first use after a change: registering n values one by one
+    /// costs one build, not n.
+    compiled: OnceLock<Compiled>,
+}
+
+struct Compiled {
+    automaton: AhoCorasick,
     /// The patterns that span lines, for the hold-back of [`Redactor::split_safe`].
     multiline: Vec<Vec<u8>>,
-    automaton: Option<AhoCorasick>,
 }
 
 impl fmt::Debug for Redactor {
@@ -88,26 +96,35 @@ impl Redactor {
     /// is too short to mask.
     pub fn add(&mut self, value: &Secret) -> Vec<String> {
         let forms = forms(value.expose());
-        if forms.is_empty() {
-            return forms;
+        let mut changed = false;
+        for form in &forms {
+            changed |= self.patterns.insert(form.as_bytes().to_vec());
         }
-        self.patterns
-            .extend(forms.iter().map(|form| form.as_bytes().to_vec()));
-        self.patterns.sort_unstable();
-        self.patterns.dedup();
-        self.multiline = self
-            .patterns
-            .iter()
-            .filter(|p| p.iter().any(|&b| b == b'\n' || b == b'\r'))
-            .cloned()
-            .collect();
-        self.automaton = Some(
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .build(&self.patterns)
-                .expect("the automaton of literal patterns builds"),
-        );
+        if changed {
+            self.compiled = OnceLock::new();
+        }
         forms
+    }
+
+    /// The automaton and the multi-line patterns; `None` while there is nothing to mask.
+    fn compiled(&self) -> Option<&Compiled> {
+        if self.patterns.is_empty() {
+            return None;
+        }
+        Some(self.compiled.get_or_init(|| {
+            Compiled {
+                automaton: AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .build(&self.patterns)
+                    .expect("the automaton of literal patterns builds"),
+                multiline: self
+                    .patterns
+                    .iter()
+                    .filter(|p| p.iter().any(|&b| b == b'\n' || b == b'\r'))
+                    .cloned()
+                    .collect(),
+            }
+        }))
     }
 
     /// Returns `text` with every occurrence of a known form replaced by `***`; overlapping and
@@ -139,18 +156,19 @@ impl Redactor {
     /// start a multi-line value, and any occurrence reaching past the cut. Returns the length of
     /// the part to write.
     pub fn split_safe(&self, buffer: &[u8]) -> usize {
-        if self.patterns.is_empty() {
+        let Some(compiled) = self.compiled() else {
             return buffer.len();
-        }
+        };
         let Some(last_end) = buffer.iter().rposition(|&b| b == b'\n' || b == b'\r') else {
             return 0;
         };
         let mut cut = last_end + 1;
-        if let Some(longest) = self.multiline.iter().map(Vec::len).max() {
+        if let Some(longest) = compiled.multiline.iter().map(Vec::len).max() {
             let window_start = cut.saturating_sub(longest.saturating_sub(1));
             if let Some(start) = (window_start..cut).find(|&start| {
                 let tail = &buffer[start..cut];
-                self.multiline
+                compiled
+                    .multiline
                     .iter()
                     .any(|p| p.len() > tail.len() && p.starts_with(tail))
             }) {
@@ -166,10 +184,11 @@ impl Redactor {
     }
 
     fn masked_ranges(&self, text: &[u8]) -> Vec<(usize, usize)> {
-        let Some(automaton) = &self.automaton else {
+        let Some(compiled) = self.compiled() else {
             return Vec::new();
         };
-        let mut ranges: Vec<(usize, usize)> = automaton
+        let mut ranges: Vec<(usize, usize)> = compiled
+            .automaton
             .find_overlapping_iter(text)
             .map(|m| (m.start(), m.end()))
             .collect();
