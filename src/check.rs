@@ -133,7 +133,10 @@ impl Report {
                     "fix": f.fix,
                 });
                 if let Some(location) = &f.location {
-                    finding["file"] = json!(location.source);
+                    match location.source.strip_prefix("input `") {
+                        Some(input) => finding["input"] = json!(input.trim_end_matches('`')),
+                        None => finding["file"] = json!(location.source),
+                    }
                     finding["path"] = json!(location.path);
                     if location.line > 0 {
                         finding["line"] = json!(location.line);
@@ -458,7 +461,11 @@ pub async fn run(
                         Some((other, name)) => report.fail(
                             1,
                             format!("no parameter `{}` in {p_region}, where the task runs and reads parameters given by name; it is in {other}", candidates[0]),
-                            format!("write its full ARN: arn:{p_partition}:ssm:{other}:{p_account}:parameter/{}", name.trim_start_matches('/')),
+                            format!(
+                                "write its full ARN: arn:{p_partition}:ssm:{other}:{}:parameter/{}",
+                                if p_account.is_empty() { "<account>" } else { &p_account },
+                                name.trim_start_matches('/')
+                            ),
                         ),
                         None => report.fail(
                             1,
@@ -510,13 +517,19 @@ pub async fn run(
     if role.is_none() {
         return report;
     }
-    let unevaluated = if permissions.simulator {
+    let unread_boundary = role.as_ref().and_then(|r| r.boundary_unread.as_deref());
+    let unevaluated = match (permissions.simulator, unread_boundary) {
         // IAM's simulator covers identity policies, the boundary, SCPs and conditions on the
         // context it was given.
-        "secret resource policies, KMS key policies"
-    } else {
-        "policy conditions, SCPs, secret resource policies, KMS key policies"
+        (true, _) => "secret resource policies, KMS key policies",
+        (false, None) => "policy conditions, SCPs, secret resource policies, KMS key policies",
+        (false, Some(_)) => {
+            "policy conditions, the permissions boundary, SCPs, secret resource policies, KMS key policies"
+        }
     };
+    if let Some(reason) = unread_boundary {
+        report.push(Status::Skip, 0, reason);
+    }
     report.push(Status::Skip, 0, format!("not evaluated: {unevaluated}"));
     report
 }
@@ -597,7 +610,17 @@ impl Permissions<'_> {
                 }
             }
         }
-        let decision = decision.unwrap_or_else(|| iam::evaluate_role(role, action, resource));
+        let decision = match decision {
+            // IAM's answer does not say whether the role's own policies allow it; they are here.
+            Some(Decision::OutsideBoundary) => {
+                match iam::evaluate(&role.statements, action, resource) {
+                    Decision::NotAllowed { .. } => Decision::NotAllowed { boundary_too: true },
+                    _ => Decision::OutsideBoundary,
+                }
+            }
+            Some(decision) => decision,
+            None => iam::evaluate_role(role, action, resource),
+        };
         let name = &role.name;
         match decision {
             Decision::Allowed { by } => report.push(
@@ -625,7 +648,17 @@ impl Permissions<'_> {
                 ),
             );
             }
-            Decision::NotAllowed => report.fail(
+            Decision::NotAllowed { boundary_too: true } => {
+                let boundary = role.boundary.as_ref().map_or("?", |(name, _)| name.as_str());
+                report.fail(
+                    1,
+                    format!("`{name}` may not `{action}` on `{resource}`: neither its policies nor its permissions boundary `{boundary}` allow it"),
+                    format!(
+                        r#"add to a policy of role `{name}` (the execution role) and to its permissions boundary `{boundary}`: {{"Effect":"Allow","Action":"{action}","Resource":"{resource}"}}"#
+                    ),
+                );
+            }
+            Decision::NotAllowed { boundary_too: false } => report.fail(
                 1,
                 format!("`{name}` may not `{action}` on `{resource}`"),
                 format!(

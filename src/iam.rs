@@ -20,6 +20,8 @@ pub struct Role {
     /// Its permissions boundary, if it has one (name, statements): an action must be allowed by
     /// both the identity policies and the boundary.
     pub boundary: Option<(String, Vec<Statement>)>,
+    /// Why the boundary the role has could not be read, if it could not.
+    pub boundary_unread: Option<String>,
 }
 
 /// One statement of an identity policy, with the policy it came from.
@@ -47,8 +49,11 @@ pub enum Decision {
     Denied {
         by: String,
     },
-    /// No statement allows it.
-    NotAllowed,
+    /// No identity policy allows it; `boundary_too` when the permissions boundary leaves it out
+    /// as well.
+    NotAllowed {
+        boundary_too: bool,
+    },
     /// The identity policies allow it, the role's permissions boundary does not.
     OutsideBoundary,
 }
@@ -108,14 +113,23 @@ pub async fn role(client: &aws_sdk_iam::Client, arn: &str) -> Result<Role, Strin
             .map_or(Value::Null, decode),
         statements: Vec::new(),
         boundary: None,
+        boundary_unread: None,
     };
     if let Some(arn) = role
         .permissions_boundary()
         .and_then(|b| b.permissions_boundary_arn())
     {
-        let (label, document) = managed_policy(client, arn).await?;
-        let boundary = statements(&label, &document);
-        result.boundary = Some((label, boundary));
+        match managed_policy(client, arn).await {
+            Ok((label, document)) => {
+                let boundary = statements(&label, &document);
+                result.boundary = Some((label, boundary));
+            }
+            Err(reason) => {
+                result.boundary_unread = Some(format!(
+                    "permissions boundary `{arn}` cannot be read: {reason}"
+                ));
+            }
+        }
     }
     let inline = client
         .list_role_policies()
@@ -298,36 +312,41 @@ pub fn evaluate(statements: &[Statement], action: &str, resource: &str) -> Decis
             by: allow.policy.clone(),
         };
     }
-    Decision::NotAllowed
+    Decision::NotAllowed {
+        boundary_too: false,
+    }
 }
 
-/// Evaluates the role: its identity policies, then its permissions boundary, which can only take
-/// away (an action outside the boundary is not allowed, whatever the identity policies say).
+/// Evaluates the role: its identity policies and its permissions boundary. An action must be
+/// allowed by both; an explicit Deny in either wins.
 pub fn evaluate_role(role: &Role, action: &str, resource: &str) -> Decision {
-    let decision = evaluate(&role.statements, action, resource);
+    let identity = evaluate(&role.statements, action, resource);
     let Some((_, boundary)) = &role.boundary else {
-        return decision;
+        return identity;
     };
-    if !matches!(
-        decision,
-        Decision::Allowed { .. } | Decision::AllowedIf { .. }
-    ) {
-        return decision;
-    }
-    match evaluate(boundary, action, resource) {
-        Decision::Allowed { .. } => decision,
-        Decision::AllowedIf { by } => Decision::AllowedIf {
-            by: format!("{}` and the permissions boundary `{by}", by_of(&decision)),
+    let bounded = evaluate(boundary, action, resource);
+    let allows = |d: &Decision| matches!(d, Decision::Allowed { .. } | Decision::AllowedIf { .. });
+    match (identity, bounded) {
+        (denied @ Decision::Denied { .. }, _) | (_, denied @ Decision::Denied { .. }) => denied,
+        (Decision::NotAllowed { .. }, bounded) => Decision::NotAllowed {
+            boundary_too: !allows(&bounded),
         },
-        Decision::Denied { by } => Decision::Denied { by },
-        Decision::NotAllowed | Decision::OutsideBoundary => Decision::OutsideBoundary,
+        (_, Decision::NotAllowed { .. }) => Decision::OutsideBoundary,
+        (Decision::Allowed { by }, Decision::Allowed { .. }) => Decision::Allowed { by },
+        (identity, bounded) => Decision::AllowedIf {
+            by: format!(
+                "{}` and the permissions boundary `{}",
+                by_of(&identity),
+                by_of(&bounded)
+            ),
+        },
     }
 }
 
 fn by_of(decision: &Decision) -> &str {
     match decision {
         Decision::Allowed { by } | Decision::AllowedIf { by } | Decision::Denied { by } => by,
-        Decision::NotAllowed | Decision::OutsideBoundary => "",
+        Decision::NotAllowed { .. } | Decision::OutsideBoundary => "",
     }
 }
 
@@ -371,7 +390,6 @@ pub async fn simulate(
     Ok(match result.eval_decision().as_str() {
         "allowed" => Decision::Allowed { by },
         "explicitDeny" => Decision::Denied { by },
-        _ if outside_boundary => Decision::OutsideBoundary,
         // Conditions on context the simulation lacked: it cannot say no for certain.
         _ if !result.missing_context_values().is_empty() => Decision::AllowedIf {
             by: format!(
@@ -379,7 +397,11 @@ pub async fn simulate(
                 result.missing_context_values().join(", ")
             ),
         },
-        _ => Decision::NotAllowed,
+        // Whether the identity policies allow it is not in the answer: the caller knows them.
+        _ if outside_boundary => Decision::OutsideBoundary,
+        _ => Decision::NotAllowed {
+            boundary_too: false,
+        },
     })
 }
 
@@ -447,7 +469,9 @@ mod tests {
                 "ssm:GetParameters",
                 "arn:aws:ssm:us-east-1:1:parameter/x"
             ),
-            Decision::NotAllowed
+            Decision::NotAllowed {
+                boundary_too: false
+            }
         );
     }
 
@@ -460,10 +484,12 @@ mod tests {
             statements: policy(r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#),
             boundary: Some((
                 "boundary".to_owned(),
-                policy(
-                    r#"{"Statement":[{"Effect":"Allow","Action":["ssm:*","kms:Decrypt"],"Resource":"*"},{"Effect":"Deny","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:*:key/locked"}]}"#,
+                statements(
+                    "boundary",
+                    &serde_json::from_str(r#"{"Statement":[{"Effect":"Allow","Action":["ssm:*","kms:Decrypt"],"Resource":"*"},{"Effect":"Deny","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:*:key/locked"}]}"#).unwrap(),
                 ),
             )),
+            boundary_unread: None,
         };
         let ssm = "arn:aws:ssm:us-east-1:1:parameter/x";
         assert!(matches!(
@@ -482,9 +508,30 @@ mod tests {
             evaluate_role(&role, "kms:Decrypt", "arn:aws:kms:us-east-1:1:key/locked"),
             Decision::Denied { .. }
         ));
+        // Neither the role's policies nor the boundary allow it: both are named.
+        let narrow = Role {
+            statements: policy(
+                r#"{"Statement":{"Effect":"Allow","Action":"ssm:*","Resource":"*"}}"#,
+            ),
+            ..role
+        };
+        assert_eq!(
+            evaluate_role(
+                &narrow,
+                "secretsmanager:GetSecretValue",
+                "arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf"
+            ),
+            Decision::NotAllowed { boundary_too: true }
+        );
+        // A Deny in the boundary is a Deny, even where the role's policies allow nothing.
+        assert!(matches!(
+            evaluate_role(&narrow, "kms:Decrypt", "arn:aws:kms:us-east-1:1:key/locked"),
+            Decision::Denied { by } if by == "boundary"
+        ));
         let unbounded = Role {
             boundary: None,
-            ..role
+            statements: policy(r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#),
+            ..narrow
         };
         assert!(matches!(
             evaluate_role(

@@ -561,19 +561,24 @@ impl Places {
                 ..known.clone()
             };
         }
-        // The n-th literal string with this text in the walk is its n-th occurrence in the file.
-        let earlier = strings[..index]
-            .iter()
-            .filter(|(p, _, t)| t == text && !self.known.contains_key(p))
-            .count();
-        let found = self
-            .source
-            .match_indices(*text)
-            .map(|(at, _)| at)
-            .filter(|&at| stands_alone(&self.source, at, text.len()))
-            .nth(earlier);
-        match found {
-            Some(at) if !text.is_empty() => {
+        // The n-th literal string with this text in the walk is its n-th occurrence in the file,
+        // when the file holds the text as often as the definition does (not also as a key, in a
+        // comment, or in a field dropped on load): otherwise no line rather than a wrong one.
+        let literal =
+            |(p, _, t): &&(String, String, &str)| t == text && !self.known.contains_key(p);
+        let earlier = strings[..index].iter().filter(literal).count();
+        let total = strings.iter().filter(literal).count();
+        let occurrences: Vec<usize> = if text.is_empty() {
+            Vec::new()
+        } else {
+            self.source
+                .match_indices(*text)
+                .map(|(at, _)| at)
+                .filter(|&at| stands_alone(&self.source, at, text.len()))
+                .collect()
+        };
+        match occurrences.get(earlier) {
+            Some(&at) if occurrences.len() == total => {
                 let (line, column) = line_column(&self.source, at);
                 Location {
                     line,
@@ -1045,6 +1050,25 @@ mod tests {
         assert_eq!(at("containerDefinitions[0].secrets[2].valueFrom"), (14, 21));
         assert_eq!(at("containerDefinitions[0].environment[0].value"), (7, 16));
         assert_eq!(at("containerDefinitions[0].nothing"), (0, 0));
+    }
+
+    #[test]
+    fn a_value_the_file_holds_more_often_than_the_definition_gets_no_line() {
+        // `db` is also in a comment: which occurrence is the value cannot be told by text.
+        let (_dir, t) = template(
+            "web.yaml",
+            "family: web\n# db moved\ncontainerDefinitions:\n  - name: web\n    image: x\n    secrets:\n      - name: B\n        valueFrom: db\n",
+        );
+        let rendered = render(t, &[], &HashMap::new());
+        let location = rendered.places.locate(
+            &rendered.body,
+            "containerDefinitions[0].secrets[0].valueFrom",
+        );
+        assert_eq!((location.line, location.column), (0, 0));
+        let location = rendered
+            .places
+            .locate(&rendered.body, "containerDefinitions[0].image");
+        assert_eq!((location.line, location.column), (5, 12));
     }
 
     #[test]

@@ -186,8 +186,8 @@ mod tests {
             ..location
         };
         assert_eq!(
-            annotation(Level::Warning, &input, "t", "m"),
-            "::warning title=t::m"
+            annotation(Level::Warning, &input, "check: a, b", "m"),
+            "::warning title=check%3A a%2C b::m"
         );
     }
 

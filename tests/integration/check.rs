@@ -78,6 +78,26 @@ fn inline(env: &Env, role: &str, name: &str, policy: &Value) {
     .unwrap();
 }
 
+/// Makes `policy` the permissions boundary `team-boundary` of `web-execution`.
+fn set_boundary(env: &Env, policy: &Value) {
+    env.block_on(
+        env.iam
+            .create_policy()
+            .policy_name("team-boundary")
+            .policy_document(policy.to_string())
+            .send(),
+    )
+    .unwrap();
+    env.block_on(
+        env.iam
+            .put_role_permissions_boundary()
+            .role_name("web-execution")
+            .permissions_boundary("arn:aws:iam::123456789012:policy/team-boundary")
+            .send(),
+    )
+    .unwrap();
+}
+
 fn allow_all(scene: &Scene) -> Value {
     json!({ "Version": "2012-10-17", "Statement": [
         { "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": scene.secret_arn },
@@ -337,7 +357,6 @@ fn findings_point_into_the_template_as_annotations_and_in_the_json_report() {
         (&failed[3]["line"], &failed[3]["column"]),
         (&json!(9), &json!(44))
     );
-    assert!(!out.all().contains("check-canary"));
 }
 
 #[test]
@@ -349,22 +368,7 @@ fn a_permissions_boundary_that_leaves_out_a_secret_is_caught() {
     let boundary = json!({ "Version": "2012-10-17", "Statement": [
         { "Effect": "Allow", "Action": ["ssm:GetParameters", "kms:Decrypt"], "Resource": "*" }
     ]});
-    env.block_on(
-        env.iam
-            .create_policy()
-            .policy_name("team-boundary")
-            .policy_document(boundary.to_string())
-            .send(),
-    )
-    .unwrap();
-    env.block_on(
-        env.iam
-            .put_role_permissions_boundary()
-            .role_name("web-execution")
-            .permissions_boundary("arn:aws:iam::123456789012:policy/team-boundary")
-            .send(),
-    )
-    .unwrap();
+    set_boundary(&env, &boundary);
     let out = check(&env, &scene).failure(1);
     assert!(
         out.stdout.contains(&format!(
@@ -384,6 +388,28 @@ fn a_permissions_boundary_that_leaves_out_a_secret_is_caught() {
         out.stdout.contains(
             "not evaluated: policy conditions, SCPs, secret resource policies, KMS key policies"
         ),
+        "{out}"
+    );
+
+    // A boundary that cannot be read is said to be unread, not taken as allowing everything.
+    env.block_on(
+        env.iam
+            .put_role_permissions_boundary()
+            .role_name("web-execution")
+            .permissions_boundary("arn:aws:iam::123456789012:policy/gone")
+            .send(),
+    )
+    .unwrap();
+    let out = check(&env, &scene).success();
+    assert!(
+        out.stdout.contains(
+            "[skip] permissions boundary `arn:aws:iam::123456789012:policy/gone` cannot be read: NoSuchEntity"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains("not evaluated: policy conditions, the permissions boundary, SCPs"),
         "{out}"
     );
 }
@@ -486,7 +512,6 @@ fn a_customer_key_named_by_alias_is_resolved_and_decrypt_is_checked_on_the_key()
         )),
         "{out}"
     );
-    assert!(!out.all().contains("alias-canary"));
 
     // The deployer that runs the preflight may make each of its read calls.
     let out = env
@@ -570,7 +595,6 @@ fn a_parameter_named_without_an_arn_is_looked_for_in_the_other_regions_the_task_
             .contains(&format!("[ok]   the parameter exists ({arn})")),
         "{out}"
     );
-    assert!(!out.all().contains("region-canary"));
 }
 
 #[test]
@@ -735,7 +759,7 @@ fn scripted_iam(moto_port: u16, decisions: &'static [(&'static str, &'static str
 fn iams_own_simulator_answers_where_it_is_available() {
     let env = Env::new();
     let scene = setup(&env);
-    // The role has no policy at all: only the simulator's answers can make these pass or fail.
+    // The role has no policy at first: only the simulator's answers can make these pass or fail.
     let iam = scripted_iam(
         env.port,
         &[
@@ -744,22 +768,7 @@ fn iams_own_simulator_answers_where_it_is_available() {
             ("kms:Decrypt", "explicitDeny"),
         ],
     );
-    env.block_on(
-        env.iam
-            .create_policy()
-            .policy_name("team-boundary")
-            .policy_document(allow_all(&scene).to_string())
-            .send(),
-    )
-    .unwrap();
-    env.block_on(
-        env.iam
-            .put_role_permissions_boundary()
-            .role_name("web-execution")
-            .permissions_boundary("arn:aws:iam::123456789012:policy/team-boundary")
-            .send(),
-    )
-    .unwrap();
+    set_boundary(&env, &allow_all(&scene));
     let out = env
         .run(["check", "--task-definition", &scene.template])
         .env("AWS_ENDPOINT_URL_IAM", format!("http://127.0.0.1:{iam}"))
@@ -776,9 +785,10 @@ fn iams_own_simulator_answers_where_it_is_available() {
         )),
         "{out}"
     );
+    // IAM says the boundary leaves it out; the role's own policies (none) are read here.
     assert!(
         out.stdout.contains(&format!(
-            "[fail] `web-execution` may not `ssm:GetParameters` on `{}`: its policies allow it, its permissions boundary `team-boundary` does not",
+            "[fail] `web-execution` may not `ssm:GetParameters` on `{}`: neither its policies nor its permissions boundary `team-boundary` allow it",
             scene.parameter_arn
         )),
         "{out}"
@@ -787,6 +797,20 @@ fn iams_own_simulator_answers_where_it_is_available() {
     assert!(
         out.stdout
             .contains("[skip] not evaluated: secret resource policies, KMS key policies"),
+        "{out}"
+    );
+
+    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
+    let out = env
+        .run(["check", "--task-definition", &scene.template])
+        .env("AWS_ENDPOINT_URL_IAM", format!("http://127.0.0.1:{iam}"))
+        .output()
+        .failure(1);
+    assert!(
+        out.stdout.contains(&format!(
+            "[fail] `web-execution` may not `ssm:GetParameters` on `{}`: its policies allow it, its permissions boundary `team-boundary` does not",
+            scene.parameter_arn
+        )),
         "{out}"
     );
 }
