@@ -96,11 +96,18 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
     if inputs.command == Command::Export {
         return export(inputs).await;
     }
-    if let (Command::Deploy, Some(path)) = (inputs.command, &inputs.manifest) {
-        return deploy_many(inputs, path).await.map(|reports| {
-            crate::report::print_many(&reports, inputs);
-            Report::empty()
-        });
+    match (inputs.command, &inputs.manifest) {
+        (Command::Deploy, Some(path)) => {
+            return deploy_many(inputs, path).await.map(|reports| {
+                crate::report::print_many(&reports, inputs);
+                Report::empty()
+            });
+        }
+        (Command::Check, Some(path)) => {
+            return check_many(inputs, path).await.map(|()| Report::empty());
+        }
+        // The inputs refuse a manifest for the other commands.
+        _ => {}
     }
 
     // Template → references. Everything that can be wrong without AWS fails here, before any call.
@@ -407,6 +414,17 @@ async fn export(inputs: &Inputs) -> Result<Report, Error> {
 
 /// `check`: the report on stdout; an error when anything failed.
 async fn check(inputs: &Inputs, aws: &Aws, rendered: &Rendered) -> Result<(), Error> {
+    let checked = check_one(inputs, aws, rendered).await;
+    let text = match inputs.report_format {
+        ReportFormat::Json => checked.json(),
+        _ => checked.text(),
+    };
+    output::write(output::Stream::Stdout, text.as_bytes());
+    check_outcome(checked.failed())
+}
+
+/// The check of one rendered definition, annotated on GitHub.
+async fn check_one(inputs: &Inputs, aws: &Aws, rendered: &Rendered) -> check::Report {
     let protect = |secret: &Secret, label: &str| protect(inputs, secret, label);
     let read_values: Option<crate::mask::OnSecret<'_>> = if inputs.read_values {
         Some(&protect)
@@ -417,19 +435,53 @@ async fn check(inputs: &Inputs, aws: &Aws, rendered: &Rendered) -> Result<(), Er
     if let Some(github) = &inputs.ci.github {
         crate::ci::github::annotate_check(github, &checked);
     }
-    let text = match inputs.report_format {
-        ReportFormat::Json => checked.json(),
-        _ => checked.text(),
-    };
-    output::write(output::Stream::Stdout, text.as_bytes());
-    if checked.failed() > 0 {
-        return Err(Error::Check(format!(
-            "check failed: {} problem{} would stop tasks from reading their secrets",
-            checked.failed(),
-            if checked.failed() == 1 { "" } else { "s" }
-        )));
+    checked
+}
+
+fn check_outcome(failed: usize) -> Result<(), Error> {
+    if failed == 0 {
+        return Ok(());
     }
-    Ok(())
+    Err(Error::Check(format!(
+        "check failed: {failed} problem{} would stop tasks from reading their secrets",
+        if failed == 1 { "" } else { "s" }
+    )))
+}
+
+/// `check` of a manifest: every template resolved in one batched pass (metadata only), then each
+/// checked, its report under a heading with its family and file (one JSON document for all).
+async fn check_many(inputs: &Inputs, path: &Path) -> Result<(), Error> {
+    let entries = crate::manifest::load(path)?;
+    let (prepared, all_slots) = prepare_many(inputs, &entries)?;
+    let (aws, resolved) = resolve_all(inputs, &all_slots, false).await?;
+    let mut failed = 0;
+    let mut documents = Vec::new();
+    for (entry, template, range) in prepared {
+        let rendered = taskdef::render(template, &all_slots[range], &resolved);
+        taskdef::validate(&rendered, &entry.task_definition)?;
+        check_shape(&rendered, &entry.task_definition)?;
+        let checked = check_one(inputs, &aws, &rendered).await;
+        failed += checked.failed();
+        let file = entry.task_definition.display().to_string();
+        match inputs.report_format {
+            ReportFormat::Json => {
+                let mut document = checked.to_value();
+                document["family"] = rendered.family().into();
+                document["task-definition"] = file.into();
+                documents.push(document);
+            }
+            _ => output::write(
+                output::Stream::Stdout,
+                format!("== {} ({file})\n{}", rendered.family(), checked.text()).as_bytes(),
+            ),
+        }
+    }
+    if inputs.report_format == ReportFormat::Json {
+        let all = serde_json::json!({ "ok": failed == 0, "task-definitions": documents });
+        let text = serde_json::to_string_pretty(&all).expect("JSON serialises") + "\n";
+        output::write(output::Stream::Stdout, text.as_bytes());
+    }
+    check_outcome(failed)
 }
 
 /// `policy`: both policies as one JSON document.

@@ -122,6 +122,11 @@ impl Report {
 
     /// The report as JSON, for machines.
     pub fn json(&self) -> String {
+        serde_json::to_string_pretty(&self.to_value()).expect("JSON serialises") + "\n"
+    }
+
+    /// The report as a JSON value: `ok` and the findings.
+    pub fn to_value(&self) -> Value {
         let findings: Vec<Value> = self
             .findings
             .iter()
@@ -146,9 +151,7 @@ impl Report {
                 finding
             })
             .collect();
-        serde_json::to_string_pretty(&json!({ "ok": self.failed() == 0, "findings": findings }))
-            .expect("JSON serialises")
-            + "\n"
+        json!({ "ok": self.failed() == 0, "findings": findings })
     }
 }
 

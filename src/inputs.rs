@@ -46,7 +46,7 @@ pub const INPUTS: &[InputSpec] = &[
         name: "manifest",
         kind: Kind::Text,
         default: None,
-        description: "`deploy` of many services in one run: a YAML or JSON file listing `services:` entries, each with `task-definition` and optionally `service`, `cluster` and `image`. References of all of them are resolved in one batched pass.",
+        description: "`deploy` (or `check`) of many services in one run: a YAML or JSON file listing `services:` entries, each with `task-definition` and optionally `service`, `cluster` and `image`. References of all of them are resolved in one batched pass.",
     },
     InputSpec {
         name: "image",
@@ -819,6 +819,25 @@ fn lookup_env(environment: &BTreeMap<String, String>, name: &str) -> Option<Stri
     .cloned()
 }
 
+/// The template's path: required, except for `export` and for a manifest, which only `deploy`
+/// and `check` take.
+fn task_definition(command: Command, raw: &Raw) -> Result<PathBuf, Error> {
+    let many = matches!(command, Command::Deploy | Command::Check);
+    match (raw.text("task-definition"), raw.text("manifest")) {
+        (_, Some(_)) if !many => Err(Error::Usage(format!(
+            "input `manifest` applies to `deploy` and `check`, not `{}`",
+            command.name()
+        ))),
+        (Some(path), _) => Ok(PathBuf::from(path)),
+        (None, Some(_)) => Ok(PathBuf::new()),
+        (None, None) if command == Command::Export => Ok(PathBuf::new()),
+        (None, None) => Err(Error::Usage(
+            "input `task-definition` is required: pass `--task-definition PATH` or set `INPUT_TASK-DEFINITION` / `ECS_SECRETS_TASK_DEFINITION`"
+                .to_owned(),
+        )),
+    }
+}
+
 impl Inputs {
     fn validate(
         command: Command,
@@ -826,17 +845,7 @@ impl Inputs {
         environment: BTreeMap<String, String>,
     ) -> Result<Self, Error> {
         refuse_body_logging(&environment)?;
-        let task_definition = match raw.text("task-definition") {
-            Some(path) => PathBuf::from(path),
-            None if command == Command::Export => PathBuf::new(),
-            None if command == Command::Deploy && raw.text("manifest").is_some() => PathBuf::new(),
-            None => {
-                return Err(Error::Usage(
-                    "input `task-definition` is required: pass `--task-definition PATH` or set `INPUT_TASK-DEFINITION` / `ECS_SECRETS_TASK_DEFINITION`"
-                        .to_owned(),
-                ));
-            }
-        };
+        let task_definition = task_definition(command, raw)?;
         let export = raw.export()?;
         let output = raw.text("output").map(PathBuf::from);
         if command == Command::Deploy && output.as_deref() == Some(std::path::Path::new("-")) {

@@ -705,6 +705,82 @@ fn preflight_refuses_to_register_when_the_role_cannot_read_a_secret() {
     assert_eq!(out.report("task-definition-revision").as_deref(), Some("1"));
 }
 
+#[test]
+fn a_manifest_checks_every_template_and_fails_when_any_fails() {
+    let env = Env::new();
+    let scene = setup(&env);
+    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
+    // The worker shares the web's references; its own role may read none of them.
+    role(&env, "worker-execution", TRUST);
+    let worker = env.file(
+        "worker.json",
+        &std::fs::read_to_string(&scene.template)
+            .unwrap()
+            .replace(r#""family": "web""#, r#""family": "worker""#)
+            .replace("role/web-execution", "role/worker-execution"),
+    );
+    let manifest = env.file(
+        "services.yml",
+        &format!(
+            "services:\n  - task-definition: {}\n  - task-definition: {}\n",
+            scene.template,
+            worker.display()
+        ),
+    );
+    let manifest = manifest.to_str().unwrap();
+    env.record();
+    let out = env
+        .run(["check", "--manifest", manifest])
+        .output()
+        .failure(1);
+    let (web, rest) = out
+        .stdout
+        .split_once("== worker (")
+        .expect("a section for each template");
+    assert!(
+        web.starts_with(&format!("== web ({})\n", scene.template)),
+        "{out}"
+    );
+    assert!(web.contains("0 failed"), "{out}");
+    assert!(
+        rest.contains("[fail] `worker-execution` may not `secretsmanager:GetSecretValue`"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("check failed: 3 problems"), "{out}");
+    let calls = env.calls();
+    assert_eq!(
+        count(&calls, "GetSecretValue") + count(&calls, "BatchGetSecretValue"),
+        0
+    );
+
+    let out = env
+        .run(["check", "--manifest", manifest, "--report-format", "json"])
+        .output()
+        .failure(1);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    let checked = report["task-definitions"].as_array().unwrap();
+    assert_eq!(
+        (&checked[0]["family"], &checked[0]["ok"]),
+        (&json!("web"), &json!(true))
+    );
+    assert_eq!(
+        (&checked[1]["family"], &checked[1]["ok"]),
+        (&json!("worker"), &json!(false))
+    );
+
+    // Other commands do not take a manifest: said, not ignored.
+    let out = env
+        .run(["render", "--manifest", manifest])
+        .output()
+        .failure(2);
+    assert!(
+        out.stderr
+            .contains("input `manifest` applies to `deploy` and `check`, not `render`"),
+        "{out}"
+    );
+}
+
 /// A scripted IAM endpoint: answers `SimulatePrincipalPolicy` (which moto does not implement)
 /// from a table of decisions, and forwards every other IAM call to moto.
 fn scripted_iam(moto_port: u16, decisions: &'static [(&'static str, &'static str)]) -> u16 {
