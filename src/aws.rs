@@ -8,6 +8,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
@@ -127,10 +128,9 @@ impl Aws {
 
 /// Renders an SDK error as `Code: message` for service errors, and with its whole cause chain
 /// for everything else (no credentials, no connection, timeouts).
-pub fn describe<E, R>(err: &SdkError<E, R>) -> String
+pub fn describe<E>(err: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match err {
         SdkError::ServiceError(service) => {
@@ -138,6 +138,11 @@ where
             match (e.code(), e.message()) {
                 (Some(code), Some(message)) => format!("{code}: {message}"),
                 (Some(code), None) => code.to_owned(),
+                // An answer that is no AWS error at all (an empty 500 from a proxy or emulator).
+                (None, None) => format!(
+                    "HTTP {} without an AWS error in the answer",
+                    service.raw().status().as_u16()
+                ),
                 _ => DisplayErrorContext(e).to_string(),
             }
         }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::aws::Aws;
 use crate::error::Location;
 use crate::iam::{self, Decision};
-use crate::kms;
+use crate::kms::{self, KeyPolicy};
 use crate::reference::{self, Arn, Parameter, SecretId};
 use crate::resolve::{secretsmanager, ssm};
 use crate::taskdef::Rendered;
@@ -400,19 +400,10 @@ pub async fn run(
                 region: arn.region,
                 account: arn.account,
             };
-            match keys
-                .customer_key(metadata.kms_key_id.as_deref(), &owner)
-                .await
-            {
-                Ok(Some(key)) => {
-                    let via = format!("secretsmanager.{}.amazonaws.com", arn.region);
-                    permissions
-                        .check_via(&mut report, "kms:Decrypt", &key, Some(&via))
-                        .await;
-                }
-                Ok(None) => {}
-                Err(reason) => report.push(Status::Skip, 1, reason),
-            }
+            let key_id = metadata.kms_key_id.as_deref();
+            let via = format!("secretsmanager.{}.amazonaws.com", arn.region);
+            let key = (key_id, &owner, via.as_str());
+            check_key(&mut permissions, &mut keys, &mut report, key).await;
         } else {
             let Ok(parameter) = Parameter::parse(&reference.value_from) else {
                 continue;
@@ -498,16 +489,9 @@ pub async fn run(
                             region: &p_region,
                             account: &p_account,
                         };
-                        match keys.customer_key(metadata.key_id.as_deref(), &owner).await {
-                            Ok(Some(key)) => {
-                                let via = format!("ssm.{p_region}.amazonaws.com");
-                                permissions
-                                    .check_via(&mut report, "kms:Decrypt", &key, Some(&via))
-                                    .await;
-                            }
-                            Ok(None) => {}
-                            Err(reason) => report.push(Status::Skip, 1, reason),
-                        }
+                        let via = format!("ssm.{p_region}.amazonaws.com");
+                        let key = (metadata.key_id.as_deref(), &owner, via.as_str());
+                        check_key(&mut permissions, &mut keys, &mut report, key).await;
                     }
                 }
             }
@@ -524,10 +508,10 @@ pub async fn run(
     let unevaluated = match (permissions.simulator, unread_boundary) {
         // IAM's simulator covers identity policies, the boundary, SCPs and conditions on the
         // context it was given.
-        (true, _) => "secret resource policies, KMS key policies",
-        (false, None) => "policy conditions, SCPs, secret resource policies, KMS key policies",
+        (true, _) => "secret resource policies, conditions in key policies",
+        (false, None) => "policy conditions, SCPs, secret resource policies",
         (false, Some(_)) => {
-            "policy conditions, the permissions boundary, SCPs, secret resource policies, KMS key policies"
+            "policy conditions, the permissions boundary, SCPs, secret resource policies"
         }
     };
     if let Some(reason) = unread_boundary {
@@ -571,6 +555,85 @@ async fn elsewhere(aws: &Aws, names: &[String], regions: &[String]) -> Option<(S
         }
     }
     None
+}
+
+/// The key that encrypts a secret or parameter, as `(key id, owner, the service that decrypts)`.
+type KeyUse<'a> = (Option<&'a str>, &'a kms::Owner<'a>, &'a str);
+
+/// The key that encrypts a secret or parameter: resolved to a customer managed key, its key policy
+/// read, and the role's `kms:Decrypt` on it checked where the key policy leaves that to IAM.
+async fn check_key(
+    permissions: &mut Permissions<'_>,
+    keys: &mut kms::Keys<'_>,
+    report: &mut Report,
+    (key_id, owner, via): KeyUse<'_>,
+) {
+    let key = match keys.customer_key(key_id, owner).await {
+        Ok(Some(key)) => key,
+        Ok(None) => return,
+        Err(reason) => return report.push(Status::Skip, 1, reason),
+    };
+    let Some(role) = permissions.role else {
+        return permissions
+            .check_via(report, "kms:Decrypt", &key, Some(via))
+            .await;
+    };
+    report.read("kms:GetKeyPolicy", &key);
+    let (name, role_arn) = (&role.name, &role.arn);
+    let key_account = Arn::parse(&key).map_or("", |a| a.account).to_owned();
+    let role_account = Arn::parse(role_arn).map_or("", |a| a.account);
+    let needs = ("kms:Decrypt".to_owned(), key.clone());
+    match keys
+        .policy(&key)
+        .await
+        .map(|p| kms::decrypt_verdict(&p, role_arn))
+    {
+        Err(reason) => report.push(
+            Status::Skip,
+            1,
+            format!("the key policy of `{key}` cannot be read ({reason}): it is not evaluated"),
+        ),
+        Ok(KeyPolicy::Denied { sid }) => {
+            report.needs.push(needs);
+            return report.fail(
+                1,
+                format!("the key policy of `{key}` denies `{name}` `kms:Decrypt` (statement `{sid}`)"),
+                format!("remove or narrow statement `{sid}` of the key policy of `{key}`"),
+            );
+        }
+        Ok(KeyPolicy::Silent) => {
+            report.needs.push(needs);
+            return report.fail(
+                1,
+                format!("the key policy of `{key}` neither names `{name}` nor lets IAM policies of account {role_account} grant `kms:Decrypt`, so no identity policy can"),
+                format!(
+                    r#"add to the key policy of `{key}`: {{"Effect":"Allow","Principal":{{"AWS":"{role_arn}"}},"Action":"kms:Decrypt","Resource":"*"}}"#
+                ),
+            );
+        }
+        // In its own account, a key policy that names the role needs no identity policy.
+        Ok(KeyPolicy::NamesRole) if key_account == role_account => {
+            report.needs.push(needs);
+            return report.push(
+                Status::Ok,
+                1,
+                format!("`{name}` may `kms:Decrypt` on `{key}` (its key policy names the role)"),
+            );
+        }
+        Ok(KeyPolicy::Conditional { sid }) => report.push(
+            Status::Warn,
+            1,
+            format!("the key policy of `{key}` allows `kms:Decrypt` only under the conditions of statement `{sid}`, which are not evaluated here"),
+        ),
+        Ok(KeyPolicy::NamesRole | KeyPolicy::Delegates) => report.push(
+            Status::Ok,
+            1,
+            format!("the key policy of `{key}` lets IAM policies grant `{name}` `kms:Decrypt`"),
+        ),
+    }
+    permissions
+        .check_via(report, "kms:Decrypt", &key, Some(via))
+        .await;
 }
 
 /// Answers "may the role do this?", from IAM's simulator until it proves unavailable, then from

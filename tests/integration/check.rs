@@ -143,8 +143,9 @@ fn a_correct_setup_passes_without_reading_any_value() {
         "{out}"
     );
     assert!(
-        out.stdout
-            .contains("IAM's policy simulator is not available"),
+        out.stdout.contains(
+            "IAM's policy simulator is not available (HTTP 500 without an AWS error in the answer)"
+        ),
         "{out}"
     );
     assert!(out.stdout.contains("0 failed"), "{out}");
@@ -385,9 +386,8 @@ fn a_permissions_boundary_that_leaves_out_a_secret_is_caught() {
     );
     assert!(out.stderr.contains("check failed: 1 problem "), "{out}");
     assert!(
-        out.stdout.contains(
-            "not evaluated: policy conditions, SCPs, secret resource policies, KMS key policies"
-        ),
+        out.stdout
+            .contains("[skip] not evaluated: policy conditions, SCPs, secret resource policies\n"),
         "{out}"
     );
 
@@ -410,6 +410,82 @@ fn a_permissions_boundary_that_leaves_out_a_secret_is_caught() {
     assert!(
         out.stdout
             .contains("not evaluated: policy conditions, the permissions boundary, SCPs"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_key_policy_that_leaves_the_role_out_is_caught_and_one_that_names_it_is_enough() {
+    let env = Env::new();
+    let (key, secret_arn, template) = alias_scene(&env);
+    let template = template.to_str().unwrap();
+    let parameter_arn = Env::parameter_arn("/web/api-key");
+    // The role's own policies allow everything it needs, kms:Decrypt included.
+    inline(
+        &env,
+        "web-execution",
+        "read-secrets",
+        &json!({ "Version": "2012-10-17", "Statement": [
+            { "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn },
+            { "Effect": "Allow", "Action": "ssm:GetParameters", "Resource": parameter_arn },
+            { "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key }
+        ]}),
+    );
+    let key_policy = |statement: Value| {
+        let policy = json!({ "Version": "2012-10-17", "Statement": [statement] });
+        env.block_on(
+            env.kms
+                .put_key_policy()
+                .key_id(&key)
+                .policy_name("default")
+                .policy(policy.to_string())
+                .send(),
+        )
+        .unwrap();
+    };
+    // The key's policy trusts only an admin role: no identity policy can help.
+    key_policy(
+        json!({ "Effect": "Allow", "Action": "kms:*", "Resource": "*",
+        "Principal": { "AWS": "arn:aws:iam::123456789012:role/admin" } }),
+    );
+    let out = env
+        .run(["check", "--task-definition", template])
+        .output()
+        .failure(1);
+    let silent = format!(
+        "[fail] the key policy of `{key}` neither names `web-execution` nor lets IAM policies of account 123456789012 grant `kms:Decrypt`, so no identity policy can"
+    );
+    assert_eq!(out.stdout.matches(&silent).count(), 2, "{out}");
+    assert!(
+        out.stdout.contains(&format!(
+            r#"fix: add to the key policy of `{key}`: {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::123456789012:role/web-execution"}},"Action":"kms:Decrypt","Resource":"*"}}"#
+        )),
+        "{out}"
+    );
+
+    // That fix is enough, even once the role's own kms:Decrypt is gone: in its account, a key
+    // policy that names the role needs no identity policy.
+    key_policy(
+        json!({ "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+        "Principal": { "AWS": "arn:aws:iam::123456789012:role/web-execution" } }),
+    );
+    inline(
+        &env,
+        "web-execution",
+        "read-secrets",
+        &json!({ "Version": "2012-10-17", "Statement": [
+            { "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn },
+            { "Effect": "Allow", "Action": "ssm:GetParameters", "Resource": parameter_arn }
+        ]}),
+    );
+    let out = env
+        .run(["check", "--task-definition", template])
+        .output()
+        .success();
+    assert!(
+        out.stdout.contains(&format!(
+            "[ok]   `web-execution` may `kms:Decrypt` on `{key}` (its key policy names the role)"
+        )),
         "{out}"
     );
 }
@@ -872,7 +948,7 @@ fn iams_own_simulator_answers_where_it_is_available() {
     // The simulator weighs the boundary and SCPs itself; resource and key policies stay unseen.
     assert!(
         out.stdout
-            .contains("[skip] not evaluated: secret resource policies, KMS key policies"),
+            .contains("[skip] not evaluated: secret resource policies, conditions in key policies"),
         "{out}"
     );
 
