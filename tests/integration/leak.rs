@@ -442,3 +442,43 @@ fn no_canary_leaks_from_render_or_export_at_any_verbosity() {
         "the file holds what was asked for"
     );
 }
+
+#[test]
+fn no_canary_leaks_from_check_reading_values_at_any_verbosity() {
+    let env = Env::new();
+    seed(&env);
+    // Every canary by a JSON key, so that `check --read-values` reads each value to look for it.
+    let secrets: Vec<serde_json::Value> = canaries()
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| serde_json::json!({ "name": format!("S{i}"), "valueFrom": format!("{{{{secretsmanager-arn:{name}:pass}}}}") }))
+        .collect();
+    let template = serde_json::json!({
+        "family": "leak",
+        "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
+        "containerDefinitions": [{ "name": "app", "image": "app:1", "memory": 64, "secrets": secrets }]
+    });
+    let path = env.file("check.json", &template.to_string());
+    // Exit 1: the role does not exist, and most canaries have no key `pass`.
+    let outputs = run_everywhere(
+        &env,
+        &[
+            "check",
+            "--task-definition",
+            path.to_str().unwrap(),
+            "--read-values",
+        ],
+        &[],
+        1,
+    );
+    let report = &outputs[0].stdout;
+    assert!(
+        report.contains("the secret has the JSON key `pass`"),
+        "the JSON canary was read:\n{report}"
+    );
+    assert_eq!(
+        report.matches("the secret has no JSON key `pass`").count(),
+        canaries().len() - 1,
+        "every other canary was read:\n{report}"
+    );
+}
