@@ -191,8 +191,9 @@ fn references(rendered: &Rendered) -> Vec<Reference> {
     out
 }
 
-/// Runs the preflight against the rendered definition.
-#[allow(clippy::too_many_lines)] // one pass over the references, in report order
+/// Runs the preflight against the rendered definition: the role, then each reference in the
+/// order of the definition, then what was not evaluated.
+///
 /// `read_values`: when given, JSON keys are checked by reading the values (with this run's
 /// credentials), each shown to the callback first so that it is masked.
 pub async fn run(
@@ -202,323 +203,478 @@ pub async fn run(
 ) -> Report {
     let mut report = Report::default();
     let references = references(rendered);
-    let region = aws.region().unwrap_or("us-east-1").to_owned();
+    let iam = aws.iam();
+    report.here = Some(rendered.places.locate(&rendered.body, "executionRoleArn"));
     let role_arn = rendered
         .body
         .get("executionRoleArn")
         .and_then(Value::as_str);
-    let role_parts = role_arn.and_then(Arn::parse);
-    let account = role_parts.as_ref().map_or("", |a| a.account).to_owned();
-    let partition = role_parts
-        .as_ref()
-        .map_or("aws", |a| a.partition)
-        .to_owned();
-
-    // The role: exists, and ECS tasks may assume it.
-    let iam_client = aws.iam();
-    report.here = Some(rendered.places.locate(&rendered.body, "executionRoleArn"));
-    if let Some(arn) = role_arn {
-        for action in [
-            "iam:GetRole",
-            "iam:ListRolePolicies",
-            "iam:GetRolePolicy",
-            "iam:ListAttachedRolePolicies",
-            "iam:SimulatePrincipalPolicy",
-        ] {
-            report.read(action, arn);
-        }
-        // Attached policies may be anyone's, AWS managed ones included.
-        report.read("iam:GetPolicy", "*");
-        report.read("iam:GetPolicyVersion", "*");
+    if role_arn.is_none() && references.is_empty() {
+        report.push(Status::Ok, 0, "the definition references no secret");
+        return report;
     }
-    let role = match role_arn {
-        None if references.is_empty() => {
-            report.push(Status::Ok, 0, "the definition references no secret");
-            return report;
-        }
-        None => {
+    let role = execution_role(&iam, role_arn, &mut report).await;
+
+    let task = role_arn.and_then(Arn::parse);
+    let mut checker = Checker {
+        aws,
+        rendered,
+        read_values,
+        region: aws.region().unwrap_or("us-east-1").to_owned(),
+        account: task.as_ref().map_or("", |a| a.account).to_owned(),
+        partition: task.as_ref().map_or("aws", |a| a.partition).to_owned(),
+        permissions: Permissions {
+            iam: &iam,
+            role: role.as_ref(),
+            simulator: true,
+        },
+        keys: kms::Keys::new(aws),
+        described: BTreeMap::new(),
+        report,
+    };
+    for reference in &references {
+        checker.reference(reference).await;
+    }
+    checker.finish()
+}
+
+/// The execution role: named, readable, and assumable by ECS tasks.
+async fn execution_role(
+    iam_client: &aws_sdk_iam::Client,
+    role_arn: Option<&str>,
+    report: &mut Report,
+) -> Option<iam::Role> {
+    let Some(arn) = role_arn else {
+        report.fail(
+            0,
+            "the definition references secrets but has no `executionRoleArn`",
+            "add `executionRoleArn`: the role ECS uses to read secrets when a task starts",
+        );
+        return None;
+    };
+    for action in [
+        "iam:GetRole",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:SimulatePrincipalPolicy",
+    ] {
+        report.read(action, arn);
+    }
+    // Attached policies may be anyone's, AWS managed ones included.
+    report.read("iam:GetPolicy", "*");
+    report.read("iam:GetPolicyVersion", "*");
+    let role = match iam::role(iam_client, arn).await {
+        Ok(role) => role,
+        Err(reason) => {
             report.fail(
                 0,
-                "the definition references secrets but has no `executionRoleArn`",
-                "add `executionRoleArn`: the role ECS uses to read secrets when a task starts",
+                format!("execution role `{arn}` cannot be read: {reason}"),
+                "create the role, or fix `executionRoleArn`",
             );
-            None
+            return None;
         }
-        Some(arn) => match iam::role(&iam_client, arn).await {
-            Ok(role) => {
-                if iam::trusts_ecs_tasks(&role.trust) {
-                    report.push(
-                        Status::Ok,
-                        0,
-                        format!(
-                            "execution role `{}` exists and trusts `ecs-tasks.amazonaws.com`",
-                            role.name
-                        ),
-                    );
-                } else {
-                    report.fail(
-                        0,
-                        format!("execution role `{}` does not let `ecs-tasks.amazonaws.com` assume it", role.name),
-                        r#"add to its trust policy: {"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}"#,
-                    );
-                }
-                Some(role)
-            }
-            Err(reason) => {
-                report.fail(
-                    0,
-                    format!("execution role `{arn}` cannot be read: {reason}"),
-                    "create the role, or fix `executionRoleArn`",
-                );
-                None
-            }
-        },
     };
+    if iam::trusts_ecs_tasks(&role.trust) {
+        report.push(
+            Status::Ok,
+            0,
+            format!(
+                "execution role `{}` exists and trusts `ecs-tasks.amazonaws.com`",
+                role.name
+            ),
+        );
+    } else {
+        report.fail(
+            0,
+            format!(
+                "execution role `{}` does not let `ecs-tasks.amazonaws.com` assume it",
+                role.name
+            ),
+            r#"add to its trust policy: {"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}"#,
+        );
+    }
+    Some(role)
+}
 
-    // Each reference: form, existence by metadata, and the role's permission on it.
-    let mut permissions = Permissions {
-        iam: &iam_client,
-        role: role.as_ref(),
-        simulator: true,
-    };
-    let mut keys = kms::Keys::new(aws);
-    let mut described: BTreeMap<String, Result<secretsmanager::Described, String>> =
-        BTreeMap::new();
-    for reference in &references {
-        report.here = Some(rendered.places.locate(&rendered.body, &reference.path));
+/// One check run: what it has learnt so far, and the report it writes.
+struct Checker<'a> {
+    aws: &'a Aws,
+    rendered: &'a Rendered,
+    read_values: Option<crate::mask::OnSecret<'a>>,
+    /// Where the task runs: parameters given by name are read there.
+    region: String,
+    account: String,
+    partition: String,
+    permissions: Permissions<'a>,
+    keys: kms::Keys<'a>,
+    /// Secret id → its metadata, described once however often it is referenced.
+    described: BTreeMap<String, Result<secretsmanager::Described, String>>,
+    report: Report,
+}
+
+impl Checker<'_> {
+    /// One `valueFrom`: its form, then the secret or parameter it names.
+    async fn reference(&mut self, reference: &Reference) {
+        let rendered = self.rendered;
+        self.report.here = Some(rendered.places.locate(&rendered.body, &reference.path));
         let head = format!(
             "{} `{}`: {}",
             reference.path, reference.name, reference.value_from
         );
         match reference::check_value_from(&reference.value_from) {
             Err(reason) => {
-                report.fail(
+                return self.report.fail(
                     0,
                     format!("{head}: {reason}"),
                     "write the full ARN of the secret or parameter",
                 );
-                continue;
             }
             Ok(warning) => {
-                report.push(Status::Ok, 0, head);
+                self.report.push(Status::Ok, 0, head);
                 if let Some(warning) = warning {
-                    report.push(Status::Warn, 1, warning);
+                    self.report.push(Status::Warn, 1, warning);
                 }
             }
         }
         let parsed = Arn::parse(&reference.value_from);
-        if parsed
-            .as_ref()
-            .is_some_and(|a| a.service == "secretsmanager")
-        {
-            let (Ok(secret), Some(arn)) = (SecretId::parse(&reference.value_from), parsed) else {
-                continue;
-            };
-            let pattern = if reference::has_random_suffix(&secret.id) {
-                secret.id.clone()
-            } else {
-                format!("{}-??????", secret.id)
-            };
-            report.read("secretsmanager:DescribeSecret", &pattern);
-            if !described.contains_key(&secret.id) {
-                let client = aws.secretsmanager(Some(arn.region));
-                let found = secretsmanager::describe(&client, &secret.id).await;
-                described.insert(secret.id.clone(), found);
-            }
-            let metadata = match &described[&secret.id] {
-                Err(reason) => {
-                    report.fail(
-                        1,
-                        format!("the secret cannot be described: {reason}"),
-                        "check the ARN and the Region in `valueFrom`",
-                    );
-                    continue;
-                }
-                Ok(metadata) => metadata,
-            };
-            let version_ok = match (&secret.version_stage, &secret.version_id) {
-                (Some(stage), _) => metadata.versions.values().flatten().any(|s| s == stage),
-                (_, Some(id)) => metadata.versions.contains_key(id),
-                _ => true,
-            };
-            if version_ok {
-                report.push(
-                    Status::Ok,
-                    1,
-                    format!("the secret exists ({})", metadata.arn),
-                );
-            } else {
-                report.fail(
-                    1,
-                    "the secret has no such version stage or version id",
-                    "fix the version part of `valueFrom`",
-                );
-            }
-            if let Some(key) = &secret.json_key {
-                match &read_values {
-                    None => report.push(
-                        Status::Skip,
-                        1,
-                        "the JSON key is not checked: that needs the value (`read-values`)",
-                    ),
-                    Some(on_secret) => {
-                        let client = aws.secretsmanager(Some(arn.region));
-                        let (stage, version) = (
-                            secret.version_stage.as_deref(),
-                            secret.version_id.as_deref(),
-                        );
-                        match secretsmanager::get(&client, &secret.id, stage, version).await {
-                            Err(reason) => report.fail(
-                                1,
-                                format!("the value cannot be read with this run's credentials: {reason}"),
-                                "grant the CI role `secretsmanager:GetSecretValue`, or drop `read-values`",
-                            ),
-                            Ok(fetched) => {
-                                on_secret(&fetched.value, &format!("secretsmanager:{}", secret.id));
-                                let has_key = serde_json::from_str::<Value>(fetched.value.expose())
-                                    .ok()
-                                    .is_some_and(|d| d.get(key).is_some());
-                                if has_key {
-                                    report.push(Status::Ok, 1, format!("the secret has the JSON key `{key}`"));
-                                } else {
-                                    report.fail(
-                                        1,
-                                        format!("the secret has no JSON key `{key}`"),
-                                        "fix the key in `valueFrom`, or add it to the secret",
-                                    );
-                                }
-                            }
-                        }
-                    }
+        match parsed {
+            Some(arn) if arn.service == "secretsmanager" => {
+                if let Ok(secret) = SecretId::parse(&reference.value_from) {
+                    self.secret(&secret, &arn).await;
                 }
             }
-            permissions
-                .check(&mut report, "secretsmanager:GetSecretValue", &metadata.arn)
-                .await;
-            let owner = kms::Owner {
-                partition: arn.partition,
-                region: arn.region,
-                account: arn.account,
-            };
-            let key_id = metadata.kms_key_id.as_deref();
-            let via = format!("secretsmanager.{}.amazonaws.com", arn.region);
-            let key = (key_id, &owner, via.as_str());
-            check_key(&mut permissions, &mut keys, &mut report, key).await;
+            _ => {
+                if let Ok(parameter) = Parameter::parse(&reference.value_from) {
+                    self.parameter(&parameter, parsed.as_ref()).await;
+                }
+            }
+        }
+    }
+
+    /// A secret: described (its version too), its JSON key when asked, the role's permission,
+    /// and its key.
+    async fn secret(&mut self, secret: &SecretId, arn: &Arn<'_>) {
+        let pattern = if reference::has_random_suffix(&secret.id) {
+            secret.id.clone()
         } else {
-            let Ok(parameter) = Parameter::parse(&reference.value_from) else {
-                continue;
-            };
-            let (p_region, p_account, p_partition, candidates) = match &parsed {
-                Some(arn) => {
-                    // `parameter/app/x` is `/app/x`; `parameter/x` is `x` or `/x`.
-                    let rest = arn.resource.trim_start_matches("parameter/");
-                    let candidates = if rest.contains('/') {
-                        vec![format!("/{rest}")]
-                    } else {
-                        vec![rest.to_owned(), format!("/{rest}")]
-                    };
-                    (
-                        arn.region.to_owned(),
-                        arn.account.to_owned(),
-                        arn.partition.to_owned(),
-                        candidates,
-                    )
-                }
-                None => (
-                    region.clone(),
-                    account.clone(),
-                    partition.clone(),
-                    vec![parameter.id.clone()],
-                ),
-            };
-            if !account.is_empty() && p_account != account {
-                report.push(Status::Warn, 1, format!("the parameter is in account {p_account}, the role in {account}: it must be shared with the role's account"));
+            format!("{}-??????", secret.id)
+        };
+        self.report.read("secretsmanager:DescribeSecret", &pattern);
+        if !self.described.contains_key(&secret.id) {
+            let client = self.aws.secretsmanager(Some(arn.region));
+            let found = secretsmanager::describe(&client, &secret.id).await;
+            self.described.insert(secret.id.clone(), found);
+        }
+        let metadata = match &self.described[&secret.id] {
+            Err(reason) => {
+                return self.report.fail(
+                    1,
+                    format!("the secret cannot be described: {reason}"),
+                    "check the ARN and the Region in `valueFrom`",
+                );
             }
-            // DescribeParameters has no resource-level permissions.
-            report.read("ssm:DescribeParameters", "*");
-            let client = aws.ssm(Some(&p_region));
-            match ssm::describe_parameters(&client, &candidates).await {
-                Err(reason) => report.fail(
+            Ok(metadata) => metadata.clone(),
+        };
+        let version_ok = match (&secret.version_stage, &secret.version_id) {
+            (Some(stage), _) => metadata.versions.values().flatten().any(|s| s == stage),
+            (_, Some(id)) => metadata.versions.contains_key(id),
+            _ => true,
+        };
+        if version_ok {
+            self.report.push(
+                Status::Ok,
+                1,
+                format!("the secret exists ({})", metadata.arn),
+            );
+        } else {
+            self.report.fail(
+                1,
+                "the secret has no such version stage or version id",
+                "fix the version part of `valueFrom`",
+            );
+        }
+        if let Some(key) = &secret.json_key {
+            self.json_key(secret, arn, key).await;
+        }
+        self.permissions
+            .check(
+                &mut self.report,
+                "secretsmanager:GetSecretValue",
+                &metadata.arn,
+            )
+            .await;
+        let owner = kms::Owner {
+            partition: arn.partition,
+            region: arn.region,
+            account: arn.account,
+        };
+        let via = format!("secretsmanager.{}.amazonaws.com", arn.region);
+        self.key(metadata.kms_key_id.as_deref(), &owner, &via).await;
+    }
+
+    /// Whether the secret's value has the JSON key `valueFrom` names: only with `read-values`.
+    async fn json_key(&mut self, secret: &SecretId, arn: &Arn<'_>, key: &str) {
+        let Some(on_secret) = self.read_values else {
+            return self.report.push(
+                Status::Skip,
+                1,
+                "the JSON key is not checked: that needs the value (`read-values`)",
+            );
+        };
+        let client = self.aws.secretsmanager(Some(arn.region));
+        let (stage, version) = (
+            secret.version_stage.as_deref(),
+            secret.version_id.as_deref(),
+        );
+        match secretsmanager::get(&client, &secret.id, stage, version).await {
+            Err(reason) => self.report.fail(
+                1,
+                format!("the value cannot be read with this run's credentials: {reason}"),
+                "grant the CI role `secretsmanager:GetSecretValue`, or drop `read-values`",
+            ),
+            Ok(fetched) => {
+                on_secret(&fetched.value, &format!("secretsmanager:{}", secret.id));
+                let has_key = serde_json::from_str::<Value>(fetched.value.expose())
+                    .ok()
+                    .is_some_and(|d| d.get(key).is_some());
+                if has_key {
+                    self.report.push(
+                        Status::Ok,
+                        1,
+                        format!("the secret has the JSON key `{key}`"),
+                    );
+                } else {
+                    self.report.fail(
+                        1,
+                        format!("the secret has no JSON key `{key}`"),
+                        "fix the key in `valueFrom`, or add it to the secret",
+                    );
+                }
+            }
+        }
+    }
+
+    /// A parameter: found by metadata (by name in the task's Region, or by its ARN), the role's
+    /// permission, and the key of a SecureString.
+    async fn parameter(&mut self, parameter: &Parameter, arn: Option<&Arn<'_>>) {
+        let (region, account, partition, candidates) = match arn {
+            Some(arn) => {
+                // `parameter/app/x` is `/app/x`; `parameter/x` is `x` or `/x`.
+                let rest = arn.resource.trim_start_matches("parameter/");
+                let candidates = if rest.contains('/') {
+                    vec![format!("/{rest}")]
+                } else {
+                    vec![rest.to_owned(), format!("/{rest}")]
+                };
+                (
+                    arn.region.to_owned(),
+                    arn.account.to_owned(),
+                    arn.partition.to_owned(),
+                    candidates,
+                )
+            }
+            None => (
+                self.region.clone(),
+                self.account.clone(),
+                self.partition.clone(),
+                vec![parameter.id.clone()],
+            ),
+        };
+        if !self.account.is_empty() && account != self.account {
+            self.report.push(
+                Status::Warn,
+                1,
+                format!(
+                    "the parameter is in account {account}, the role in {}: it must be shared with the role's account",
+                    self.account
+                ),
+            );
+        }
+        // DescribeParameters has no resource-level permissions.
+        self.report.read("ssm:DescribeParameters", "*");
+        let client = self.aws.ssm(Some(&region));
+        let found = match ssm::describe_parameters(&client, &candidates).await {
+            Err(reason) => {
+                return self.report.fail(
                     1,
                     format!("the parameter cannot be described: {reason}"),
                     "check the name and the Region",
-                ),
-                Ok(found) if found.is_empty() => {
-                    // A name is read in the task's Region: is it in another one the task uses?
-                    let elsewhere = match parsed {
-                        Some(_) => None,
-                        None => {
-                            elsewhere(aws, &candidates, &other_regions(rendered, &region)).await
-                        }
-                    };
-                    match elsewhere {
-                        Some((other, name)) => report.fail(
-                            1,
-                            format!("no parameter `{}` in {p_region}, where the task runs and reads parameters given by name; it is in {other}", candidates[0]),
-                            format!(
-                                "write its full ARN: arn:{p_partition}:ssm:{other}:{}:parameter/{}",
-                                if p_account.is_empty() { "<account>" } else { &p_account },
-                                name.trim_start_matches('/')
-                            ),
-                        ),
-                        None => report.fail(
-                            1,
-                            format!("no parameter `{}` in {p_region}", candidates[0]),
-                            "create it, or fix the name or the Region in `valueFrom`",
-                        ),
-                    }
-                }
-                Ok(found) => {
-                    let (found_name, metadata) = &found[0];
-                    let arn = format!(
-                        "arn:{p_partition}:ssm:{p_region}:{p_account}:parameter/{}",
-                        found_name.trim_start_matches('/')
-                    );
-                    let kind = if metadata.secure {
-                        "SecureString, "
-                    } else {
-                        ""
-                    };
-                    report.push(Status::Ok, 1, format!("the parameter exists ({kind}{arn})"));
-                    permissions
-                        .check(&mut report, "ssm:GetParameters", &arn)
-                        .await;
-                    if metadata.secure {
-                        let owner = kms::Owner {
-                            partition: &p_partition,
-                            region: &p_region,
-                            account: &p_account,
-                        };
-                        let via = format!("ssm.{p_region}.amazonaws.com");
-                        let key = (metadata.key_id.as_deref(), &owner, via.as_str());
-                        check_key(&mut permissions, &mut keys, &mut report, key).await;
-                    }
-                }
+                );
             }
+            Ok(found) => found,
+        };
+        let Some((found_name, metadata)) = found.first() else {
+            return self
+                .missing_parameter(&candidates, arn.is_none(), &region, &account, &partition)
+                .await;
+        };
+        let parameter_arn = format!(
+            "arn:{partition}:ssm:{region}:{account}:parameter/{}",
+            found_name.trim_start_matches('/')
+        );
+        let kind = if metadata.secure {
+            "SecureString, "
+        } else {
+            ""
+        };
+        self.report.push(
+            Status::Ok,
+            1,
+            format!("the parameter exists ({kind}{parameter_arn})"),
+        );
+        self.permissions
+            .check(&mut self.report, "ssm:GetParameters", &parameter_arn)
+            .await;
+        if metadata.secure {
+            let owner = kms::Owner {
+                partition: &partition,
+                region: &region,
+                account: &account,
+            };
+            let via = format!("ssm.{region}.amazonaws.com");
+            self.key(metadata.key_id.as_deref(), &owner, &via).await;
         }
     }
-    report.here = None;
-    for key in keys.looked_up() {
-        report.read("kms:DescribeKey", key);
-    }
-    if role.is_none() {
-        return report;
-    }
-    let unread_boundary = role.as_ref().and_then(|r| r.boundary_unread.as_deref());
-    let unevaluated = match (permissions.simulator, unread_boundary) {
-        // IAM's simulator covers identity policies, the boundary, SCPs and conditions on the
-        // context it was given.
-        (true, _) => "secret resource policies, conditions in key policies",
-        (false, None) => "policy conditions, SCPs, secret resource policies",
-        (false, Some(_)) => {
-            "policy conditions, the permissions boundary, SCPs, secret resource policies"
+
+    /// No such parameter. One given by name is read in the task's Region: when another Region
+    /// the definition names holds it, the fix is its full ARN.
+    async fn missing_parameter(
+        &mut self,
+        candidates: &[String],
+        by_name: bool,
+        region: &str,
+        account: &str,
+        partition: &str,
+    ) {
+        let elsewhere = if by_name {
+            let regions = other_regions(self.rendered, &self.region);
+            elsewhere(self.aws, candidates, &regions).await
+        } else {
+            None
+        };
+        match elsewhere {
+            Some((other, name)) => self.report.fail(
+                1,
+                format!(
+                    "no parameter `{}` in {region}, where the task runs and reads parameters given by name; it is in {other}",
+                    candidates[0]
+                ),
+                format!(
+                    "write its full ARN: arn:{partition}:ssm:{other}:{}:parameter/{}",
+                    if account.is_empty() { "<account>" } else { account },
+                    name.trim_start_matches('/')
+                ),
+            ),
+            None => self.report.fail(
+                1,
+                format!("no parameter `{}` in {region}", candidates[0]),
+                "create it, or fix the name or the Region in `valueFrom`",
+            ),
         }
-    };
-    if let Some(reason) = unread_boundary {
-        report.push(Status::Skip, 0, reason);
     }
-    report.push(Status::Skip, 0, format!("not evaluated: {unevaluated}"));
-    report
+
+    /// The key that encrypts a secret or parameter: resolved to a customer managed key, its key
+    /// policy read, and the role's `kms:Decrypt` on it checked where the key policy leaves that
+    /// to IAM. `via` is the service that decrypts on the role's behalf.
+    async fn key(&mut self, key_id: Option<&str>, owner: &kms::Owner<'_>, via: &str) {
+        let report = &mut self.report;
+        let key = match self.keys.customer_key(key_id, owner).await {
+            Ok(Some(key)) => key,
+            Ok(None) => return,
+            Err(reason) => return report.push(Status::Skip, 1, reason),
+        };
+        let Some(role) = self.permissions.role else {
+            return self
+                .permissions
+                .check_via(report, "kms:Decrypt", &key, Some(via))
+                .await;
+        };
+        report.read("kms:GetKeyPolicy", &key);
+        let (name, role_arn) = (&role.name, &role.arn);
+        let key_account = Arn::parse(&key).map_or("", |a| a.account).to_owned();
+        let role_account = Arn::parse(role_arn).map_or("", |a| a.account);
+        let needs = ("kms:Decrypt".to_owned(), key.clone());
+        match self
+            .keys
+            .policy(&key)
+            .await
+            .map(|p| kms::decrypt_verdict(&p, role_arn))
+        {
+            Err(reason) => report.push(
+                Status::Skip,
+                1,
+                format!("the key policy of `{key}` cannot be read ({reason}): it is not evaluated"),
+            ),
+            Ok(KeyPolicy::Denied { sid }) => {
+                report.needs.push(needs);
+                return report.fail(
+                    1,
+                    format!("the key policy of `{key}` denies `{name}` `kms:Decrypt` (statement `{sid}`)"),
+                    format!("remove or narrow statement `{sid}` of the key policy of `{key}`"),
+                );
+            }
+            Ok(KeyPolicy::Silent) => {
+                report.needs.push(needs);
+                return report.fail(
+                    1,
+                    format!("the key policy of `{key}` neither names `{name}` nor lets IAM policies of account {role_account} grant `kms:Decrypt`, so no identity policy can"),
+                    format!(
+                        r#"add to the key policy of `{key}`: {{"Effect":"Allow","Principal":{{"AWS":"{role_arn}"}},"Action":"kms:Decrypt","Resource":"*"}}"#
+                    ),
+                );
+            }
+            // In its own account, a key policy that names the role needs no identity policy.
+            Ok(KeyPolicy::NamesRole) if key_account == role_account => {
+                report.needs.push(needs);
+                return report.push(
+                    Status::Ok,
+                    1,
+                    format!("`{name}` may `kms:Decrypt` on `{key}` (its key policy names the role)"),
+                );
+            }
+            Ok(KeyPolicy::Conditional { sid }) => report.push(
+                Status::Warn,
+                1,
+                format!("the key policy of `{key}` allows `kms:Decrypt` only under the conditions of statement `{sid}`, which are not evaluated here"),
+            ),
+            Ok(KeyPolicy::NamesRole | KeyPolicy::Delegates) => report.push(
+                Status::Ok,
+                1,
+                format!("the key policy of `{key}` lets IAM policies grant `{name}` `kms:Decrypt`"),
+            ),
+        }
+        self.permissions
+            .check_via(report, "kms:Decrypt", &key, Some(via))
+            .await;
+    }
+
+    /// The calls made, and what was not evaluated.
+    fn finish(mut self) -> Report {
+        let report = &mut self.report;
+        report.here = None;
+        for key in self.keys.looked_up() {
+            report.read("kms:DescribeKey", key);
+        }
+        let Some(role) = self.permissions.role else {
+            return self.report;
+        };
+        let unread_boundary = role.boundary_unread.as_deref();
+        let unevaluated = match (self.permissions.simulator, unread_boundary) {
+            // IAM's simulator covers identity policies, the boundary, SCPs and conditions on the
+            // context it was given.
+            (true, _) => "secret resource policies, conditions in key policies",
+            (false, None) => "policy conditions, SCPs, secret resource policies",
+            (false, Some(_)) => {
+                "policy conditions, the permissions boundary, SCPs, secret resource policies"
+            }
+        };
+        if let Some(reason) = unread_boundary {
+            report.push(Status::Skip, 0, reason);
+        }
+        report.push(Status::Skip, 0, format!("not evaluated: {unevaluated}"));
+        self.report
+    }
 }
 
 /// The Regions the definition names besides the task's own: those of its `valueFrom` ARNs and
@@ -555,85 +711,6 @@ async fn elsewhere(aws: &Aws, names: &[String], regions: &[String]) -> Option<(S
         }
     }
     None
-}
-
-/// The key that encrypts a secret or parameter, as `(key id, owner, the service that decrypts)`.
-type KeyUse<'a> = (Option<&'a str>, &'a kms::Owner<'a>, &'a str);
-
-/// The key that encrypts a secret or parameter: resolved to a customer managed key, its key policy
-/// read, and the role's `kms:Decrypt` on it checked where the key policy leaves that to IAM.
-async fn check_key(
-    permissions: &mut Permissions<'_>,
-    keys: &mut kms::Keys<'_>,
-    report: &mut Report,
-    (key_id, owner, via): KeyUse<'_>,
-) {
-    let key = match keys.customer_key(key_id, owner).await {
-        Ok(Some(key)) => key,
-        Ok(None) => return,
-        Err(reason) => return report.push(Status::Skip, 1, reason),
-    };
-    let Some(role) = permissions.role else {
-        return permissions
-            .check_via(report, "kms:Decrypt", &key, Some(via))
-            .await;
-    };
-    report.read("kms:GetKeyPolicy", &key);
-    let (name, role_arn) = (&role.name, &role.arn);
-    let key_account = Arn::parse(&key).map_or("", |a| a.account).to_owned();
-    let role_account = Arn::parse(role_arn).map_or("", |a| a.account);
-    let needs = ("kms:Decrypt".to_owned(), key.clone());
-    match keys
-        .policy(&key)
-        .await
-        .map(|p| kms::decrypt_verdict(&p, role_arn))
-    {
-        Err(reason) => report.push(
-            Status::Skip,
-            1,
-            format!("the key policy of `{key}` cannot be read ({reason}): it is not evaluated"),
-        ),
-        Ok(KeyPolicy::Denied { sid }) => {
-            report.needs.push(needs);
-            return report.fail(
-                1,
-                format!("the key policy of `{key}` denies `{name}` `kms:Decrypt` (statement `{sid}`)"),
-                format!("remove or narrow statement `{sid}` of the key policy of `{key}`"),
-            );
-        }
-        Ok(KeyPolicy::Silent) => {
-            report.needs.push(needs);
-            return report.fail(
-                1,
-                format!("the key policy of `{key}` neither names `{name}` nor lets IAM policies of account {role_account} grant `kms:Decrypt`, so no identity policy can"),
-                format!(
-                    r#"add to the key policy of `{key}`: {{"Effect":"Allow","Principal":{{"AWS":"{role_arn}"}},"Action":"kms:Decrypt","Resource":"*"}}"#
-                ),
-            );
-        }
-        // In its own account, a key policy that names the role needs no identity policy.
-        Ok(KeyPolicy::NamesRole) if key_account == role_account => {
-            report.needs.push(needs);
-            return report.push(
-                Status::Ok,
-                1,
-                format!("`{name}` may `kms:Decrypt` on `{key}` (its key policy names the role)"),
-            );
-        }
-        Ok(KeyPolicy::Conditional { sid }) => report.push(
-            Status::Warn,
-            1,
-            format!("the key policy of `{key}` allows `kms:Decrypt` only under the conditions of statement `{sid}`, which are not evaluated here"),
-        ),
-        Ok(KeyPolicy::NamesRole | KeyPolicy::Delegates) => report.push(
-            Status::Ok,
-            1,
-            format!("the key policy of `{key}` lets IAM policies grant `{name}` `kms:Decrypt`"),
-        ),
-    }
-    permissions
-        .check_via(report, "kms:Decrypt", &key, Some(via))
-        .await;
 }
 
 /// Answers "may the role do this?", from IAM's simulator until it proves unavailable, then from

@@ -21,7 +21,7 @@ pub struct Fetched {
 }
 
 /// What `DescribeSecret` tells without reading a value.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Described {
     pub arn: String,
     /// Version id → its stages.
