@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::aws::Aws;
 use crate::error::Location;
-use crate::iam::{self, Decision};
-use crate::kms::{self, KeyPolicy};
+use crate::iam::{self, Decision, Verdict};
+use crate::kms;
 use crate::reference::{self, Arn, Parameter, SecretId};
 use crate::resolve::{secretsmanager, ssm};
 use crate::taskdef::Rendered;
@@ -265,6 +265,17 @@ async fn execution_role(
     report.read("iam:GetPolicy", "*");
     report.read("iam:GetPolicyVersion", "*");
     let role = match iam::role(iam_client, arn).await {
+        // IAM finds roles by name in the caller's account: one in another account is another role.
+        Ok(role)
+            if Arn::parse(&role.arn).map(|a| a.account) != Arn::parse(arn).map(|a| a.account) =>
+        {
+            report.fail(
+                0,
+                format!("execution role `{arn}` is not in the account of this run's credentials (which has `{}`): it cannot be checked", role.arn),
+                "run the check with credentials of the role's account, or fix `executionRoleArn`",
+            );
+            return None;
+        }
         Ok(role) => role,
         Err(reason) => {
             report.fail(
@@ -397,20 +408,125 @@ impl Checker<'_> {
         if let Some(key) = &secret.json_key {
             self.json_key(secret, arn, key).await;
         }
-        self.permissions
-            .check(
-                &mut self.report,
-                "secretsmanager:GetSecretValue",
-                &metadata.arn,
-            )
-            .await;
+        if self.resource_policy(&metadata.arn, arn).await {
+            self.permissions
+                .check(
+                    &mut self.report,
+                    "secretsmanager:GetSecretValue",
+                    &metadata.arn,
+                )
+                .await;
+        } else {
+            let needs = (
+                "secretsmanager:GetSecretValue".to_owned(),
+                metadata.arn.clone(),
+            );
+            self.report.needs.push(needs);
+        }
         let owner = kms::Owner {
             partition: arn.partition,
             region: arn.region,
             account: arn.account,
         };
+        let cross_account = !self.account.is_empty() && self.account != arn.account;
+        let aws_managed = metadata
+            .kms_key_id
+            .as_deref()
+            .is_none_or(|id| id.contains("alias/aws/"));
+        if cross_account && aws_managed {
+            return self.report.fail(
+                1,
+                format!(
+                    "the secret is in account {}, the role in {}, and it is encrypted with the AWS managed key, which no other account can use",
+                    arn.account, self.account
+                ),
+                format!(
+                    "encrypt the secret with a customer managed key whose key policy lets account {} decrypt",
+                    self.account
+                ),
+            );
+        }
         let via = format!("secretsmanager.{}.amazonaws.com", arn.region);
         self.key(metadata.kms_key_id.as_deref(), &owner, &via).await;
+    }
+
+    /// The secret's resource policy: a Deny in it wins; from another account, it must allow the
+    /// role. Returns whether the role's own policies still decide (false when the resource policy
+    /// alone settles it).
+    async fn resource_policy(&mut self, secret_arn: &str, arn: &Arn<'_>) -> bool {
+        let Some(role) = self.permissions.role else {
+            return true;
+        };
+        self.report
+            .read("secretsmanager:GetResourcePolicy", secret_arn);
+        let client = self.aws.secretsmanager(Some(arn.region));
+        let (name, role_arn) = (&role.name, &role.arn);
+        let cross_account = !self.account.is_empty() && self.account != arn.account;
+        let action = "secretsmanager:GetSecretValue";
+        let verdict = match secretsmanager::resource_policy(&client, secret_arn).await {
+            Err(reason) => {
+                self.report.push(
+                    Status::Skip,
+                    1,
+                    format!("the secret's resource policy cannot be read ({reason}): it is not evaluated"),
+                );
+                return true;
+            }
+            Ok(None) => Verdict::Silent,
+            Ok(Some(policy)) => iam::resource_verdict(&policy, action, role_arn),
+        };
+        let grant = format!(
+            r#"add to the secret's resource policy: {{"Effect":"Allow","Principal":{{"AWS":"{role_arn}"}},"Action":"{action}","Resource":"*"}}"#
+        );
+        match verdict {
+            Verdict::Denied { sid } => {
+                self.report.fail(
+                    1,
+                    format!("the secret's resource policy denies `{name}` `{action}` (statement `{sid}`)"),
+                    format!("remove or narrow statement `{sid}` of the secret's resource policy"),
+                );
+                false
+            }
+            Verdict::Silent if cross_account => {
+                self.report.fail(
+                    1,
+                    format!(
+                        "the secret is in account {}, the role in {}: its resource policy must allow the role, and does not",
+                        arn.account, self.account
+                    ),
+                    grant,
+                );
+                true
+            }
+            Verdict::NamesRole if !cross_account => {
+                self.report.push(
+                    Status::Ok,
+                    1,
+                    format!("`{name}` may `{action}` on `{secret_arn}` (the secret's resource policy names the role)"),
+                );
+                false
+            }
+            Verdict::Conditional { sid } => {
+                self.report.push(
+                    Status::Warn,
+                    1,
+                    format!("the secret's resource policy has conditions on `{action}` (statement `{sid}`), which are not evaluated here"),
+                );
+                true
+            }
+            Verdict::NamesRole | Verdict::Delegates if cross_account => {
+                self.report.push(
+                    Status::Ok,
+                    1,
+                    format!(
+                        "the secret's resource policy lets account {} read it",
+                        self.account
+                    ),
+                );
+                true
+            }
+            Verdict::Silent | Verdict::NamesRole | Verdict::Delegates => true,
+        }
     }
 
     /// Whether the secret's value has the JSON key `valueFrom` names: only with `read-values`.
@@ -599,14 +715,14 @@ impl Checker<'_> {
             .keys
             .policy(&key)
             .await
-            .map(|p| kms::decrypt_verdict(&p, role_arn))
+            .map(|p| iam::resource_verdict(&p, "kms:Decrypt", role_arn))
         {
             Err(reason) => report.push(
                 Status::Skip,
                 1,
                 format!("the key policy of `{key}` cannot be read ({reason}): it is not evaluated"),
             ),
-            Ok(KeyPolicy::Denied { sid }) => {
+            Ok(Verdict::Denied { sid }) => {
                 report.needs.push(needs);
                 return report.fail(
                     1,
@@ -614,7 +730,7 @@ impl Checker<'_> {
                     format!("remove or narrow statement `{sid}` of the key policy of `{key}`"),
                 );
             }
-            Ok(KeyPolicy::Silent) => {
+            Ok(Verdict::Silent) => {
                 report.needs.push(needs);
                 return report.fail(
                     1,
@@ -625,7 +741,7 @@ impl Checker<'_> {
                 );
             }
             // In its own account, a key policy that names the role needs no identity policy.
-            Ok(KeyPolicy::NamesRole) if key_account == role_account => {
+            Ok(Verdict::NamesRole) if key_account == role_account => {
                 report.needs.push(needs);
                 return report.push(
                     Status::Ok,
@@ -633,12 +749,12 @@ impl Checker<'_> {
                     format!("`{name}` may `kms:Decrypt` on `{key}` (its key policy names the role)"),
                 );
             }
-            Ok(KeyPolicy::Conditional { sid }) => report.push(
+            Ok(Verdict::Conditional { sid }) => report.push(
                 Status::Warn,
                 1,
                 format!("the key policy of `{key}` allows `kms:Decrypt` only under the conditions of statement `{sid}`, which are not evaluated here"),
             ),
-            Ok(KeyPolicy::NamesRole | KeyPolicy::Delegates) => report.push(
+            Ok(Verdict::NamesRole | Verdict::Delegates) => report.push(
                 Status::Ok,
                 1,
                 format!("the key policy of `{key}` lets IAM policies grant `{name}` `kms:Decrypt`"),
@@ -663,11 +779,9 @@ impl Checker<'_> {
         let unevaluated = match (self.permissions.simulator, unread_boundary) {
             // IAM's simulator covers identity policies, the boundary, SCPs and conditions on the
             // context it was given.
-            (true, _) => "secret resource policies, conditions in key policies",
-            (false, None) => "policy conditions, SCPs, secret resource policies",
-            (false, Some(_)) => {
-                "policy conditions, the permissions boundary, SCPs, secret resource policies"
-            }
+            (true, _) => "conditions in key policies and secret resource policies",
+            (false, None) => "policy conditions, SCPs",
+            (false, Some(_)) => "policy conditions, the permissions boundary, SCPs",
         };
         if let Some(reason) = unread_boundary {
             report.push(Status::Skip, 0, reason);

@@ -350,6 +350,89 @@ fn by_of(decision: &Decision) -> &str {
     }
 }
 
+/// What a resource policy (a KMS key policy, a secret's resource policy) says about one role and
+/// one action.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// A statement allows the role itself (or anyone) without conditions.
+    NamesRole,
+    /// A statement allows the role's account without conditions: its IAM policies decide.
+    Delegates,
+    /// Only statements with conditions allow it, or a conditional Deny may refuse it: not
+    /// evaluated here.
+    Conditional { sid: String },
+    /// A statement without conditions denies it.
+    Denied { sid: String },
+    /// No statement allows it.
+    Silent,
+}
+
+/// What `policy`, a resource policy, says about `action` by the role `role_arn`.
+pub fn resource_verdict(policy: &Value, action: &str, role_arn: &str) -> Verdict {
+    let Some(role) = crate::reference::Arn::parse(role_arn) else {
+        return Verdict::Silent;
+    };
+    let root = format!("arn:{}:iam::{}:root", role.partition, role.account);
+    let statements = match policy.get("Statement") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(one @ Value::Object(_)) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    let mut allows = Vec::new();
+    let mut conditional_deny = None;
+    for (i, statement) in statements.iter().enumerate() {
+        let sid = statement
+            .get("Sid")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("#{}", i + 1), str::to_owned);
+        let acts = match statement.get("NotAction") {
+            Some(not) => !strings(Some(not)).iter().any(|a| matches(a, action, false)),
+            None => strings(statement.get("Action"))
+                .iter()
+                .any(|a| matches(a, action, false)),
+        };
+        let principals = match statement.get("Principal") {
+            Some(Value::String(star)) => vec![star.clone()],
+            Some(principal) => strings(principal.get("AWS")),
+            None => Vec::new(),
+        };
+        let names_role = principals
+            .iter()
+            .any(|p| p == "*" || matches(p, role_arn, true));
+        let names_account = principals.iter().any(|p| p == role.account || p == &root);
+        if !acts || !(names_role || names_account) {
+            continue;
+        }
+        let conditional = statement
+            .get("Condition")
+            .is_some_and(|c| c.as_object().is_some_and(|m| !m.is_empty()));
+        let allow = statement.get("Effect").and_then(Value::as_str) == Some("Allow");
+        match (allow, conditional) {
+            (false, false) => return Verdict::Denied { sid },
+            (false, true) => conditional_deny = conditional_deny.or(Some(sid)),
+            (true, _) => allows.push((conditional, names_role, sid)),
+        }
+    }
+    let unconditional = |role_only: bool| {
+        allows
+            .iter()
+            .any(|(conditional, names_role, _)| !conditional && (*names_role || !role_only))
+    };
+    let verdict = if unconditional(true) {
+        Verdict::NamesRole
+    } else if unconditional(false) {
+        Verdict::Delegates
+    } else if let Some((_, _, sid)) = allows.first() {
+        Verdict::Conditional { sid: sid.clone() }
+    } else {
+        Verdict::Silent
+    };
+    match (verdict, conditional_deny) {
+        (Verdict::NamesRole | Verdict::Delegates, Some(sid)) => Verdict::Conditional { sid },
+        (verdict, _) => verdict,
+    }
+}
+
 /// Asks IAM's evaluator. `Err` when the call is not available (permission, or not implemented).
 /// `via_service` is the `kms:ViaService` context of a decryption on the role's behalf.
 pub async fn simulate(
@@ -541,6 +624,61 @@ mod tests {
             ),
             Decision::Allowed { .. }
         ));
+    }
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/web-execution";
+
+    fn verdict(statements: &str) -> Verdict {
+        let policy = serde_json::from_str(&format!(r#"{{"Statement":{statements}}}"#)).unwrap();
+        resource_verdict(&policy, "kms:Decrypt", ROLE)
+    }
+
+    #[test]
+    fn a_key_policy_names_the_role_delegates_to_its_account_or_says_nothing() {
+        // The default key policy: the account's IAM policies decide.
+        let delegation = r#"{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kms:*","Resource":"*"}"#;
+        assert_eq!(verdict(&format!("[{delegation}]")), Verdict::Delegates);
+        assert_eq!(
+            verdict(
+                r#"{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"kms:Decrypt","Resource":"*"}"#
+            ),
+            Verdict::Delegates
+        );
+        // Only other principals, or only other actions: nothing lets the role decrypt.
+        assert_eq!(
+            verdict(
+                r#"[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::123456789012:role/admin"]},"Action":"kms:*","Resource":"*"},{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/web-*"},"Action":"kms:Encrypt","Resource":"*"},{"Effect":"Allow","Principal":{"Service":"logs.amazonaws.com"},"Action":"kms:*","Resource":"*"}]"#
+            ),
+            Verdict::Silent
+        );
+        // The role by a wildcard, or everyone.
+        assert_eq!(
+            verdict(
+                r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/web-*"},"Action":["kms:Decrypt"],"Resource":"*"}"#
+            ),
+            Verdict::NamesRole
+        );
+        assert_eq!(
+            verdict(r#"{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}"#),
+            Verdict::NamesRole
+        );
+        // A Deny wins; a conditional Allow is not evaluated.
+        assert_eq!(
+            verdict(&format!(
+                r#"[{delegation},{{"Sid":"NoDecrypt","Effect":"Deny","Principal":"*","NotAction":"kms:Describe*","Resource":"*"}}]"#
+            )),
+            Verdict::Denied {
+                sid: "NoDecrypt".to_owned()
+            }
+        );
+        assert_eq!(
+            verdict(
+                r#"[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/web-execution"},"Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:ViaService":"ssm.us-east-1.amazonaws.com"}}}]"#
+            ),
+            Verdict::Conditional {
+                sid: "#1".to_owned()
+            }
+        );
     }
 
     #[test]

@@ -11,7 +11,6 @@ use aws_sdk_kms::types::KeyManagerType;
 use serde_json::Value;
 
 use crate::aws::{self, Aws};
-use crate::iam;
 use crate::reference::Arn;
 
 /// Resolves key ids to the ARN of the customer managed key, once per alias.
@@ -23,21 +22,6 @@ pub struct Keys<'a> {
     looked_up: Vec<String>,
     /// Key ARN → its key policy.
     policies: HashMap<String, Result<Value, String>>,
-}
-
-/// What a key policy says about one role and `kms:Decrypt`.
-#[derive(Debug, PartialEq, Eq)]
-pub enum KeyPolicy {
-    /// A statement allows the role itself (or anyone) without conditions.
-    NamesRole,
-    /// A statement allows the role's account without conditions: its IAM policies decide.
-    Delegates,
-    /// Only statements with conditions allow it, which are not evaluated here.
-    Conditional { sid: String },
-    /// A statement without conditions denies it.
-    Denied { sid: String },
-    /// No statement allows it.
-    Silent,
 }
 
 /// Where the encrypted secret or parameter lives: a key id or alias without an ARN is in its
@@ -159,66 +143,6 @@ impl<'a> Keys<'a> {
     }
 }
 
-/// What `policy`, a key policy, says about `kms:Decrypt` by the role `role_arn`.
-pub fn decrypt_verdict(policy: &Value, role_arn: &str) -> KeyPolicy {
-    let Some(role) = Arn::parse(role_arn) else {
-        return KeyPolicy::Silent;
-    };
-    let root = format!("arn:{}:iam::{}:root", role.partition, role.account);
-    let statements = match policy.get("Statement") {
-        Some(Value::Array(items)) => items.clone(),
-        Some(one @ Value::Object(_)) => vec![one.clone()],
-        _ => Vec::new(),
-    };
-    let mut allows = Vec::new();
-    for (i, statement) in statements.iter().enumerate() {
-        let sid = statement
-            .get("Sid")
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("#{}", i + 1), str::to_owned);
-        let action = match statement.get("NotAction") {
-            Some(not) => !iam::strings(Some(not))
-                .iter()
-                .any(|a| iam::matches(a, "kms:Decrypt", false)),
-            None => iam::strings(statement.get("Action"))
-                .iter()
-                .any(|a| iam::matches(a, "kms:Decrypt", false)),
-        };
-        let principals = match statement.get("Principal") {
-            Some(Value::String(star)) => vec![star.clone()],
-            Some(principal) => iam::strings(principal.get("AWS")),
-            None => Vec::new(),
-        };
-        let names_role = principals
-            .iter()
-            .any(|p| p == "*" || iam::matches(p, role_arn, true));
-        let names_account = principals.iter().any(|p| p == role.account || p == &root);
-        if !action || !(names_role || names_account) {
-            continue;
-        }
-        let conditional = statement
-            .get("Condition")
-            .is_some_and(|c| c.as_object().is_some_and(|m| !m.is_empty()));
-        let allow = statement.get("Effect").and_then(Value::as_str) == Some("Allow");
-        if !allow && !conditional {
-            return KeyPolicy::Denied { sid };
-        }
-        if allow {
-            allows.push((conditional, names_role, sid));
-        }
-    }
-    if allows.iter().any(|(c, role, _)| !c && *role) {
-        return KeyPolicy::NamesRole;
-    }
-    if allows.iter().any(|(c, _, _)| !c) {
-        return KeyPolicy::Delegates;
-    }
-    match allows.into_iter().next() {
-        Some((_, _, sid)) => KeyPolicy::Conditional { sid },
-        None => KeyPolicy::Silent,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,61 +152,6 @@ mod tests {
         region: "cn-north-1",
         account: "123456789012",
     };
-
-    const ROLE: &str = "arn:aws:iam::123456789012:role/web-execution";
-
-    fn verdict(statements: &str) -> KeyPolicy {
-        let policy = serde_json::from_str(&format!(r#"{{"Statement":{statements}}}"#)).unwrap();
-        decrypt_verdict(&policy, ROLE)
-    }
-
-    #[test]
-    fn a_key_policy_names_the_role_delegates_to_its_account_or_says_nothing() {
-        // The default key policy: the account's IAM policies decide.
-        let delegation = r#"{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kms:*","Resource":"*"}"#;
-        assert_eq!(verdict(&format!("[{delegation}]")), KeyPolicy::Delegates);
-        assert_eq!(
-            verdict(
-                r#"{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"kms:Decrypt","Resource":"*"}"#
-            ),
-            KeyPolicy::Delegates
-        );
-        // Only other principals, or only other actions: nothing lets the role decrypt.
-        assert_eq!(
-            verdict(
-                r#"[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::123456789012:role/admin"]},"Action":"kms:*","Resource":"*"},{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/web-*"},"Action":"kms:Encrypt","Resource":"*"},{"Effect":"Allow","Principal":{"Service":"logs.amazonaws.com"},"Action":"kms:*","Resource":"*"}]"#
-            ),
-            KeyPolicy::Silent
-        );
-        // The role by a wildcard, or everyone.
-        assert_eq!(
-            verdict(
-                r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/web-*"},"Action":["kms:Decrypt"],"Resource":"*"}"#
-            ),
-            KeyPolicy::NamesRole
-        );
-        assert_eq!(
-            verdict(r#"{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}"#),
-            KeyPolicy::NamesRole
-        );
-        // A Deny wins; a conditional Allow is not evaluated.
-        assert_eq!(
-            verdict(&format!(
-                r#"[{delegation},{{"Sid":"NoDecrypt","Effect":"Deny","Principal":"*","NotAction":"kms:Describe*","Resource":"*"}}]"#
-            )),
-            KeyPolicy::Denied {
-                sid: "NoDecrypt".to_owned()
-            }
-        );
-        assert_eq!(
-            verdict(
-                r#"[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/web-execution"},"Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:ViaService":"ssm.us-east-1.amazonaws.com"}}}]"#
-            ),
-            KeyPolicy::Conditional {
-                sid: "#1".to_owned()
-            }
-        );
-    }
 
     #[test]
     fn aliases_and_aws_managed_keys_are_told_apart() {

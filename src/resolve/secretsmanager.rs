@@ -146,6 +146,25 @@ pub async fn describe(
     })
 }
 
+/// Reads a secret's resource policy (`GetResourcePolicy`, metadata only); `None` when it has none.
+pub async fn resource_policy(
+    client: &aws_sdk_secretsmanager::Client,
+    id: &str,
+) -> Result<Option<serde_json::Value>, String> {
+    let output = client
+        .get_resource_policy()
+        .secret_id(id)
+        .send()
+        .await
+        .map_err(|err| aws::describe(&err))?;
+    output
+        .resource_policy()
+        .map(|text| {
+            serde_json::from_str(text).map_err(|e| format!("the resource policy is not JSON: {e}"))
+        })
+        .transpose()
+}
+
 /// Whether a response entry with this ARN and name answers a request for `id` (a name, a full
 /// ARN, or a partial ARN without the 6-character suffix).
 fn answers(id: &str, arn: &str, name: &str) -> bool {

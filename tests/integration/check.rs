@@ -387,7 +387,7 @@ fn a_permissions_boundary_that_leaves_out_a_secret_is_caught() {
     assert!(out.stderr.contains("check failed: 1 problem "), "{out}");
     assert!(
         out.stdout
-            .contains("[skip] not evaluated: policy conditions, SCPs, secret resource policies\n"),
+            .contains("[skip] not evaluated: policy conditions, SCPs\n"),
         "{out}"
     );
 
@@ -487,6 +487,74 @@ fn a_key_policy_that_leaves_the_role_out_is_caught_and_one_that_names_it_is_enou
             "[ok]   `web-execution` may `kms:Decrypt` on `{key}` (its key policy names the role)"
         )),
         "{out}"
+    );
+}
+
+#[test]
+fn a_secret_resource_policy_can_deny_the_role_or_be_enough_on_its_own() {
+    let env = Env::new();
+    let scene = setup(&env);
+    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
+    let resource_policy = |statement: Value| {
+        let policy = json!({ "Version": "2012-10-17", "Statement": [statement] });
+        env.block_on(
+            env.sm
+                .put_resource_policy()
+                .secret_id(&scene.secret_arn)
+                .resource_policy(policy.to_string())
+                .send(),
+        )
+        .unwrap();
+    };
+    let role_arn = "arn:aws:iam::123456789012:role/web-execution";
+    // A Deny in the secret's policy wins over the role's Allow.
+    resource_policy(
+        json!({ "Sid": "OnlyTheApp", "Effect": "Deny", "Action": "secretsmanager:*",
+        "Resource": "*", "Principal": { "AWS": role_arn } }),
+    );
+    let out = check(&env, &scene).failure(1);
+    assert!(
+        out.stdout.contains("[fail] the secret's resource policy denies `web-execution` `secretsmanager:GetSecretValue` (statement `OnlyTheApp`)"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("check failed: 1 problem "), "{out}");
+
+    // In its own account, a resource policy that names the role is enough.
+    resource_policy(
+        json!({ "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+        "Resource": "*", "Principal": { "AWS": role_arn } }),
+    );
+    let mut policy = allow_all(&scene);
+    policy["Statement"].as_array_mut().unwrap().remove(0);
+    inline(&env, "web-execution", "read-secrets", &policy);
+    let out = check(&env, &scene).success();
+    assert!(
+        out.stdout.contains(&format!(
+            "[ok]   `web-execution` may `secretsmanager:GetSecretValue` on `{}` (the secret's resource policy names the role)",
+            scene.secret_arn
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_execution_role_of_another_account_is_not_mistaken_for_the_callers() {
+    let env = Env::new();
+    let scene = setup(&env);
+    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
+    let text = std::fs::read_to_string(&scene.template).unwrap().replace(
+        "iam::123456789012:role/web-execution",
+        "iam::210987654321:role/web-execution",
+    );
+    std::fs::write(&scene.template, text).unwrap();
+    let out = check(&env, &scene).failure(1);
+    assert!(
+        out.stdout.contains("[fail] execution role `arn:aws:iam::210987654321:role/web-execution` is not in the account of this run's credentials (which has `arn:aws:iam::123456789012:role/web-execution`)"),
+        "{out}"
+    );
+    assert!(
+        !out.stdout.contains("may `"),
+        "no verdict on another role:\n{out}"
     );
 }
 
@@ -947,8 +1015,9 @@ fn iams_own_simulator_answers_where_it_is_available() {
     );
     // The simulator weighs the boundary and SCPs itself; resource and key policies stay unseen.
     assert!(
-        out.stdout
-            .contains("[skip] not evaluated: secret resource policies, conditions in key policies"),
+        out.stdout.contains(
+            "[skip] not evaluated: conditions in key policies and secret resource policies"
+        ),
         "{out}"
     );
 
