@@ -454,12 +454,17 @@ async fn check_many(inputs: &Inputs, path: &Path) -> Result<(), Error> {
     let entries = crate::manifest::load(path)?;
     let (prepared, all_slots) = prepare_many(inputs, &entries)?;
     let (aws, resolved) = resolve_all(inputs, &all_slots, false).await?;
-    let mut failed = 0;
-    let mut documents = Vec::new();
+    // Every template valid before the first report: an invalid one stops the run, not half of it.
+    let mut ready = Vec::new();
     for (entry, template, range) in prepared {
         let rendered = taskdef::render(template, &all_slots[range], &resolved);
         taskdef::validate(&rendered, &entry.task_definition)?;
         check_shape(&rendered, &entry.task_definition)?;
+        ready.push((entry, rendered));
+    }
+    let mut failed = 0;
+    let mut documents = Vec::new();
+    for (entry, rendered) in ready {
         let checked = check_one(inputs, &aws, &rendered).await;
         failed += checked.failed();
         let file = entry.task_definition.display().to_string();

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::aws::Aws;
 use crate::error::Location;
-use crate::iam::{self, Decision, Verdict};
+use crate::iam::{self, Allows, Decision};
 use crate::kms;
 use crate::reference::{self, Arn, Parameter, SecretId};
 use crate::resolve::{secretsmanager, ssm};
@@ -215,7 +215,11 @@ pub async fn run(
     }
     let role = execution_role(&iam, role_arn, &mut report).await;
 
-    let task = role_arn.and_then(Arn::parse);
+    // The role's account and partition: from IAM's answer, which has them even for a bare name.
+    let task = role
+        .as_ref()
+        .and_then(|r| Arn::parse(&r.arn))
+        .or_else(|| role_arn.and_then(Arn::parse));
     let mut checker = Checker {
         aws,
         rendered,
@@ -265,13 +269,17 @@ async fn execution_role(
     report.read("iam:GetPolicy", "*");
     report.read("iam:GetPolicyVersion", "*");
     let role = match iam::role(iam_client, arn).await {
-        // IAM finds roles by name in the caller's account: one in another account is another role.
+        // IAM finds roles by name in the caller's account: one in another account is another
+        // role (and ECS is passed roles of the registering account only). A bare role name is
+        // the caller's.
         Ok(role)
-            if Arn::parse(&role.arn).map(|a| a.account) != Arn::parse(arn).map(|a| a.account) =>
+            if Arn::parse(arn).is_some_and(|named| {
+                Arn::parse(&role.arn).is_some_and(|found| found.account != named.account)
+            }) =>
         {
             report.fail(
                 0,
-                format!("execution role `{arn}` is not in the account of this run's credentials (which has `{}`): it cannot be checked", role.arn),
+                format!("execution role `{arn}` is not in the account of this run's credentials (which has `{}`): it cannot be checked, and ECS passes only roles of the account that registers the task definition", role.arn),
                 "run the check with credentials of the role's account, or fix `executionRoleArn`",
             );
             return None;
@@ -408,19 +416,19 @@ impl Checker<'_> {
         if let Some(key) = &secret.json_key {
             self.json_key(secret, arn, key).await;
         }
-        if self.resource_policy(&metadata.arn, arn).await {
+        let action = "secretsmanager:GetSecretValue";
+        if let Some(granted) = self.resource_policy(&metadata.arn, arn).await {
             self.permissions
-                .check(
+                .check_via(
                     &mut self.report,
-                    "secretsmanager:GetSecretValue",
+                    action,
                     &metadata.arn,
+                    None,
+                    granted.as_ref(),
                 )
                 .await;
         } else {
-            let needs = (
-                "secretsmanager:GetSecretValue".to_owned(),
-                metadata.arn.clone(),
-            );
+            let needs = (action.to_owned(), metadata.arn.clone());
             self.report.needs.push(needs);
         }
         let owner = kms::Owner {
@@ -450,13 +458,16 @@ impl Checker<'_> {
         self.key(metadata.kms_key_id.as_deref(), &owner, &via).await;
     }
 
-    /// The secret's resource policy: a Deny in it wins; from another account, it must allow the
-    /// role. Returns whether the role's own policies still decide (false when the resource policy
-    /// alone settles it).
-    async fn resource_policy(&mut self, secret_arn: &str, arn: &Arn<'_>) -> bool {
-        let Some(role) = self.permissions.role else {
-            return true;
-        };
+    /// The secret's resource policy: a Deny in it wins; in the secret's account, one that names
+    /// the role is enough; from another account, it must allow the role or its account (and the
+    /// role's own policies too). `None` when it settles the question (a Deny, a missing share);
+    /// otherwise what it grants, if it was read.
+    async fn resource_policy(
+        &mut self,
+        secret_arn: &str,
+        arn: &Arn<'_>,
+    ) -> Option<Option<Granted<'static>>> {
+        let role = self.permissions.role?;
         self.report
             .read("secretsmanager:GetResourcePolicy", secret_arn);
         let client = self.aws.secretsmanager(Some(arn.region));
@@ -470,63 +481,58 @@ impl Checker<'_> {
                     1,
                     format!("the secret's resource policy cannot be read ({reason}): it is not evaluated"),
                 );
-                return true;
+                return Some(None);
             }
-            Ok(None) => Verdict::Silent,
-            Ok(Some(policy)) => iam::resource_verdict(&policy, action, role_arn),
+            Ok(policy) => iam::resource_verdict(&policy.unwrap_or(Value::Null), action, role_arn),
         };
-        let grant = format!(
-            r#"add to the secret's resource policy: {{"Effect":"Allow","Principal":{{"AWS":"{role_arn}"}},"Action":"{action}","Resource":"*"}}"#
-        );
-        match verdict {
-            Verdict::Denied { sid } => {
-                self.report.fail(
-                    1,
-                    format!("the secret's resource policy denies `{name}` `{action}` (statement `{sid}`)"),
-                    format!("remove or narrow statement `{sid}` of the secret's resource policy"),
-                );
-                false
-            }
-            Verdict::Silent if cross_account => {
-                self.report.fail(
-                    1,
-                    format!(
-                        "the secret is in account {}, the role in {}: its resource policy must allow the role, and does not",
-                        arn.account, self.account
-                    ),
-                    grant,
-                );
-                true
-            }
-            Verdict::NamesRole if !cross_account => {
-                self.report.push(
-                    Status::Ok,
-                    1,
-                    format!("`{name}` may `{action}` on `{secret_arn}` (the secret's resource policy names the role)"),
-                );
-                false
-            }
-            Verdict::Conditional { sid } => {
-                self.report.push(
-                    Status::Warn,
-                    1,
-                    format!("the secret's resource policy has conditions on `{action}` (statement `{sid}`), which are not evaluated here"),
-                );
-                true
-            }
-            Verdict::NamesRole | Verdict::Delegates if cross_account => {
-                self.report.push(
-                    Status::Ok,
-                    1,
-                    format!(
-                        "the secret's resource policy lets account {} read it",
-                        self.account
-                    ),
-                );
-                true
-            }
-            Verdict::Silent | Verdict::NamesRole | Verdict::Delegates => true,
+        if let Some(sid) = verdict.denied {
+            self.report.fail(
+                1,
+                format!(
+                    "the secret's resource policy denies `{name}` `{action}` (statement `{sid}`)"
+                ),
+                format!("remove or narrow statement `{sid}` of the secret's resource policy"),
+            );
+            return None;
         }
+        if let Some(sid) = &verdict.may_deny {
+            self.report.push(
+                Status::Warn,
+                1,
+                format!("statement `{sid}` of the secret's resource policy may deny `{action}` under conditions that are not evaluated here"),
+            );
+        }
+        if !cross_account {
+            // In its own account the role's policies may grant it without the resource policy.
+            return Some(Some(Granted {
+                by: "the secret's resource policy",
+                to_role: verdict.to_role,
+                delegates: true,
+            }));
+        }
+        if !verdict.allows_at_all() {
+            self.report.fail(
+                1,
+                format!(
+                    "the secret is in account {}, the role in {}: its resource policy must allow the role, and does not",
+                    arn.account, self.account
+                ),
+                format!(
+                    r#"add to the secret's resource policy: {{"Effect":"Allow","Principal":{{"AWS":"{role_arn}"}},"Action":"{action}","Resource":"*"}}"#
+                ),
+            );
+            return Some(None);
+        }
+        self.report.push(
+            Status::Ok,
+            1,
+            format!(
+                "the secret's resource policy lets account {} read it",
+                self.account
+            ),
+        );
+        // Across accounts the role's own policies must allow it as well.
+        Some(None)
     }
 
     /// Whether the secret's value has the JSON key `valueFrom` names: only with `read-values`.
@@ -703,65 +709,89 @@ impl Checker<'_> {
         let Some(role) = self.permissions.role else {
             return self
                 .permissions
-                .check_via(report, "kms:Decrypt", &key, Some(via))
+                .check_via(report, "kms:Decrypt", &key, Some(via), None)
                 .await;
         };
-        report.read("kms:GetKeyPolicy", &key);
         let (name, role_arn) = (&role.name, &role.arn);
         let key_account = Arn::parse(&key).map_or("", |a| a.account).to_owned();
         let role_account = Arn::parse(role_arn).map_or("", |a| a.account);
-        let needs = ("kms:Decrypt".to_owned(), key.clone());
-        match self
-            .keys
-            .policy(&key)
-            .await
-            .map(|p| iam::resource_verdict(&p, "kms:Decrypt", role_arn))
-        {
-            Err(reason) => report.push(
+        if key_account != role_account {
+            // GetKeyPolicy works in the key's own account only.
+            report.push(
                 Status::Skip,
                 1,
-                format!("the key policy of `{key}` cannot be read ({reason}): it is not evaluated"),
-            ),
-            Ok(Verdict::Denied { sid }) => {
-                report.needs.push(needs);
-                return report.fail(
+                format!("the key policy of `{key}` (account {key_account}) cannot be read from account {role_account}: that it lets account {role_account} decrypt is not evaluated"),
+            );
+            return self
+                .permissions
+                .check_via(report, "kms:Decrypt", &key, Some(via), None)
+                .await;
+        }
+        report.read("kms:GetKeyPolicy", &key);
+        let verdict = match self.keys.policy(&key).await {
+            Err(reason) => {
+                report.push(
+                    Status::Skip,
                     1,
-                    format!("the key policy of `{key}` denies `{name}` `kms:Decrypt` (statement `{sid}`)"),
-                    format!("remove or narrow statement `{sid}` of the key policy of `{key}`"),
-                );
-            }
-            Ok(Verdict::Silent) => {
-                report.needs.push(needs);
-                return report.fail(
-                    1,
-                    format!("the key policy of `{key}` neither names `{name}` nor lets IAM policies of account {role_account} grant `kms:Decrypt`, so no identity policy can"),
                     format!(
-                        r#"add to the key policy of `{key}`: {{"Effect":"Allow","Principal":{{"AWS":"{role_arn}"}},"Action":"kms:Decrypt","Resource":"*"}}"#
+                        "the key policy of `{key}` cannot be read ({reason}): it is not evaluated"
                     ),
                 );
+                return self
+                    .permissions
+                    .check_via(report, "kms:Decrypt", &key, Some(via), None)
+                    .await;
             }
-            // In its own account, a key policy that names the role needs no identity policy.
-            Ok(Verdict::NamesRole) if key_account == role_account => {
-                report.needs.push(needs);
-                return report.push(
-                    Status::Ok,
-                    1,
-                    format!("`{name}` may `kms:Decrypt` on `{key}` (its key policy names the role)"),
-                );
-            }
-            Ok(Verdict::Conditional { sid }) => report.push(
+            Ok(policy) => iam::resource_verdict(&policy, "kms:Decrypt", role_arn),
+        };
+        let needs = ("kms:Decrypt".to_owned(), key.clone());
+        if let Some(sid) = verdict.denied {
+            report.needs.push(needs);
+            return report.fail(
+                1,
+                format!(
+                    "the key policy of `{key}` denies `{name}` `kms:Decrypt` (statement `{sid}`)"
+                ),
+                format!("remove or narrow statement `{sid}` of the key policy of `{key}`"),
+            );
+        }
+        if !verdict.allows_at_all() {
+            report.needs.push(needs);
+            return report.fail(
+                1,
+                format!("the key policy of `{key}` neither names `{name}` nor lets IAM policies of account {role_account} grant `kms:Decrypt`, so no identity policy can"),
+                format!(
+                    r#"add to the key policy of `{key}`: {{"Effect":"Allow","Principal":{{"AWS":"{role_arn}"}},"Action":"kms:Decrypt","Resource":"*"}}"#
+                ),
+            );
+        }
+        if let Some(sid) = &verdict.may_deny {
+            report.push(
                 Status::Warn,
                 1,
-                format!("the key policy of `{key}` allows `kms:Decrypt` only under the conditions of statement `{sid}`, which are not evaluated here"),
-            ),
-            Ok(Verdict::NamesRole | Verdict::Delegates) => report.push(
+                format!("statement `{sid}` of the key policy of `{key}` may deny `kms:Decrypt` under conditions that are not evaluated here"),
+            );
+        }
+        match &verdict.to_account {
+            Allows::Yes => report.push(
                 Status::Ok,
                 1,
                 format!("the key policy of `{key}` lets IAM policies grant `{name}` `kms:Decrypt`"),
             ),
+            Allows::If { sid } => report.push(
+                Status::Warn,
+                1,
+                format!("the key policy of `{key}` lets IAM policies grant `kms:Decrypt` only under the conditions of statement `{sid}`, which are not evaluated here"),
+            ),
+            Allows::No => {}
         }
+        let granted = Granted {
+            by: "its key policy",
+            delegates: verdict.to_account != Allows::No,
+            to_role: verdict.to_role,
+        };
         self.permissions
-            .check_via(report, "kms:Decrypt", &key, Some(via))
+            .check_via(report, "kms:Decrypt", &key, Some(via), Some(&granted))
             .await;
     }
 
@@ -779,9 +809,9 @@ impl Checker<'_> {
         let unevaluated = match (self.permissions.simulator, unread_boundary) {
             // IAM's simulator covers identity policies, the boundary, SCPs and conditions on the
             // context it was given.
-            (true, _) => "conditions in key policies and secret resource policies",
-            (false, None) => "policy conditions, SCPs",
-            (false, Some(_)) => "policy conditions, the permissions boundary, SCPs",
+            (true, _) => "conditions in key policies and secret resource policies, KMS grants",
+            (false, None) => "policy conditions, SCPs, KMS grants",
+            (false, Some(_)) => "policy conditions, the permissions boundary, SCPs, KMS grants",
         };
         if let Some(reason) = unread_boundary {
             report.push(Status::Skip, 0, reason);
@@ -835,24 +865,29 @@ struct Permissions<'a> {
     simulator: bool,
 }
 
+/// What a resource policy (a key policy, a secret's resource policy) adds to the role's own
+/// policies: a grant to the role itself, and whether it lets the account's IAM policies decide.
+struct Granted<'a> {
+    /// The policy, for messages: "its key policy".
+    by: &'a str,
+    to_role: Allows,
+    delegates: bool,
+}
+
 impl Permissions<'_> {
     async fn check(&mut self, report: &mut Report, action: &str, resource: &str) {
-        self.check_via(report, action, resource, None).await;
+        self.check_via(report, action, resource, None, None).await;
     }
 
-    /// `kms:Decrypt` happens on the role's behalf through a service: `via` names it, as the
-    /// `kms:ViaService` context of the simulation.
-    async fn check_via(
+    /// IAM's simulator while it answers, then the role's own policies and boundary.
+    async fn decide(
         &mut self,
         report: &mut Report,
+        role: &iam::Role,
         action: &str,
         resource: &str,
         via: Option<&str>,
-    ) {
-        report.needs.push((action.to_owned(), resource.to_owned()));
-        let Some(role) = self.role else {
-            return;
-        };
+    ) -> Decision {
         let mut decision = None;
         if self.simulator {
             match iam::simulate(self.iam, &role.arn, action, resource, via).await {
@@ -867,7 +902,7 @@ impl Permissions<'_> {
                 }
             }
         }
-        let decision = match decision {
+        match decision {
             // IAM's answer does not say whether the role's own policies allow it; they are here.
             Some(Decision::OutsideBoundary) => {
                 match iam::evaluate(&role.statements, action, resource) {
@@ -877,51 +912,111 @@ impl Permissions<'_> {
             }
             Some(decision) => decision,
             None => iam::evaluate_role(role, action, resource),
+        }
+    }
+
+    /// `kms:Decrypt` happens on the role's behalf through a service: `via` names it, as the
+    /// `kms:ViaService` context of the simulation. `granted`: what the resource's own policy
+    /// says, when it was read.
+    async fn check_via(
+        &mut self,
+        report: &mut Report,
+        action: &str,
+        resource: &str,
+        via: Option<&str>,
+        granted: Option<&Granted<'_>>,
+    ) {
+        report.needs.push((action.to_owned(), resource.to_owned()));
+        let Some(role) = self.role else {
+            return;
         };
+        let decision = self.decide(report, role, action, resource, via).await;
         let name = &role.name;
-        match decision {
-            Decision::Allowed { by } => report.push(
-                Status::Ok,
-                1,
-                format!("`{name}` may `{action}` on `{resource}` (policy `{by}`)"),
-            ),
-            Decision::AllowedIf { by } => report.push(
-                Status::Warn,
-                1,
-                format!("`{name}` may `{action}` on `{resource}` only under the conditions of policy `{by}`, which are not evaluated here"),
-            ),
-            Decision::Denied { by } => report.fail(
-                1,
-                format!("`{name}` is denied `{action}` on `{resource}` by policy `{by}`"),
-                format!("remove or narrow the Deny in `{by}`"),
-            ),
-            Decision::OutsideBoundary => {
-                let boundary = role.boundary.as_ref().map_or("?", |(name, _)| name.as_str());
-                report.fail(
+        if let Some(granted) = granted {
+            // A Deny or a permissions boundary limits a grant to the role's ARN too; otherwise
+            // the resource policy may be what allows it.
+            let limited = matches!(
+                decision,
+                Decision::Denied { .. }
+                    | Decision::OutsideBoundary
+                    | Decision::NotAllowed { boundary_too: true }
+            );
+            let by_identity = matches!(
+                decision,
+                Decision::Allowed { .. } | Decision::AllowedIf { .. }
+            ) && granted.delegates;
+            if !limited && !by_identity {
+                match &granted.to_role {
+                    Allows::Yes => {
+                        return report.push(
+                            Status::Ok,
+                            1,
+                            format!(
+                                "`{name}` may `{action}` on `{resource}` ({} names the role)",
+                                granted.by
+                            ),
+                        );
+                    }
+                    Allows::If { sid } => {
+                        return report.push(
+                            Status::Warn,
+                            1,
+                            format!("`{name}` may `{action}` on `{resource}` only under the conditions of statement `{sid}` of {}, which are not evaluated here", granted.by),
+                        );
+                    }
+                    Allows::No => {}
+                }
+            }
+        }
+        say(report, role, action, resource, decision);
+    }
+}
+
+/// The finding for the role's own policies' answer.
+fn say(report: &mut Report, role: &iam::Role, action: &str, resource: &str, decision: Decision) {
+    let name = &role.name;
+    match decision {
+        Decision::Allowed { by } => report.push(
+            Status::Ok,
+            1,
+            format!("`{name}` may `{action}` on `{resource}` (policy `{by}`)"),
+        ),
+        Decision::AllowedIf { by } => report.push(
+            Status::Warn,
+            1,
+            format!("`{name}` may `{action}` on `{resource}` only under the conditions of policy `{by}`, which are not evaluated here"),
+        ),
+        Decision::Denied { by } => report.fail(
+            1,
+            format!("`{name}` is denied `{action}` on `{resource}` by policy `{by}`"),
+            format!("remove or narrow the Deny in `{by}`"),
+        ),
+        Decision::OutsideBoundary => {
+            let boundary = role.boundary.as_ref().map_or("?", |(name, _)| name.as_str());
+            report.fail(
                 1,
                 format!("`{name}` may not `{action}` on `{resource}`: its policies allow it, its permissions boundary `{boundary}` does not"),
                 format!(
                     r#"add to the permissions boundary `{boundary}` of role `{name}`: {{"Effect":"Allow","Action":"{action}","Resource":"{resource}"}}"#
                 ),
             );
-            }
-            Decision::NotAllowed { boundary_too: true } => {
-                let boundary = role.boundary.as_ref().map_or("?", |(name, _)| name.as_str());
-                report.fail(
-                    1,
-                    format!("`{name}` may not `{action}` on `{resource}`: neither its policies nor its permissions boundary `{boundary}` allow it"),
-                    format!(
-                        r#"add to a policy of role `{name}` (the execution role) and to its permissions boundary `{boundary}`: {{"Effect":"Allow","Action":"{action}","Resource":"{resource}"}}"#
-                    ),
-                );
-            }
-            Decision::NotAllowed { boundary_too: false } => report.fail(
-                1,
-                format!("`{name}` may not `{action}` on `{resource}`"),
-                format!(
-                    r#"add to a policy of role `{name}` (the execution role, not the task role): {{"Effect":"Allow","Action":"{action}","Resource":"{resource}"}}"#
-                ),
-            ),
         }
+        Decision::NotAllowed { boundary_too: true } => {
+            let boundary = role.boundary.as_ref().map_or("?", |(name, _)| name.as_str());
+            report.fail(
+                1,
+                format!("`{name}` may not `{action}` on `{resource}`: neither its policies nor its permissions boundary `{boundary}` allow it"),
+                format!(
+                    r#"add to a policy of role `{name}` (the execution role) and to its permissions boundary `{boundary}`: {{"Effect":"Allow","Action":"{action}","Resource":"{resource}"}}"#
+                ),
+            );
+        }
+        Decision::NotAllowed { boundary_too: false } => report.fail(
+            1,
+            format!("`{name}` may not `{action}` on `{resource}`"),
+            format!(
+                r#"add to a policy of role `{name}` (the execution role, not the task role): {{"Effect":"Allow","Action":"{action}","Resource":"{resource}"}}"#
+            ),
+        ),
     }
 }

@@ -350,27 +350,59 @@ fn by_of(decision: &Decision) -> &str {
     }
 }
 
+/// How a resource policy allows something: not at all, always, or only under the conditions of
+/// a statement (not evaluated here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Allows {
+    No,
+    Yes,
+    If { sid: String },
+}
+
+impl Allows {
+    /// The stronger of two answers: `Yes` over `If` over `No`.
+    fn or(self, other: Allows) -> Allows {
+        match (self, other) {
+            (Allows::Yes, _) | (_, Allows::Yes) => Allows::Yes,
+            (Allows::If { sid }, _) | (_, Allows::If { sid }) => Allows::If { sid },
+            (Allows::No, Allows::No) => Allows::No,
+        }
+    }
+}
+
 /// What a resource policy (a KMS key policy, a secret's resource policy) says about one role and
 /// one action.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// A statement allows the role itself (or anyone) without conditions.
-    NamesRole,
-    /// A statement allows the role's account without conditions: its IAM policies decide.
-    Delegates,
-    /// Only statements with conditions allow it, or a conditional Deny may refuse it: not
-    /// evaluated here.
-    Conditional { sid: String },
-    /// A statement without conditions denies it.
-    Denied { sid: String },
-    /// No statement allows it.
-    Silent,
+pub struct Verdict {
+    /// A statement without conditions denies it: its id.
+    pub denied: Option<String>,
+    /// A statement may deny it, under conditions or through `NotPrincipal`: its id.
+    pub may_deny: Option<String>,
+    /// How it allows the role itself (by its exact ARN, or anyone).
+    pub to_role: Allows,
+    /// How it allows the role's account, whose IAM policies then decide.
+    pub to_account: Allows,
 }
 
-/// What `policy`, a resource policy, says about `action` by the role `role_arn`.
+impl Verdict {
+    /// Whether the policy allows the role in any way.
+    pub fn allows_at_all(&self) -> bool {
+        self.to_role != Allows::No || self.to_account != Allows::No
+    }
+}
+
+/// What `policy`, a resource policy, says about `action` by the role `role_arn`. Principals are
+/// matched as AWS does: `*`, the exact role ARN, the account's root ARN or its id (no partial
+/// wildcards in principals).
 pub fn resource_verdict(policy: &Value, action: &str, role_arn: &str) -> Verdict {
+    let mut verdict = Verdict {
+        denied: None,
+        may_deny: None,
+        to_role: Allows::No,
+        to_account: Allows::No,
+    };
     let Some(role) = crate::reference::Arn::parse(role_arn) else {
-        return Verdict::Silent;
+        return verdict;
     };
     let root = format!("arn:{}:iam::{}:root", role.partition, role.account);
     let statements = match policy.get("Statement") {
@@ -378,8 +410,6 @@ pub fn resource_verdict(policy: &Value, action: &str, role_arn: &str) -> Verdict
         Some(one @ Value::Object(_)) => vec![one.clone()],
         _ => Vec::new(),
     };
-    let mut allows = Vec::new();
-    let mut conditional_deny = None;
     for (i, statement) in statements.iter().enumerate() {
         let sid = statement
             .get("Sid")
@@ -391,46 +421,43 @@ pub fn resource_verdict(policy: &Value, action: &str, role_arn: &str) -> Verdict
                 .iter()
                 .any(|a| matches(a, action, false)),
         };
+        if !acts {
+            continue;
+        }
+        let allow = statement.get("Effect").and_then(Value::as_str) == Some("Allow");
+        if statement.get("NotPrincipal").is_some() {
+            // Everyone but the principals listed: not evaluated; a Deny may apply.
+            if !allow {
+                verdict.may_deny = verdict.may_deny.or(Some(sid));
+            }
+            continue;
+        }
         let principals = match statement.get("Principal") {
             Some(Value::String(star)) => vec![star.clone()],
             Some(principal) => strings(principal.get("AWS")),
             None => Vec::new(),
         };
-        let names_role = principals
-            .iter()
-            .any(|p| p == "*" || matches(p, role_arn, true));
+        let names_role = principals.iter().any(|p| p == "*" || p == role_arn);
         let names_account = principals.iter().any(|p| p == role.account || p == &root);
-        if !acts || !(names_role || names_account) {
+        if !(names_role || names_account) {
             continue;
         }
         let conditional = statement
             .get("Condition")
             .is_some_and(|c| c.as_object().is_some_and(|m| !m.is_empty()));
-        let allow = statement.get("Effect").and_then(Value::as_str) == Some("Allow");
+        let allows = if conditional {
+            Allows::If { sid: sid.clone() }
+        } else {
+            Allows::Yes
+        };
         match (allow, conditional) {
-            (false, false) => return Verdict::Denied { sid },
-            (false, true) => conditional_deny = conditional_deny.or(Some(sid)),
-            (true, _) => allows.push((conditional, names_role, sid)),
+            (false, false) => verdict.denied = verdict.denied.or(Some(sid)),
+            (false, true) => verdict.may_deny = verdict.may_deny.or(Some(sid)),
+            (true, _) if names_role => verdict.to_role = verdict.to_role.clone().or(allows),
+            (true, _) => verdict.to_account = verdict.to_account.clone().or(allows),
         }
     }
-    let unconditional = |role_only: bool| {
-        allows
-            .iter()
-            .any(|(conditional, names_role, _)| !conditional && (*names_role || !role_only))
-    };
-    let verdict = if unconditional(true) {
-        Verdict::NamesRole
-    } else if unconditional(false) {
-        Verdict::Delegates
-    } else if let Some((_, _, sid)) = allows.first() {
-        Verdict::Conditional { sid: sid.clone() }
-    } else {
-        Verdict::Silent
-    };
-    match (verdict, conditional_deny) {
-        (Verdict::NamesRole | Verdict::Delegates, Some(sid)) => Verdict::Conditional { sid },
-        (verdict, _) => verdict,
-    }
+    verdict
 }
 
 /// Asks IAM's evaluator. `Err` when the call is not available (permission, or not implemented).
@@ -633,52 +660,51 @@ mod tests {
         resource_verdict(&policy, "kms:Decrypt", ROLE)
     }
 
+    fn sid(sid: &str) -> Allows {
+        Allows::If {
+            sid: sid.to_owned(),
+        }
+    }
+
     #[test]
-    fn a_key_policy_names_the_role_delegates_to_its_account_or_says_nothing() {
+    fn a_resource_policy_names_the_role_delegates_to_its_account_or_says_nothing() {
         // The default key policy: the account's IAM policies decide.
         let delegation = r#"{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kms:*","Resource":"*"}"#;
-        assert_eq!(verdict(&format!("[{delegation}]")), Verdict::Delegates);
-        assert_eq!(
-            verdict(
-                r#"{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"kms:Decrypt","Resource":"*"}"#
-            ),
-            Verdict::Delegates
+        let v = verdict(&format!("[{delegation}]"));
+        assert_eq!((v.to_role, v.to_account), (Allows::No, Allows::Yes));
+        let v = verdict(
+            r#"{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"kms:Decrypt","Resource":"*"}"#,
         );
-        // Only other principals, or only other actions: nothing lets the role decrypt.
-        assert_eq!(
-            verdict(
-                r#"[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::123456789012:role/admin"]},"Action":"kms:*","Resource":"*"},{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/web-*"},"Action":"kms:Encrypt","Resource":"*"},{"Effect":"Allow","Principal":{"Service":"logs.amazonaws.com"},"Action":"kms:*","Resource":"*"}]"#
-            ),
-            Verdict::Silent
+        assert_eq!(v.to_account, Allows::Yes);
+        // Other principals, other actions, or a partial wildcard (AWS allows none in principals).
+        let v = verdict(
+            r#"[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::123456789012:role/admin"]},"Action":"kms:*","Resource":"*"},{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/web-execution"},"Action":"kms:Encrypt","Resource":"*"},{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/web-*"},"Action":"kms:*","Resource":"*"},{"Effect":"Allow","Principal":{"Service":"logs.amazonaws.com"},"Action":"kms:*","Resource":"*"}]"#,
         );
-        // The role by a wildcard, or everyone.
-        assert_eq!(
-            verdict(
-                r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/web-*"},"Action":["kms:Decrypt"],"Resource":"*"}"#
-            ),
-            Verdict::NamesRole
+        assert!(!v.allows_at_all(), "{v:?}");
+        // The role by its ARN, or everyone.
+        let v = verdict(
+            r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/web-execution"},"Action":["kms:Decrypt"],"Resource":"*"}"#,
         );
+        assert_eq!(v.to_role, Allows::Yes);
+        let v = verdict(r#"{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}"#);
+        assert_eq!(v.to_role, Allows::Yes);
+        // Denies: unconditional, conditional, and through NotPrincipal.
+        let v = verdict(&format!(
+            r#"[{delegation},{{"Sid":"NoDecrypt","Effect":"Deny","Principal":"*","NotAction":"kms:Describe*","Resource":"*"}}]"#
+        ));
+        assert_eq!(v.denied.as_deref(), Some("NoDecrypt"));
+        let v = verdict(&format!(
+            r#"[{delegation},{{"Sid":"OrgOnly","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{{"StringNotEquals":{{"aws:PrincipalOrgID":"o-1"}}}}}},{{"Sid":"AllBut","Effect":"Deny","NotPrincipal":{{"AWS":"arn:aws:iam::123456789012:role/admin"}},"Action":"kms:*","Resource":"*"}}]"#
+        ));
         assert_eq!(
-            verdict(r#"{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}"#),
-            Verdict::NamesRole
+            (v.denied, v.may_deny.as_deref(), v.to_account),
+            (None, Some("OrgOnly"), Allows::Yes)
         );
-        // A Deny wins; a conditional Allow is not evaluated.
-        assert_eq!(
-            verdict(&format!(
-                r#"[{delegation},{{"Sid":"NoDecrypt","Effect":"Deny","Principal":"*","NotAction":"kms:Describe*","Resource":"*"}}]"#
-            )),
-            Verdict::Denied {
-                sid: "NoDecrypt".to_owned()
-            }
-        );
-        assert_eq!(
-            verdict(
-                r#"[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/web-execution"},"Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:ViaService":"ssm.us-east-1.amazonaws.com"}}}]"#
-            ),
-            Verdict::Conditional {
-                sid: "#1".to_owned()
-            }
-        );
+        // A conditional grant to the role beside the delegation: both are kept.
+        let v = verdict(&format!(
+            r#"[{delegation},{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::123456789012:role/web-execution"}},"Action":"kms:Decrypt","Resource":"*","Condition":{{"StringEquals":{{"kms:ViaService":"ssm.us-east-1.amazonaws.com"}}}}}}]"#
+        ));
+        assert_eq!((v.to_role, v.to_account), (sid("#2"), Allows::Yes));
     }
 
     #[test]

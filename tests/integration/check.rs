@@ -387,7 +387,7 @@ fn a_permissions_boundary_that_leaves_out_a_secret_is_caught() {
     assert!(out.stderr.contains("check failed: 1 problem "), "{out}");
     assert!(
         out.stdout
-            .contains("[skip] not evaluated: policy conditions, SCPs\n"),
+            .contains("[skip] not evaluated: policy conditions, SCPs, KMS grants\n"),
         "{out}"
     );
 
@@ -488,6 +488,32 @@ fn a_key_policy_that_leaves_the_role_out_is_caught_and_one_that_names_it_is_enou
         )),
         "{out}"
     );
+
+    // The account's IAM policies may grant it, and the key policy grants the role under a
+    // condition: not evaluated, so a warning and not a failure (AWS would allow it).
+    let root = json!({ "Sid": "Enable IAM User Permissions", "Effect": "Allow", "Action": "kms:*",
+        "Resource": "*", "Principal": { "AWS": "arn:aws:iam::123456789012:root" } });
+    let via = json!({ "Sid": "ViaSsm", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+        "Principal": { "AWS": "arn:aws:iam::123456789012:role/web-execution" },
+        "Condition": { "StringEquals": { "kms:ViaService": "ssm.us-east-1.amazonaws.com" } } });
+    let policy = json!({ "Version": "2012-10-17", "Statement": [root, via] });
+    env.block_on(
+        env.kms
+            .put_key_policy()
+            .key_id(&key)
+            .policy_name("default")
+            .policy(policy.to_string())
+            .send(),
+    )
+    .unwrap();
+    let out = env
+        .run(["check", "--task-definition", template])
+        .output()
+        .success();
+    assert!(
+        out.stdout.contains(&format!("[warn] `web-execution` may `kms:Decrypt` on `{key}` only under the conditions of statement `ViaSsm` of its key policy")),
+        "{out}"
+    );
 }
 
 #[test]
@@ -532,6 +558,26 @@ fn a_secret_resource_policy_can_deny_the_role_or_be_enough_on_its_own() {
         out.stdout.contains(&format!(
             "[ok]   `web-execution` may `secretsmanager:GetSecretValue` on `{}` (the secret's resource policy names the role)",
             scene.secret_arn
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_execution_role_given_by_name_is_checked_like_one_given_by_arn() {
+    let env = Env::new();
+    let scene = setup(&env);
+    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
+    let text = std::fs::read_to_string(&scene.template).unwrap().replace(
+        "arn:aws:iam::123456789012:role/web-execution",
+        "web-execution",
+    );
+    std::fs::write(&scene.template, text).unwrap();
+    let out = check(&env, &scene).success();
+    assert!(
+        out.stdout.contains(&format!(
+            "`web-execution` may `ssm:GetParameters` on `{}`",
+            scene.parameter_arn
         )),
         "{out}"
     );
@@ -1016,7 +1062,7 @@ fn iams_own_simulator_answers_where_it_is_available() {
     // The simulator weighs the boundary and SCPs itself; resource and key policies stay unseen.
     assert!(
         out.stdout.contains(
-            "[skip] not evaluated: conditions in key policies and secret resource policies"
+            "[skip] not evaluated: conditions in key policies and secret resource policies, KMS grants"
         ),
         "{out}"
     );
