@@ -286,10 +286,17 @@ async fn execution_role(
         }
         Ok(role) => role,
         Err(reason) => {
+            let fix = if refused(&reason) {
+                this_run_needs(
+                    "iam:GetRole, iam:ListRolePolicies, iam:GetRolePolicy and iam:ListAttachedRolePolicies on the role",
+                )
+            } else {
+                "create the role, or fix `executionRoleArn`".to_owned()
+            };
             report.fail(
                 0,
                 format!("execution role `{arn}` cannot be read: {reason}"),
-                "create the role, or fix `executionRoleArn`",
+                fix,
             );
             return None;
         }
@@ -387,10 +394,15 @@ impl Checker<'_> {
         }
         let metadata = match &self.described[&secret.id] {
             Err(reason) => {
+                let fix = if refused(reason) {
+                    this_run_needs("secretsmanager:DescribeSecret on the secret")
+                } else {
+                    "check the ARN and the Region in `valueFrom`".to_owned()
+                };
                 return self.report.fail(
                     1,
                     format!("the secret cannot be described: {reason}"),
-                    "check the ARN and the Region in `valueFrom`",
+                    fix,
                 );
             }
             Ok(metadata) => metadata.clone(),
@@ -618,10 +630,15 @@ impl Checker<'_> {
         let client = self.aws.ssm(Some(&region));
         let found = match ssm::describe_parameters(&client, &candidates).await {
             Err(reason) => {
+                let fix = if refused(&reason) {
+                    this_run_needs("ssm:DescribeParameters")
+                } else {
+                    "check the name and the Region".to_owned()
+                };
                 return self.report.fail(
                     1,
                     format!("the parameter cannot be described: {reason}"),
-                    "check the name and the Region",
+                    fix,
                 );
             }
             Ok(found) => found,
@@ -819,6 +836,18 @@ impl Checker<'_> {
         report.push(Status::Skip, 0, format!("not evaluated: {unevaluated}"));
         self.report
     }
+}
+
+/// Whether AWS refused this run a call (as opposed to: the thing is not there).
+fn refused(reason: &str) -> bool {
+    reason.starts_with("AccessDenied") || reason.starts_with("UnauthorizedOperation")
+}
+
+/// The fix when this run's own credentials may not read what the check reads.
+fn this_run_needs(permissions: &str) -> String {
+    format!(
+        "allow the role that runs ecs-secrets {permissions} (`ecs-secrets policy --preflight` lists every read the check makes)"
+    )
 }
 
 /// The Regions the definition names besides the task's own: those of its `valueFrom` ARNs and

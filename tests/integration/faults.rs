@@ -259,6 +259,40 @@ fn access_denied_is_never_retried() {
 }
 
 #[test]
+fn a_check_this_run_may_not_make_says_which_permission_it_lacks() {
+    let env = Env::new();
+    let path = template(&env);
+    let secret_arn = env
+        .block_on(env.sm.describe_secret().secret_id("web/db").send())
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    // A literal ARN and nothing else: the check's own DescribeSecret is the only one.
+    let definition = json!({ "family": "web",
+        "executionRoleArn": "arn:aws:iam::123456789012:role/web-execution",
+        "containerDefinitions": [{ "name": "web", "image": "web:1", "memory": 128,
+            "secrets": [{ "name": "DB", "valueFrom": format!("{secret_arn}:password::") }] }] });
+    std::fs::write(&path, definition.to_string()).unwrap();
+    let proxy = FaultProxy::start(env.port);
+    proxy.always("DescribeSecret", Fault::AccessDenied);
+    let out = env
+        .run(["check", "--task-definition", &path])
+        .env("AWS_ENDPOINT_URL", proxy.url())
+        .output()
+        .failure(1);
+    assert!(
+        out.stdout
+            .contains("[fail] the secret cannot be described: AccessDeniedException"),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains("fix: allow the role that runs ecs-secrets secretsmanager:DescribeSecret on the secret (`ecs-secrets policy --preflight` lists every read the check makes)"),
+        "{out}"
+    );
+}
+
+#[test]
 fn an_endless_fault_ends_within_the_deadline_with_a_clear_error() {
     let env = Env::new();
     let path = template(&env);
