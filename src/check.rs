@@ -2,8 +2,11 @@
 //! references, without reading one. Every `valueFrom` is checked for form, existence (by
 //! metadata), and the role's permission on the exact ARN (and on the KMS key that encrypts it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+
+use futures_util::StreamExt as _;
+use futures_util::stream;
 
 use serde_json::{Value, json};
 
@@ -234,8 +237,11 @@ pub async fn run(
         },
         keys: kms::Keys::new(aws),
         described: BTreeMap::new(),
+        secret_policies: BTreeMap::new(),
+        parameters: BTreeMap::new(),
         report,
     };
+    checker.prefetch(&references).await;
     for reference in &references {
         checker.reference(reference).await;
     }
@@ -336,10 +342,131 @@ struct Checker<'a> {
     keys: kms::Keys<'a>,
     /// Secret id → its metadata, described once however often it is referenced.
     described: BTreeMap<String, Result<secretsmanager::Described, String>>,
+    /// Secret id → its resource policy, if it has one.
+    secret_policies: BTreeMap<String, Result<Option<Value>, String>>,
+    /// (Region, parameter name) → its metadata, `None` when there is no such parameter.
+    parameters: BTreeMap<(String, String), Result<Option<ssm::Metadata>, String>>,
     report: Report,
 }
 
+/// Where a parameter is looked for: its Region, account, partition, and the names it may have.
+struct ParameterPlace {
+    region: String,
+    account: String,
+    partition: String,
+    candidates: Vec<String>,
+}
+
 impl Checker<'_> {
+    /// Where the parameter of `valueFrom` is looked for: the Region of its ARN, or for a name the
+    /// task's Region.
+    fn parameter_place(&self, parameter: &Parameter, arn: Option<&Arn<'_>>) -> ParameterPlace {
+        match arn {
+            Some(arn) => {
+                // `parameter/app/x` is `/app/x`; `parameter/x` is `x` or `/x`.
+                let rest = arn.resource.trim_start_matches("parameter/");
+                let candidates = if rest.contains('/') {
+                    vec![format!("/{rest}")]
+                } else {
+                    vec![rest.to_owned(), format!("/{rest}")]
+                };
+                ParameterPlace {
+                    region: arn.region.to_owned(),
+                    account: arn.account.to_owned(),
+                    partition: arn.partition.to_owned(),
+                    candidates,
+                }
+            }
+            None => ParameterPlace {
+                region: self.region.clone(),
+                account: self.account.clone(),
+                partition: self.partition.clone(),
+                candidates: vec![parameter.id.clone()],
+            },
+        }
+    }
+
+    /// Reads, up front and side by side, the metadata every reference needs: each secret's
+    /// description and resource policy once, at most `concurrency` calls in flight; parameters
+    /// by name, ten a call, under the Parameter Store rate bound. What fails here is reported
+    /// with the reference it belongs to.
+    async fn prefetch(&mut self, references: &[Reference]) {
+        let mut secrets: BTreeMap<String, String> = BTreeMap::new();
+        let mut names: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for reference in references {
+            if reference::check_value_from(&reference.value_from).is_err() {
+                continue;
+            }
+            let arn = Arn::parse(&reference.value_from);
+            match &arn {
+                Some(a) if a.service == "secretsmanager" => {
+                    if let Ok(secret) = SecretId::parse(&reference.value_from) {
+                        secrets.insert(secret.id, a.region.to_owned());
+                    }
+                }
+                _ => {
+                    if let Ok(parameter) = Parameter::parse(&reference.value_from) {
+                        let place = self.parameter_place(&parameter, arn.as_ref());
+                        names
+                            .entry(place.region)
+                            .or_default()
+                            .extend(place.candidates);
+                    }
+                }
+            }
+        }
+        let aws = self.aws;
+        let with_policy = self.permissions.role.is_some();
+        let described: Vec<_> = stream::iter(secrets)
+            .map(|(id, region)| async move {
+                let client = aws.secretsmanager(Some(&region));
+                let described = secretsmanager::describe(&client, &id).await;
+                let policy = match (&described, with_policy) {
+                    (Ok(_), true) => Some(secretsmanager::resource_policy(&client, &id).await),
+                    _ => None,
+                };
+                (id, described, policy)
+            })
+            .buffer_unordered(aws.limits.concurrency)
+            .collect()
+            .await;
+        for (id, found, policy) in described {
+            if let Some(policy) = policy {
+                self.secret_policies.insert(id.clone(), policy);
+            }
+            self.described.insert(id, found);
+        }
+        let batches = names.into_iter().flat_map(|(region, names)| {
+            let names: Vec<String> = names.into_iter().collect();
+            names
+                .chunks(ssm::BATCH)
+                .map(|chunk| (region.clone(), chunk.to_vec()))
+                .collect::<Vec<_>>()
+        });
+        let found: Vec<_> = stream::iter(batches)
+            .map(|(region, chunk)| async move {
+                aws.pace().await;
+                let client = aws.ssm(Some(&region));
+                let found = ssm::describe_parameters(&client, &chunk).await;
+                (region, chunk, found)
+            })
+            .buffer_unordered(aws.limits.concurrency)
+            .collect()
+            .await;
+        for (region, chunk, found) in found {
+            for name in chunk {
+                let answer = match &found {
+                    Err(reason) => Err(reason.clone()),
+                    Ok(found) => Ok(found
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, metadata)| metadata.clone())),
+                };
+                self.parameters.insert((region.clone(), name), answer);
+            }
+        }
+    }
+
     /// One `valueFrom`: its form, then the secret or parameter it names.
     async fn reference(&mut self, reference: &Reference) {
         let rendered = self.rendered;
@@ -429,7 +556,7 @@ impl Checker<'_> {
             self.json_key(secret, arn, key).await;
         }
         let action = "secretsmanager:GetSecretValue";
-        if let Some(granted) = self.resource_policy(&metadata.arn, arn).await {
+        if let Some(granted) = self.resource_policy(&secret.id, &metadata.arn, arn).await {
             self.permissions
                 .check_via(
                     &mut self.report,
@@ -476,6 +603,7 @@ impl Checker<'_> {
     /// otherwise what it grants, if it was read.
     async fn resource_policy(
         &mut self,
+        secret_id: &str,
         secret_arn: &str,
         arn: &Arn<'_>,
     ) -> Option<Option<Granted<'static>>> {
@@ -486,7 +614,15 @@ impl Checker<'_> {
         let (name, role_arn) = (&role.name, &role.arn);
         let cross_account = !self.account.is_empty() && self.account != arn.account;
         let action = "secretsmanager:GetSecretValue";
-        let verdict = match secretsmanager::resource_policy(&client, secret_arn).await {
+        let policy = if let Some(known) = self.secret_policies.get(secret_id) {
+            known.clone()
+        } else {
+            let read = secretsmanager::resource_policy(&client, secret_arn).await;
+            self.secret_policies
+                .insert(secret_id.to_owned(), read.clone());
+            read
+        };
+        let verdict = match policy {
             Err(reason) => {
                 self.report.push(
                     Status::Skip,
@@ -592,29 +728,12 @@ impl Checker<'_> {
     /// A parameter: found by metadata (by name in the task's Region, or by its ARN), the role's
     /// permission, and the key of a SecureString.
     async fn parameter(&mut self, parameter: &Parameter, arn: Option<&Arn<'_>>) {
-        let (region, account, partition, candidates) = match arn {
-            Some(arn) => {
-                // `parameter/app/x` is `/app/x`; `parameter/x` is `x` or `/x`.
-                let rest = arn.resource.trim_start_matches("parameter/");
-                let candidates = if rest.contains('/') {
-                    vec![format!("/{rest}")]
-                } else {
-                    vec![rest.to_owned(), format!("/{rest}")]
-                };
-                (
-                    arn.region.to_owned(),
-                    arn.account.to_owned(),
-                    arn.partition.to_owned(),
-                    candidates,
-                )
-            }
-            None => (
-                self.region.clone(),
-                self.account.clone(),
-                self.partition.clone(),
-                vec![parameter.id.clone()],
-            ),
-        };
+        let ParameterPlace {
+            region,
+            account,
+            partition,
+            candidates,
+        } = self.parameter_place(parameter, arn);
         if !self.account.is_empty() && account != self.account {
             self.report.push(
                 Status::Warn,
@@ -627,23 +746,38 @@ impl Checker<'_> {
         }
         // DescribeParameters has no resource-level permissions.
         self.report.read("ssm:DescribeParameters", "*");
-        let client = self.aws.ssm(Some(&region));
-        let found = match ssm::describe_parameters(&client, &candidates).await {
-            Err(reason) => {
-                let fix = if refused(&reason) {
-                    this_run_needs("ssm:DescribeParameters")
-                } else {
-                    "check the name and the Region".to_owned()
-                };
-                return self.report.fail(
-                    1,
-                    format!("the parameter cannot be described: {reason}"),
-                    fix,
-                );
+        let mut found = None;
+        for name in &candidates {
+            let key = (region.clone(), name.clone());
+            let answer = if let Some(known) = self.parameters.get(&key) {
+                known.clone()
+            } else {
+                let client = self.aws.ssm(Some(&region));
+                ssm::describe_parameters(&client, std::slice::from_ref(name))
+                    .await
+                    .map(|found| found.into_iter().next().map(|(_, metadata)| metadata))
+            };
+            match answer {
+                Err(reason) => {
+                    let fix = if refused(&reason) {
+                        this_run_needs("ssm:DescribeParameters")
+                    } else {
+                        "check the name and the Region".to_owned()
+                    };
+                    return self.report.fail(
+                        1,
+                        format!("the parameter cannot be described: {reason}"),
+                        fix,
+                    );
+                }
+                Ok(Some(metadata)) => {
+                    found = Some((name.clone(), metadata));
+                    break;
+                }
+                Ok(None) => {}
             }
-            Ok(found) => found,
-        };
-        let Some((found_name, metadata)) = found.first() else {
+        }
+        let Some((found_name, metadata)) = found else {
             return self
                 .missing_parameter(&candidates, arn.is_none(), &region, &account, &partition)
                 .await;

@@ -80,7 +80,7 @@ pub async fn get_parameters(
 }
 
 /// What `DescribeParameters` tells about a parameter: no value.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Metadata {
     pub secure: bool,
     pub key_id: Option<String>,
@@ -105,6 +105,8 @@ pub async fn describe_parameters(
         let page = client
             .describe_parameters()
             .parameter_filters(filter.clone())
+            // The most one page holds (the default, 10, would need a second call for a full batch).
+            .max_results(50)
             .set_next_token(token)
             .send()
             .await

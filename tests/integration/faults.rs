@@ -479,3 +479,58 @@ fn update_service_follows_only_a_successful_registration() {
         "{out}"
     );
 }
+
+#[test]
+fn check_reads_metadata_side_by_side_once_per_secret_and_ten_parameters_a_call() {
+    let env = Env::new();
+    // Six secrets, each referenced by two JSON keys, and twelve parameters by ARN.
+    let mut secrets = Vec::new();
+    for i in 0..6 {
+        let arn = env.secret(&format!("web/s{i}"), r#"{"a":"check-canary-a","b":"x"}"#);
+        for key in ["a", "b"] {
+            secrets.push(
+                json!({ "name": format!("S{i}_{key}"), "valueFrom": format!("{arn}:{key}::") }),
+            );
+        }
+    }
+    for i in 0..12 {
+        let name = format!("/web/p{i}");
+        env.parameter(&name, "check-canary-parameter", true);
+        secrets.push(json!({ "name": format!("P{i}"), "valueFrom": Env::parameter_arn(&name) }));
+    }
+    let definition = json!({ "family": "web",
+        "executionRoleArn": "arn:aws:iam::123456789012:role/web-execution",
+        "containerDefinitions": [{ "name": "web", "image": "web:1", "memory": 128, "secrets": secrets }] });
+    let path = env.file("web.json", &definition.to_string());
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    env.block_on(
+        env.iam
+            .create_role()
+            .role_name("web-execution")
+            .assume_role_policy_document(trust)
+            .send(),
+    )
+    .unwrap();
+    let proxy = FaultProxy::start(env.port);
+    let out = env
+        .run(["check", "--task-definition", path.to_str().unwrap()])
+        .env("AWS_ENDPOINT_URL", proxy.url())
+        .output()
+        .failure(1);
+    assert_eq!(
+        out.stdout.matches("[ok]   the secret exists").count(),
+        12,
+        "{out}"
+    );
+    assert_eq!(
+        out.stdout.matches("[ok]   the parameter exists").count(),
+        12,
+        "{out}"
+    );
+    assert_eq!(proxy.seen("DescribeSecret"), 6);
+    assert_eq!(proxy.seen("GetResourcePolicy"), 6);
+    // 12 names, 10 a call: two batches. moto pages 10 results at a time whatever MaxResults
+    // says, so its full batch costs a second, empty page (AWS answers up to 50 in one).
+    assert_eq!(proxy.seen("DescribeParameters"), 3);
+    assert!(proxy.max_in_flight() > 1, "the reads go out side by side");
+}
