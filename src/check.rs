@@ -89,6 +89,14 @@ impl Report {
         }
     }
 
+    /// A `[skip]` under the current reference, with a fix when there is one.
+    fn skip_because(&mut self, message: String, fix: Option<String>) {
+        self.push(Status::Skip, 1, message);
+        if let Some(finding) = self.findings.last_mut() {
+            finding.fix = fix;
+        }
+    }
+
     pub fn failed(&self) -> usize {
         self.findings
             .iter()
@@ -262,6 +270,13 @@ async fn execution_role(
         );
         return None;
     };
+    let found = iam::role(iam_client, arn).await;
+    // The reads name the role by ARN, which IAM's answer has even for a bare name.
+    let role_arn = match (&found, Arn::parse(arn)) {
+        (Ok(role), _) => role.arn.clone(),
+        (Err(_), Some(_)) => arn.to_owned(),
+        (Err(_), None) => format!("arn:aws:iam::*:role/{arn}"),
+    };
     for action in [
         "iam:GetRole",
         "iam:ListRolePolicies",
@@ -269,12 +284,12 @@ async fn execution_role(
         "iam:ListAttachedRolePolicies",
         "iam:SimulatePrincipalPolicy",
     ] {
-        report.read(action, arn);
+        report.read(action, &role_arn);
     }
     // Attached policies may be anyone's, AWS managed ones included.
     report.read("iam:GetPolicy", "*");
     report.read("iam:GetPolicyVersion", "*");
-    let role = match iam::role(iam_client, arn).await {
+    let role = match found {
         // IAM finds roles by name in the caller's account: one in another account is another
         // role (and ECS is passed roles of the registering account only). A bare role name is
         // the caller's.
@@ -456,10 +471,12 @@ impl Checker<'_> {
         for (region, chunk, found) in found {
             for name in chunk {
                 let answer = match &found {
-                    Err(reason) => Err(reason.clone()),
+                    Err(reason) if refused(reason) => Err(reason.clone()),
+                    // One bad name fails its whole batch: each is asked again on its own.
+                    Err(_) => continue,
                     Ok(found) => Ok(found
                         .iter()
-                        .find(|(n, _)| *n == name)
+                        .find(|(n, _)| same_parameter(n, &name))
                         .map(|(_, metadata)| metadata.clone())),
                 };
                 self.parameters.insert((region.clone(), name), answer);
@@ -599,8 +616,8 @@ impl Checker<'_> {
 
     /// The secret's resource policy: a Deny in it wins; in the secret's account, one that names
     /// the role is enough; from another account, it must allow the role or its account (and the
-    /// role's own policies too). `None` when it settles the question (a Deny, a missing share);
-    /// otherwise what it grants, if it was read.
+    /// role's own policies too). `None` when a Deny settles the question; otherwise what it
+    /// grants to the role itself, when that can stand in for the role's own policies.
     async fn resource_policy(
         &mut self,
         secret_id: &str,
@@ -624,12 +641,15 @@ impl Checker<'_> {
         };
         let verdict = match policy {
             Err(reason) => {
-                self.report.push(
-                    Status::Skip,
-                    1,
+                self.report.skip_because(
                     format!("the secret's resource policy cannot be read ({reason}): it is not evaluated"),
+                    refused(&reason).then(|| this_run_needs("secretsmanager:GetResourcePolicy on the secret")),
                 );
-                return Some(None);
+                return Some(Some(Granted {
+                    by: "the secret's resource policy",
+                    to_role: Allows::Unknown,
+                    delegates: true,
+                }));
             }
             Ok(policy) => iam::resource_verdict(&policy.unwrap_or(Value::Null), action, role_arn),
         };
@@ -671,14 +691,25 @@ impl Checker<'_> {
             );
             return Some(None);
         }
-        self.report.push(
-            Status::Ok,
-            1,
-            format!(
-                "the secret's resource policy lets account {} read it",
-                self.account
+        match (&verdict.to_role, &verdict.to_account) {
+            (Allows::Yes, _) | (_, Allows::Yes) => self.report.push(
+                Status::Ok,
+                1,
+                format!(
+                    "the secret's resource policy lets account {} read it",
+                    self.account
+                ),
             ),
-        );
+            (Allows::If { sid }, _) | (_, Allows::If { sid }) => self.report.push(
+                Status::Warn,
+                1,
+                format!(
+                    "the secret's resource policy lets account {} read it only under the conditions of statement `{sid}`, which are not evaluated here",
+                    self.account
+                ),
+            ),
+            _ => {}
+        }
         // Across accounts the role's own policies must allow it as well.
         Some(None)
     }
@@ -752,6 +783,7 @@ impl Checker<'_> {
             let answer = if let Some(known) = self.parameters.get(&key) {
                 known.clone()
             } else {
+                self.aws.pace().await;
                 let client = self.aws.ssm(Some(&region));
                 ssm::describe_parameters(&client, std::slice::from_ref(name))
                     .await
@@ -863,7 +895,7 @@ impl Checker<'_> {
                 .check_via(report, "kms:Decrypt", &key, Some(via), None)
                 .await;
         };
-        let (name, role_arn) = (&role.name, &role.arn);
+        let role_arn = &role.arn;
         let key_account = Arn::parse(&key).map_or("", |a| a.account).to_owned();
         let role_account = Arn::parse(role_arn).map_or("", |a| a.account);
         if key_account != role_account {
@@ -880,70 +912,38 @@ impl Checker<'_> {
         }
         report.read("kms:GetKeyPolicy", &key);
         let verdict = match self.keys.policy(&key).await {
-            Err(reason) => {
-                report.push(
-                    Status::Skip,
+            Err(reason) if reason.starts_with("NotFoundException") => {
+                report.needs.push(("kms:Decrypt".to_owned(), key.clone()));
+                return report.fail(
                     1,
+                    format!("the key `{key}` that encrypts it does not exist ({reason})"),
+                    "encrypt it with a key that exists, or restore the key",
+                );
+            }
+            Err(reason) => {
+                report.skip_because(
                     format!(
                         "the key policy of `{key}` cannot be read ({reason}): it is not evaluated"
                     ),
+                    refused(&reason).then(|| this_run_needs("kms:GetKeyPolicy on the key")),
                 );
+                let granted = Granted {
+                    by: "its key policy",
+                    to_role: Allows::Unknown,
+                    delegates: true,
+                };
                 return self
                     .permissions
-                    .check_via(report, "kms:Decrypt", &key, Some(via), None)
+                    .check_via(report, "kms:Decrypt", &key, Some(via), Some(&granted))
                     .await;
             }
             Ok(policy) => iam::resource_verdict(&policy, "kms:Decrypt", role_arn),
         };
-        let needs = ("kms:Decrypt".to_owned(), key.clone());
-        if let Some(sid) = verdict.denied {
-            report.needs.push(needs);
-            return report.fail(
-                1,
-                format!(
-                    "the key policy of `{key}` denies `{name}` `kms:Decrypt` (statement `{sid}`)"
-                ),
-                format!("remove or narrow statement `{sid}` of the key policy of `{key}`"),
-            );
+        if let Some(granted) = key_policy_findings(report, &key, role, verdict) {
+            self.permissions
+                .check_via(report, "kms:Decrypt", &key, Some(via), Some(&granted))
+                .await;
         }
-        if !verdict.allows_at_all() {
-            report.needs.push(needs);
-            return report.fail(
-                1,
-                format!("the key policy of `{key}` neither names `{name}` nor lets IAM policies of account {role_account} grant `kms:Decrypt`, so no identity policy can"),
-                format!(
-                    r#"add to the key policy of `{key}`: {{"Effect":"Allow","Principal":{{"AWS":"{role_arn}"}},"Action":"kms:Decrypt","Resource":"*"}}"#
-                ),
-            );
-        }
-        if let Some(sid) = &verdict.may_deny {
-            report.push(
-                Status::Warn,
-                1,
-                format!("statement `{sid}` of the key policy of `{key}` may deny `kms:Decrypt` under conditions that are not evaluated here"),
-            );
-        }
-        match &verdict.to_account {
-            Allows::Yes => report.push(
-                Status::Ok,
-                1,
-                format!("the key policy of `{key}` lets IAM policies grant `{name}` `kms:Decrypt`"),
-            ),
-            Allows::If { sid } => report.push(
-                Status::Warn,
-                1,
-                format!("the key policy of `{key}` lets IAM policies grant `kms:Decrypt` only under the conditions of statement `{sid}`, which are not evaluated here"),
-            ),
-            Allows::No => {}
-        }
-        let granted = Granted {
-            by: "its key policy",
-            delegates: verdict.to_account != Allows::No,
-            to_role: verdict.to_role,
-        };
-        self.permissions
-            .check_via(report, "kms:Decrypt", &key, Some(via), Some(&granted))
-            .await;
     }
 
     /// The calls made, and what was not evaluated.
@@ -970,6 +970,74 @@ impl Checker<'_> {
         report.push(Status::Skip, 0, format!("not evaluated: {unevaluated}"));
         self.report
     }
+}
+
+/// What a key policy that was read says about the role, as findings: the grant it leaves for
+/// the role's own policies to complete, or `None` when it settles the question (a Deny, or no
+/// way at all for the role to decrypt).
+fn key_policy_findings(
+    report: &mut Report,
+    key: &str,
+    role: &iam::Role,
+    verdict: iam::Verdict,
+) -> Option<Granted<'static>> {
+    let (name, role_arn) = (&role.name, &role.arn);
+    let role_account = Arn::parse(role_arn).map_or("", |a| a.account);
+    let needs = ("kms:Decrypt".to_owned(), key.to_owned());
+    if let Some(sid) = verdict.denied {
+        report.needs.push(needs);
+        report.fail(
+            1,
+            format!("the key policy of `{key}` denies `{name}` `kms:Decrypt` (statement `{sid}`)"),
+            format!("remove or narrow statement `{sid}` of the key policy of `{key}`"),
+        );
+        return None;
+    }
+    if !verdict.allows_at_all() {
+        report.needs.push(needs);
+        report.fail(
+            1,
+            format!("the key policy of `{key}` neither names `{name}` nor lets IAM policies of account {role_account} grant `kms:Decrypt`, so no identity policy can"),
+            format!(
+                r#"add to the key policy of `{key}`: {{"Effect":"Allow","Principal":{{"AWS":"{role_arn}"}},"Action":"kms:Decrypt","Resource":"*"}}"#
+            ),
+        );
+        return None;
+    }
+    if let Some(sid) = &verdict.may_deny {
+        report.push(
+            Status::Warn,
+            1,
+            format!("statement `{sid}` of the key policy of `{key}` may deny `kms:Decrypt` under conditions that are not evaluated here"),
+        );
+    }
+    match &verdict.to_account {
+        Allows::Yes => report.push(
+            Status::Ok,
+            1,
+            format!("the key policy of `{key}` lets IAM policies grant `{name}` `kms:Decrypt`"),
+        ),
+        Allows::If { sid } => report.push(
+            Status::Warn,
+            1,
+            format!("the key policy of `{key}` lets IAM policies grant `kms:Decrypt` only under the conditions of statement `{sid}`, which are not evaluated here"),
+        ),
+        // A read policy is never unknown.
+        Allows::No | Allows::Unknown => {}
+    }
+    Some(Granted {
+        by: "its key policy",
+        delegates: verdict.to_account != Allows::No,
+        to_role: verdict.to_role,
+    })
+}
+
+/// Whether `found`, a name DescribeParameters answered with, is the parameter asked for as
+/// `asked`: a name outside any hierarchy may be written with or without its leading `/`.
+fn same_parameter(found: &str, asked: &str) -> bool {
+    found == asked
+        || (found.trim_start_matches('/') == asked.trim_start_matches('/')
+            && !asked.trim_start_matches('/').contains('/'))
 }
 
 /// Whether AWS refused this run a call (as opposed to: the thing is not there).
@@ -1109,13 +1177,35 @@ impl Permissions<'_> {
                 Decision::Allowed { .. } | Decision::AllowedIf { .. }
             ) && granted.delegates;
             if !limited && !by_identity {
+                // Locally, a boundary that could not be read may limit the grant.
+                let unread_boundary = !self.simulator && role.boundary_unread.is_some();
                 match &granted.to_role {
+                    Allows::Yes if unread_boundary => {
+                        return report.push(
+                            Status::Warn,
+                            1,
+                            format!(
+                                "`{name}` may `{action}` on `{resource}` ({} names the role) unless its permissions boundary, which was not read, leaves it out",
+                                granted.by
+                            ),
+                        );
+                    }
                     Allows::Yes => {
                         return report.push(
                             Status::Ok,
                             1,
                             format!(
                                 "`{name}` may `{action}` on `{resource}` ({} names the role)",
+                                granted.by
+                            ),
+                        );
+                    }
+                    Allows::Unknown => {
+                        return report.push(
+                            Status::Warn,
+                            1,
+                            format!(
+                                "`{name}` may not `{action}` on `{resource}` by its own policies, and {}, which was not read, may or may not grant it",
                                 granted.by
                             ),
                         );

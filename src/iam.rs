@@ -356,7 +356,11 @@ fn by_of(decision: &Decision) -> &str {
 pub enum Allows {
     No,
     Yes,
-    If { sid: String },
+    If {
+        sid: String,
+    },
+    /// The policy could not be read: it may allow it.
+    Unknown,
 }
 
 impl Allows {
@@ -365,6 +369,7 @@ impl Allows {
         match (self, other) {
             (Allows::Yes, _) | (_, Allows::Yes) => Allows::Yes,
             (Allows::If { sid }, _) | (_, Allows::If { sid }) => Allows::If { sid },
+            (Allows::Unknown, _) | (_, Allows::Unknown) => Allows::Unknown,
             (Allows::No, Allows::No) => Allows::No,
         }
     }
@@ -497,9 +502,16 @@ pub async fn simulate(
     let outside_boundary = result
         .permissions_boundary_decision_detail()
         .is_some_and(|d| !d.allowed_by_permissions_boundary());
+    let outside_scps = result
+        .organizations_decision_detail()
+        .is_some_and(|d| !d.allowed_by_organizations());
     Ok(match result.eval_decision().as_str() {
         "allowed" => Decision::Allowed { by },
         "explicitDeny" => Decision::Denied { by },
+        // The organization's SCPs limit every grant, a resource policy's too.
+        _ if outside_scps => Decision::Denied {
+            by: "the organization's service control policies".to_owned(),
+        },
         // Conditions on context the simulation lacked: it cannot say no for certain.
         _ if !result.missing_context_values().is_empty() => Decision::AllowedIf {
             by: format!(

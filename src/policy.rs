@@ -85,11 +85,12 @@ pub fn deployer(
     service: Option<(&str, &str)>,
     extras: Extras,
 ) -> Value {
-    let role_arn = rendered
-        .body
-        .get("executionRoleArn")
-        .and_then(Value::as_str);
-    let parts = role_arn.and_then(Arn::parse);
+    // Roles may be given by name (ECS accepts that); their account is that of the other role.
+    let roles: Vec<&str> = ["executionRoleArn", "taskRoleArn"]
+        .iter()
+        .filter_map(|k| rendered.body.get(*k).and_then(Value::as_str))
+        .collect();
+    let parts = roles.iter().find_map(|r| Arn::parse(r));
     let account = parts.as_ref().map_or("*", |a| a.account);
     let partition = parts.as_ref().map_or("aws", |a| a.partition);
     let mut needs: Vec<(String, String)> = Vec::new();
@@ -156,9 +157,15 @@ pub fn deployer(
         }
     }
     let mut statements = statements(&needs, region);
-    let pass_roles: Vec<&str> = ["executionRoleArn", "taskRoleArn"]
+    let pass_roles: Vec<String> = roles
         .iter()
-        .filter_map(|k| rendered.body.get(*k).and_then(Value::as_str))
+        .map(|role| {
+            if role.starts_with("arn:") {
+                (*role).to_owned()
+            } else {
+                format!("arn:{partition}:iam::{account}:role/{role}")
+            }
+        })
         .collect();
     if !pass_roles.is_empty() {
         statements.push(json!({

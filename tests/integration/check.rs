@@ -5,10 +5,12 @@ use serde_json::{Value, json};
 
 use crate::util::{Env, Output, count};
 
-const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 struct Scene {
+    /// The customer managed key that encrypts the secret (its default key policy delegates to
+    /// the account's IAM policies).
+    key: String,
     secret_arn: String,
     parameter_arn: String,
     template: String,
@@ -17,13 +19,21 @@ struct Scene {
 /// A secret encrypted with a customer-managed key, a SecureString parameter, an execution role
 /// (no permissions yet) and a template that references both by `-arn` placeholders.
 fn setup(env: &Env) -> Scene {
+    let key = env
+        .block_on(env.kms.create_key().send())
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
     let secret_arn = env
         .block_on(
             env.sm
                 .create_secret()
                 .name("web/db")
                 .secret_string(r#"{"password":"check-canary-password"}"#)
-                .kms_key_id(KEY)
+                .kms_key_id(&key)
                 .send(),
         )
         .unwrap()
@@ -49,6 +59,7 @@ fn setup(env: &Env) -> Scene {
 }"#,
     );
     Scene {
+        key,
         secret_arn,
         parameter_arn: Env::parameter_arn("/web/api-key"),
         template: template.to_str().unwrap().to_owned(),
@@ -102,7 +113,7 @@ fn allow_all(scene: &Scene) -> Value {
     json!({ "Version": "2012-10-17", "Statement": [
         { "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": scene.secret_arn },
         { "Effect": "Allow", "Action": "ssm:GetParameters", "Resource": scene.parameter_arn },
-        { "Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY }
+        { "Effect": "Allow", "Action": "kms:Decrypt", "Resource": scene.key }
     ]})
 }
 
@@ -131,8 +142,10 @@ fn a_correct_setup_passes_without_reading_any_value() {
         "{out}"
     );
     assert!(
-        out.stdout
-            .contains(&format!("`web-execution` may `kms:Decrypt` on `{KEY}`")),
+        out.stdout.contains(&format!(
+            "`web-execution` may `kms:Decrypt` on `{}`",
+            scene.key
+        )),
         "{out}"
     );
     assert!(
@@ -239,7 +252,30 @@ fn each_cause_in_the_troubleshooting_list_is_caught_with_role_action_resource_an
     let out = check(&env, &scene).failure(1);
     assert!(
         out.stdout.contains(&format!(
-            "[fail] `web-execution` may not `kms:Decrypt` on `{KEY}`"
+            "[fail] `web-execution` may not `kms:Decrypt` on `{}`",
+            scene.key
+        )),
+        "{out}"
+    );
+
+    // The key that encrypts the secret is gone.
+    drop(env); // one emulator hold at a time
+    let env = Env::new();
+    let scene = setup(&env);
+    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
+    let gone = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    env.block_on(
+        env.sm
+            .update_secret()
+            .secret_id(&scene.secret_arn)
+            .kms_key_id(gone)
+            .send(),
+    )
+    .unwrap();
+    let out = check(&env, &scene).failure(1);
+    assert!(
+        out.stdout.contains(&format!(
+            "[fail] the key `{gone}` that encrypts it does not exist (NotFoundException"
         )),
         "{out}"
     );
@@ -581,6 +617,22 @@ fn an_execution_role_given_by_name_is_checked_like_one_given_by_arn() {
         )),
         "{out}"
     );
+    // The deployer's preflight policy names the role by its ARN, as IAM requires.
+    let out = env
+        .run([
+            "policy",
+            "--task-definition",
+            &scene.template,
+            "--preflight",
+        ])
+        .output()
+        .success();
+    let deployer = serde_json::from_str::<Value>(&out.stdout).unwrap()["deployer"].to_string();
+    assert!(
+        deployer.contains(r#""arn:aws:iam::123456789012:role/web-execution""#),
+        "{deployer}"
+    );
+    assert!(!deployer.contains(r#""web-execution""#), "{deployer}");
 }
 
 #[test]
@@ -1047,7 +1099,8 @@ fn iams_own_simulator_answers_where_it_is_available() {
     );
     assert!(
         out.stdout.contains(&format!(
-            "[fail] `web-execution` is denied `kms:Decrypt` on `{KEY}` by policy `simulated-policy`"
+            "[fail] `web-execution` is denied `kms:Decrypt` on `{}` by policy `simulated-policy`",
+            scene.key
         )),
         "{out}"
     );

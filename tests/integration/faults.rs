@@ -290,6 +290,33 @@ fn a_check_this_run_may_not_make_says_which_permission_it_lacks() {
         out.stdout.contains("fix: allow the role that runs ecs-secrets secretsmanager:DescribeSecret on the secret (`ecs-secrets policy --preflight` lists every read the check makes)"),
         "{out}"
     );
+
+    // A resource policy this run may not read could grant the role what its own policies do
+    // not: a warning that says so, not a failure.
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    env.block_on(
+        env.iam
+            .create_role()
+            .role_name("web-execution")
+            .assume_role_policy_document(trust)
+            .send(),
+    )
+    .unwrap();
+    let proxy = FaultProxy::start(env.port);
+    proxy.always("GetResourcePolicy", Fault::AccessDenied);
+    let out = env
+        .run(["check", "--task-definition", &path])
+        .env("AWS_ENDPOINT_URL", proxy.url())
+        .output()
+        .success();
+    assert!(
+        out.stdout.contains("fix: allow the role that runs ecs-secrets secretsmanager:GetResourcePolicy on the secret"),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains(&format!("[warn] `web-execution` may not `secretsmanager:GetSecretValue` on `{secret_arn}` by its own policies, and the secret's resource policy, which was not read, may or may not grant it")),
+        "{out}"
+    );
 }
 
 #[test]
