@@ -3,9 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::util::{Env, Output, count};
-
-const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+use crate::util::{ECS_TASKS_TRUST as TRUST, Env, Output, count};
 
 struct Scene {
     /// The customer managed key that encrypts the secret (its default key policy delegates to
@@ -41,8 +39,8 @@ fn setup(env: &Env) -> Scene {
         .unwrap()
         .to_owned();
     env.parameter("/web/api-key", "check-canary-api-key", true);
-    role(env, "web-execution", TRUST);
-    role(env, "web-task", TRUST);
+    env.task_role("web-execution");
+    env.task_role("web-task");
     let template = env.file(
         "web.json",
         r#"{
@@ -64,17 +62,6 @@ fn setup(env: &Env) -> Scene {
         parameter_arn: Env::parameter_arn("/web/api-key"),
         template: template.to_str().unwrap().to_owned(),
     }
-}
-
-fn role(env: &Env, name: &str, trust: &str) {
-    env.block_on(
-        env.iam
-            .create_role()
-            .role_name(name)
-            .assume_role_policy_document(trust)
-            .send(),
-    )
-    .unwrap();
 }
 
 fn inline(env: &Env, role: &str, name: &str, policy: &Value) {
@@ -699,7 +686,7 @@ fn alias_scene(env: &Env) -> (String, String, std::path::PathBuf) {
             .send(),
     )
     .unwrap();
-    role(env, "web-execution", TRUST);
+    env.task_role("web-execution");
     let template = env.file(
         "web.json",
         r#"{"family": "web", "executionRoleArn": "arn:aws:iam::123456789012:role/web-execution",
@@ -801,7 +788,7 @@ fn a_parameter_named_without_an_arn_is_looked_for_in_the_other_regions_the_task_
             .send(),
     )
     .unwrap();
-    role(&env, "web-execution", TRUST);
+    env.task_role("web-execution");
     let text = r#"{"family": "web", "executionRoleArn": "arn:aws:iam::123456789012:role/web-execution",
   "containerDefinitions": [{ "name": "web", "image": "web:1", "memory": 128,
     "logConfiguration": { "logDriver": "awslogs", "options": { "awslogs-region": "eu-west-1",
@@ -876,7 +863,7 @@ fn the_printed_policy_attached_to_a_fresh_role_makes_check_pass() {
         "{execution}"
     );
 
-    role(&env, "fresh-execution", TRUST);
+    env.task_role("fresh-execution");
     env.block_on(
         env.iam
             .create_policy()
@@ -953,7 +940,7 @@ fn a_manifest_checks_every_template_and_fails_when_any_fails() {
     let scene = setup(&env);
     inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
     // The worker shares the web's references; its own role may read none of them.
-    role(&env, "worker-execution", TRUST);
+    env.task_role("worker-execution");
     let worker = env.file(
         "worker.json",
         &std::fs::read_to_string(&scene.template)

@@ -293,15 +293,7 @@ fn a_check_this_run_may_not_make_says_which_permission_it_lacks() {
 
     // A resource policy this run may not read could grant the role what its own policies do
     // not: a warning that says so, not a failure.
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    env.block_on(
-        env.iam
-            .create_role()
-            .role_name("web-execution")
-            .assume_role_policy_document(trust)
-            .send(),
-    )
-    .unwrap();
+    env.task_role("web-execution");
     let proxy = FaultProxy::start(env.port);
     proxy.always("GetResourcePolicy", Fault::AccessDenied);
     let out = env
@@ -529,15 +521,7 @@ fn check_reads_metadata_side_by_side_once_per_secret_and_ten_parameters_a_call()
         "executionRoleArn": "arn:aws:iam::123456789012:role/web-execution",
         "containerDefinitions": [{ "name": "web", "image": "web:1", "memory": 128, "secrets": secrets }] });
     let path = env.file("web.json", &definition.to_string());
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    env.block_on(
-        env.iam
-            .create_role()
-            .role_name("web-execution")
-            .assume_role_policy_document(trust)
-            .send(),
-    )
-    .unwrap();
+    env.task_role("web-execution");
     let proxy = FaultProxy::start(env.port);
     let out = env
         .run(["check", "--task-definition", path.to_str().unwrap()])

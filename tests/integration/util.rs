@@ -125,6 +125,9 @@ fn dechunk(mut text: &str) -> String {
     out
 }
 
+/// The trust policy of a task or execution role.
+pub const ECS_TASKS_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
 /// One test's hold on the emulator: reset on creation, serialised with every other test.
 pub struct Env {
     _guard: MutexGuard<'static, ()>,
@@ -216,6 +219,18 @@ impl Env {
                 .value(value)
                 .r#type(kind)
                 .overwrite(true)
+                .send(),
+        )
+        .unwrap();
+    }
+
+    /// Creates a role that ECS tasks may assume, with no policy.
+    pub fn task_role(&self, name: &str) {
+        self.block_on(
+            self.iam
+                .create_role()
+                .role_name(name)
+                .assume_role_policy_document(ECS_TASKS_TRUST)
                 .send(),
         )
         .unwrap();
