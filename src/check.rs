@@ -373,6 +373,11 @@ struct ParameterPlace {
 }
 
 impl Checker<'_> {
+    /// Whether `account` is another than the role's (when the role's is known).
+    fn other_account(&self, account: &str) -> bool {
+        !self.account.is_empty() && self.account != account
+    }
+
     /// Where the parameter of `valueFrom` is looked for: the Region of its ARN, or for a name the
     /// task's Region.
     fn parameter_place(&self, parameter: &Parameter, arn: Option<&Arn<'_>>) -> ParameterPlace {
@@ -592,12 +597,11 @@ impl Checker<'_> {
             region: arn.region,
             account: arn.account,
         };
-        let cross_account = !self.account.is_empty() && self.account != arn.account;
         let aws_managed = metadata
             .kms_key_id
             .as_deref()
-            .is_none_or(|id| id.contains("alias/aws/"));
-        if cross_account && aws_managed {
+            .is_none_or(kms::is_aws_managed);
+        if self.other_account(arn.account) && aws_managed {
             return self.report.fail(
                 1,
                 format!(
@@ -627,13 +631,13 @@ impl Checker<'_> {
         let role = self.permissions.role?;
         self.report
             .read("secretsmanager:GetResourcePolicy", secret_arn);
-        let client = self.aws.secretsmanager(Some(arn.region));
         let (name, role_arn) = (&role.name, &role.arn);
-        let cross_account = !self.account.is_empty() && self.account != arn.account;
+        let cross_account = self.other_account(arn.account);
         let action = "secretsmanager:GetSecretValue";
         let policy = if let Some(known) = self.secret_policies.get(secret_id) {
             known.clone()
         } else {
+            let client = self.aws.secretsmanager(Some(arn.region));
             let read = secretsmanager::resource_policy(&client, secret_arn).await;
             self.secret_policies
                 .insert(secret_id.to_owned(), read.clone());
@@ -765,7 +769,7 @@ impl Checker<'_> {
             partition,
             candidates,
         } = self.parameter_place(parameter, arn);
-        if !self.account.is_empty() && account != self.account {
+        if self.other_account(&account) {
             self.report.push(
                 Status::Warn,
                 1,
@@ -895,9 +899,9 @@ impl Checker<'_> {
                 .check_via(report, "kms:Decrypt", &key, Some(via), None)
                 .await;
         };
-        let role_arn = &role.arn;
+        // The role's account is the one the check runs for.
+        let role_account = self.account.as_str();
         let key_account = Arn::parse(&key).map_or("", |a| a.account).to_owned();
-        let role_account = Arn::parse(role_arn).map_or("", |a| a.account);
         if key_account != role_account {
             // GetKeyPolicy works in the key's own account only.
             report.push(
@@ -937,9 +941,9 @@ impl Checker<'_> {
                     .check_via(report, "kms:Decrypt", &key, Some(via), Some(&granted))
                     .await;
             }
-            Ok(policy) => iam::resource_verdict(&policy, "kms:Decrypt", role_arn),
+            Ok(policy) => iam::resource_verdict(&policy, "kms:Decrypt", &role.arn),
         };
-        if let Some(granted) = key_policy_findings(report, &key, role, verdict) {
+        if let Some(granted) = key_policy_findings(report, &key, role, role_account, verdict) {
             self.permissions
                 .check_via(report, "kms:Decrypt", &key, Some(via), Some(&granted))
                 .await;
@@ -979,10 +983,10 @@ fn key_policy_findings(
     report: &mut Report,
     key: &str,
     role: &iam::Role,
+    role_account: &str,
     verdict: iam::Verdict,
 ) -> Option<Granted<'static>> {
     let (name, role_arn) = (&role.name, &role.arn);
-    let role_account = Arn::parse(role_arn).map_or("", |a| a.account);
     let needs = ("kms:Decrypt".to_owned(), key.to_owned());
     if let Some(sid) = verdict.denied {
         report.needs.push(needs);

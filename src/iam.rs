@@ -63,7 +63,7 @@ fn decode(document: &str) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
-pub fn strings(value: Option<&Value>) -> Vec<String> {
+fn strings(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(items)) => items

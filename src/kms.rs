@@ -39,6 +39,12 @@ fn alias_kind(id: &str) -> (bool, bool) {
     (alias, managed)
 }
 
+/// Whether `id` names an AWS managed key (`alias/aws/…`), which needs no permission of the role's
+/// own and cannot be used from another account.
+pub fn is_aws_managed(id: &str) -> bool {
+    alias_kind(id).1
+}
+
 /// The full ARN of a key id or alias: what IAM and KMS know it by, whichever account asks.
 fn full_arn(id: &str, owner: &Owner<'_>) -> String {
     if id.starts_with("arn:") || owner.account.is_empty() {
