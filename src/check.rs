@@ -465,9 +465,7 @@ impl Checker<'_> {
         });
         let found: Vec<_> = stream::iter(batches)
             .map(|(region, chunk)| async move {
-                aws.pace().await;
-                let client = aws.ssm(Some(&region));
-                let found = ssm::describe_parameters(&client, &chunk).await;
+                let found = ssm::describe_parameters(aws, &region, &chunk).await;
                 (region, chunk, found)
             })
             .buffer_unordered(aws.limits.concurrency)
@@ -787,9 +785,7 @@ impl Checker<'_> {
             let answer = if let Some(known) = self.parameters.get(&key) {
                 known.clone()
             } else {
-                self.aws.pace().await;
-                let client = self.aws.ssm(Some(&region));
-                ssm::describe_parameters(&client, std::slice::from_ref(name))
+                ssm::describe_parameters(self.aws, &region, std::slice::from_ref(name))
                     .await
                     .map(|found| found.into_iter().next().map(|(_, metadata)| metadata))
             };
@@ -1082,8 +1078,7 @@ fn other_regions(rendered: &Rendered, task_region: &str) -> Vec<String> {
 /// The first of `regions` that holds one of the parameter `names`, with the name found.
 async fn elsewhere(aws: &Aws, names: &[String], regions: &[String]) -> Option<(String, String)> {
     for region in regions {
-        let client = aws.ssm(Some(region));
-        if let Ok(found) = ssm::describe_parameters(&client, names).await
+        if let Ok(found) = ssm::describe_parameters(aws, region, names).await
             && let Some((name, _)) = found.into_iter().next()
         {
             return Some((region.clone(), name));

@@ -86,13 +86,15 @@ pub struct Metadata {
     pub key_id: Option<String>,
 }
 
-/// Reads the metadata of up to [`BATCH`] parameters by name. Missing names are absent from the
-/// answer.
+/// Reads the metadata of up to [`BATCH`] parameters by name in `region`, each page paced under
+/// the Parameter Store rate bound. Missing names are absent from the answer.
 pub async fn describe_parameters(
-    client: &aws_sdk_ssm::Client,
+    aws: &aws::Aws,
+    region: &str,
     names: &[String],
 ) -> Result<Vec<(String, Metadata)>, String> {
     use aws_sdk_ssm::types::ParameterStringFilter;
+    let client = aws.ssm(Some(region));
     let filter = ParameterStringFilter::builder()
         .key("Name")
         .option("Equals")
@@ -102,6 +104,7 @@ pub async fn describe_parameters(
     let mut found = Vec::new();
     let mut token = None;
     loop {
+        aws.pace().await;
         let page = client
             .describe_parameters()
             .parameter_filters(filter.clone())

@@ -544,4 +544,22 @@ fn check_reads_metadata_side_by_side_once_per_secret_and_ten_parameters_a_call()
     // says, so its full batch costs a second, empty page (AWS answers up to 50 in one).
     assert_eq!(proxy.seen("DescribeParameters"), 3);
     assert!(proxy.max_in_flight() > 1, "the reads go out side by side");
+
+    // Parameter Store reads keep to the rate bound, every page included.
+    let proxy = FaultProxy::start(env.port);
+    env.run([
+        "check",
+        "--task-definition",
+        path.to_str().unwrap(),
+        "--max-requests-per-second",
+        "1",
+    ])
+    .env("AWS_ENDPOINT_URL", proxy.url())
+    .output()
+    .failure(1);
+    assert_eq!(proxy.seen("DescribeParameters"), 3);
+    assert_eq!(
+        proxy.peak_within("DescribeParameters", Duration::from_millis(900)),
+        1
+    );
 }
