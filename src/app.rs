@@ -153,7 +153,7 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
         }
         Command::Deploy => {
             if inputs.preflight && !inputs.dry_run {
-                preflight(inputs, &aws, &rendered).await?;
+                preflight(inputs, &aws, &rendered, &mut check::Roles::default()).await?;
             }
             // The files before the registration: a deploy that cannot write them registers nothing.
             if let Some(target) = inputs.output.as_deref() {
@@ -275,12 +275,13 @@ async fn deploy_many(inputs: &Inputs, path: &Path) -> Result<Vec<Report>, Error>
 
     let client = aws.ecs();
     let mut ready = Vec::new();
+    let mut roles = check::Roles::default();
     for (entry, template, range) in prepared {
         let rendered = taskdef::render(template, &all_slots[range.clone()], &resolved);
         taskdef::validate(&rendered, &entry.task_definition)?;
         check_shape(&rendered, &entry.task_definition)?;
         if inputs.preflight && !inputs.dry_run {
-            preflight(inputs, &aws, &rendered).await?;
+            preflight(inputs, &aws, &rendered, &mut roles).await?;
         }
         let target = entry.service.as_ref().map(|service| Rollout {
             service: service.clone(),
@@ -414,7 +415,7 @@ async fn export(inputs: &Inputs) -> Result<Report, Error> {
 
 /// `check`: the report on stdout; an error when anything failed.
 async fn check(inputs: &Inputs, aws: &Aws, rendered: &Rendered) -> Result<(), Error> {
-    let checked = check_one(inputs, aws, rendered).await;
+    let checked = check_one(inputs, aws, rendered, &mut check::Roles::default()).await;
     let text = match inputs.report_format {
         ReportFormat::Json => checked.json(),
         _ => checked.text(),
@@ -424,14 +425,19 @@ async fn check(inputs: &Inputs, aws: &Aws, rendered: &Rendered) -> Result<(), Er
 }
 
 /// The check of one rendered definition, annotated on GitHub.
-async fn check_one(inputs: &Inputs, aws: &Aws, rendered: &Rendered) -> check::Report {
+async fn check_one(
+    inputs: &Inputs,
+    aws: &Aws,
+    rendered: &Rendered,
+    roles: &mut check::Roles,
+) -> check::Report {
     let protect = |secret: &Secret, label: &str| protect(inputs, secret, label);
     let read_values: Option<crate::mask::OnSecret<'_>> = if inputs.read_values {
         Some(&protect)
     } else {
         None
     };
-    let checked = check::run(aws, rendered, read_values).await;
+    let checked = check::run(aws, rendered, read_values, roles).await;
     if let Some(github) = &inputs.ci.github {
         crate::ci::github::annotate_check(github, &checked);
     }
@@ -464,8 +470,9 @@ async fn check_many(inputs: &Inputs, path: &Path) -> Result<(), Error> {
     }
     let mut failed = 0;
     let mut documents = Vec::new();
+    let mut roles = check::Roles::default();
     for (entry, rendered) in ready {
-        let checked = check_one(inputs, &aws, &rendered).await;
+        let checked = check_one(inputs, &aws, &rendered, &mut roles).await;
         failed += checked.failed();
         let file = entry.task_definition.display().to_string();
         match inputs.report_format {
@@ -497,7 +504,7 @@ async fn policies(
     slots: &[taskdef::Slot],
     resolved: &std::collections::HashMap<crate::placeholder::Reference, taskdef::Resolved>,
 ) -> String {
-    let checked = check::run(aws, rendered, None).await;
+    let checked = check::run(aws, rendered, None, &mut check::Roles::default()).await;
     let region = aws.region().unwrap_or("us-east-1");
     let service = inputs
         .rollout
@@ -521,8 +528,13 @@ async fn policies(
 }
 
 /// `preflight`: the check, before anything is registered; its tree goes to stderr.
-async fn preflight(inputs: &Inputs, aws: &Aws, rendered: &Rendered) -> Result<(), Error> {
-    let checked = check::run(aws, rendered, None).await;
+async fn preflight(
+    inputs: &Inputs,
+    aws: &Aws,
+    rendered: &Rendered,
+    roles: &mut check::Roles,
+) -> Result<(), Error> {
+    let checked = check::run(aws, rendered, None, roles).await;
     if checked.failed() == 0 {
         info!("preflight: the execution role can read every secret");
         return Ok(());

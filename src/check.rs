@@ -2,7 +2,7 @@
 //! references, without reading one. Every `valueFrom` is checked for form, existence (by
 //! metadata), and the role's permission on the exact ARN (and on the KMS key that encrypts it).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use futures_util::StreamExt as _;
@@ -211,6 +211,7 @@ pub async fn run(
     aws: &Aws,
     rendered: &Rendered,
     read_values: Option<crate::mask::OnSecret<'_>>,
+    roles: &mut Roles,
 ) -> Report {
     let mut report = Report::default();
     let references = references(rendered);
@@ -224,7 +225,7 @@ pub async fn run(
         report.push(Status::Ok, 0, "the definition references no secret");
         return report;
     }
-    let role = execution_role(&iam, role_arn, &mut report).await;
+    let role = execution_role(&iam, role_arn, &mut report, roles).await;
 
     // The role's account and partition: from IAM's answer, which has them even for a bare name.
     let task = role
@@ -256,11 +257,17 @@ pub async fn run(
     checker.finish()
 }
 
+/// Execution roles already read in this run, by the name or ARN the definitions give them: the
+/// services of a manifest that share a role read it once.
+#[derive(Debug, Default)]
+pub struct Roles(HashMap<String, Result<iam::Role, String>>);
+
 /// The execution role: named, readable, and assumable by ECS tasks.
 async fn execution_role(
     iam_client: &aws_sdk_iam::Client,
     role_arn: Option<&str>,
     report: &mut Report,
+    roles: &mut Roles,
 ) -> Option<iam::Role> {
     let Some(arn) = role_arn else {
         report.fail(
@@ -270,7 +277,13 @@ async fn execution_role(
         );
         return None;
     };
-    let found = iam::role(iam_client, arn).await;
+    let found = if let Some(known) = roles.0.get(arn) {
+        known.clone()
+    } else {
+        let read = iam::role(iam_client, arn).await;
+        roles.0.insert(arn.to_owned(), read.clone());
+        read
+    };
     // The reads name the role by ARN, which IAM's answer has even for a bare name.
     let role_arn = match (&found, Arn::parse(arn)) {
         (Ok(role), _) => role.arn.clone(),

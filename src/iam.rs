@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::aws;
 
 /// A role and the identity policies attached to it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Role {
     pub arn: String,
     pub name: String,

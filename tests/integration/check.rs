@@ -948,12 +948,20 @@ fn a_manifest_checks_every_template_and_fails_when_any_fails() {
             .replace(r#""family": "web""#, r#""family": "worker""#)
             .replace("role/web-execution", "role/worker-execution"),
     );
+    // The api shares the web's role: read once for both.
+    let api = env.file(
+        "api.json",
+        &std::fs::read_to_string(&scene.template)
+            .unwrap()
+            .replace(r#""family": "web""#, r#""family": "api""#),
+    );
     let manifest = env.file(
         "services.yml",
         &format!(
-            "services:\n  - task-definition: {}\n  - task-definition: {}\n",
+            "services:\n  - task-definition: {}\n  - task-definition: {}\n  - task-definition: {}\n",
             scene.template,
-            worker.display()
+            worker.display(),
+            api.display()
         ),
     );
     let manifest = manifest.to_str().unwrap();
@@ -981,6 +989,11 @@ fn a_manifest_checks_every_template_and_fails_when_any_fails() {
         count(&calls, "GetSecretValue") + count(&calls, "BatchGetSecretValue"),
         0
     );
+    assert_eq!(
+        count(&calls, "GetRole"),
+        2,
+        "one read for each distinct role"
+    );
 
     let out = env
         .run(["check", "--manifest", manifest, "--report-format", "json"])
@@ -996,6 +1009,10 @@ fn a_manifest_checks_every_template_and_fails_when_any_fails() {
     assert_eq!(
         (&checked[1]["family"], &checked[1]["ok"]),
         (&json!("worker"), &json!(false))
+    );
+    assert_eq!(
+        (&checked[2]["family"], &checked[2]["ok"]),
+        (&json!("api"), &json!(true))
     );
 
     // Other commands do not take a manifest: said, not ignored.

@@ -280,7 +280,6 @@ impl Env {
                 let target = entry["headers"]["X-Amz-Target"]
                     .as_str()
                     .unwrap_or_default();
-                let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
                 let raw = entry["body"].as_str().unwrap_or_default();
                 let body = if entry["body_encoded"].as_bool() == Some(true) {
                     String::from_utf8(
@@ -291,6 +290,15 @@ impl Env {
                     .unwrap_or_default()
                 } else {
                     raw.to_owned()
+                };
+                // JSON protocols name the operation in a header; IAM's query protocol in the form.
+                let operation = if target.is_empty() {
+                    body.split('&')
+                        .find_map(|pair| pair.strip_prefix("Action="))
+                        .unwrap_or_default()
+                        .to_owned()
+                } else {
+                    target.rsplit('.').next().unwrap_or_default().to_owned()
                 };
                 Call {
                     operation,
