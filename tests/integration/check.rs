@@ -116,39 +116,23 @@ fn a_correct_setup_passes_without_reading_any_value() {
     inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
     env.record();
     let out = check(&env, &scene).success();
-    assert!(
-        out.stdout
-            .contains("execution role `web-execution` exists and trusts `ecs-tasks.amazonaws.com`"),
-        "{out}"
+    out.stdout_has("execution role `web-execution` exists and trusts `ecs-tasks.amazonaws.com`");
+    out.stdout_has(&format!(
+        "`web-execution` may `secretsmanager:GetSecretValue` on `{}` (policy `read-secrets`)",
+        scene.secret_arn
+    ));
+    out.stdout_has(&format!(
+        "`web-execution` may `kms:Decrypt` on `{}`",
+        scene.key
+    ));
+    out.stdout_has(&format!(
+        "`web-execution` may `ssm:GetParameters` on `{}`",
+        scene.parameter_arn
+    ));
+    out.stdout_has(
+        "IAM's policy simulator is not available (HTTP 500 without an AWS error in the answer)",
     );
-    assert!(
-        out.stdout.contains(&format!(
-            "`web-execution` may `secretsmanager:GetSecretValue` on `{}` (policy `read-secrets`)",
-            scene.secret_arn
-        )),
-        "{out}"
-    );
-    assert!(
-        out.stdout.contains(&format!(
-            "`web-execution` may `kms:Decrypt` on `{}`",
-            scene.key
-        )),
-        "{out}"
-    );
-    assert!(
-        out.stdout.contains(&format!(
-            "`web-execution` may `ssm:GetParameters` on `{}`",
-            scene.parameter_arn
-        )),
-        "{out}"
-    );
-    assert!(
-        out.stdout.contains(
-            "IAM's policy simulator is not available (HTTP 500 without an AWS error in the answer)"
-        ),
-        "{out}"
-    );
-    assert!(out.stdout.contains("0 failed"), "{out}");
+    out.stdout_has("0 failed");
     let calls = env.calls();
     assert_eq!(
         count(&calls, "GetSecretValue") + count(&calls, "BatchGetSecretValue"),
@@ -171,18 +155,15 @@ fn each_cause_in_the_troubleshooting_list_is_caught_with_role_action_resource_an
     let env = Env::new();
     let scene = setup(&env);
     let out = check(&env, &scene).failure(1);
-    assert!(
-        out.stdout.contains(&format!(
-            "[fail] `web-execution` may not `secretsmanager:GetSecretValue` on `{}`",
-            scene.secret_arn
-        )),
-        "{out}"
-    );
-    assert!(out.stdout.contains(&format!(
+    out.stdout_has(&format!(
+        "[fail] `web-execution` may not `secretsmanager:GetSecretValue` on `{}`",
+        scene.secret_arn
+    ));
+    out.stdout_has(&format!(
         r#"fix: add to a policy of role `web-execution` (the execution role, not the task role): {{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"{}"}}"#,
         scene.secret_arn
-    )), "{out}");
-    assert!(out.stderr.contains("check failed: 3 problems"), "{out}");
+    ));
+    out.stderr_has("check failed: 3 problems");
 
     // The policy is on the task role, not the execution role.
     drop(env); // one emulator hold at a time
@@ -190,11 +171,7 @@ fn each_cause_in_the_troubleshooting_list_is_caught_with_role_action_resource_an
     let scene = setup(&env);
     inline(&env, "web-task", "read-secrets", &allow_all(&scene));
     let out = check(&env, &scene).failure(1);
-    assert!(
-        out.stdout
-            .contains("`web-execution` may not `secretsmanager:GetSecretValue`"),
-        "{out}"
-    );
+    out.stdout_has("`web-execution` may not `secretsmanager:GetSecretValue`");
 
     // Denied by an explicit Deny, despite a wildcard Allow.
     drop(env); // one emulator hold at a time
@@ -217,12 +194,8 @@ fn each_cause_in_the_troubleshooting_list_is_caught_with_role_action_resource_an
         ]}),
     );
     let out = check(&env, &scene).failure(1);
-    assert!(
-        out.stdout
-            .contains("is denied `secretsmanager:GetSecretValue`"),
-        "{out}"
-    );
-    assert!(out.stdout.contains("by policy `deny-web`"), "{out}");
+    out.stdout_has("is denied `secretsmanager:GetSecretValue`");
+    out.stdout_has("by policy `deny-web`");
     assert!(
         out.stdout
             .contains("`web-execution` may `ssm:GetParameters` on"),
@@ -237,13 +210,10 @@ fn each_cause_in_the_troubleshooting_list_is_caught_with_role_action_resource_an
     policy["Statement"].as_array_mut().unwrap().pop();
     inline(&env, "web-execution", "no-kms", &policy);
     let out = check(&env, &scene).failure(1);
-    assert!(
-        out.stdout.contains(&format!(
-            "[fail] `web-execution` may not `kms:Decrypt` on `{}`",
-            scene.key
-        )),
-        "{out}"
-    );
+    out.stdout_has(&format!(
+        "[fail] `web-execution` may not `kms:Decrypt` on `{}`",
+        scene.key
+    ));
 
     // The key that encrypts the secret is gone.
     drop(env); // one emulator hold at a time
@@ -260,12 +230,9 @@ fn each_cause_in_the_troubleshooting_list_is_caught_with_role_action_resource_an
     )
     .unwrap();
     let out = check(&env, &scene).failure(1);
-    assert!(
-        out.stdout.contains(&format!(
-            "[fail] the key `{gone}` that encrypts it does not exist (NotFoundException"
-        )),
-        "{out}"
-    );
+    out.stdout_has(&format!(
+        "[fail] the key `{gone}` that encrypts it does not exist (NotFoundException"
+    ));
 
     // A wrong ARN, and a role that ECS tasks may not assume.
     drop(env); // one emulator hold at a time
@@ -285,16 +252,8 @@ fn each_cause_in_the_troubleshooting_list_is_caught_with_role_action_resource_an
     );
     std::fs::write(&scene.template, text).unwrap();
     let out = check(&env, &scene).failure(1);
-    assert!(
-        out.stdout
-            .contains("does not let `ecs-tasks.amazonaws.com` assume it"),
-        "{out}"
-    );
-    assert!(
-        out.stdout
-            .contains("the secret cannot be described: ResourceNotFoundException"),
-        "{out}"
-    );
+    out.stdout_has("does not let `ecs-tasks.amazonaws.com` assume it");
+    out.stdout_has("the secret cannot be described: ResourceNotFoundException");
 
     // No execution role at all.
     drop(env); // one emulator hold at a time
@@ -306,11 +265,7 @@ fn each_cause_in_the_troubleshooting_list_is_caught_with_role_action_resource_an
     );
     std::fs::write(&scene.template, text).unwrap();
     let out = check(&env, &scene).failure(1);
-    assert!(
-        out.stdout
-            .contains("references secrets but has no `executionRoleArn`"),
-        "{out}"
-    );
+    out.stdout_has("references secrets but has no `executionRoleArn`");
 }
 
 #[test]
@@ -394,25 +349,13 @@ fn a_permissions_boundary_that_leaves_out_a_secret_is_caught() {
     ]});
     set_boundary(&env, &boundary);
     let out = check(&env, &scene).failure(1);
-    assert!(
-        out.stdout.contains(&format!(
+    out.stdout_has(&format!(
             "[fail] `web-execution` may not `secretsmanager:GetSecretValue` on `{}`: its policies allow it, its permissions boundary `team-boundary` does not",
             scene.secret_arn
-        )),
-        "{out}"
-    );
-    assert!(
-        out.stdout.contains(
-            "fix: add to the permissions boundary `team-boundary` of role `web-execution`"
-        ),
-        "{out}"
-    );
-    assert!(out.stderr.contains("check failed: 1 problem "), "{out}");
-    assert!(
-        out.stdout
-            .contains("[skip] not evaluated: policy conditions, SCPs, KMS grants\n"),
-        "{out}"
-    );
+        ));
+    out.stdout_has("fix: add to the permissions boundary `team-boundary` of role `web-execution`");
+    out.stderr_has("check failed: 1 problem ");
+    out.stdout_has("[skip] not evaluated: policy conditions, SCPs, KMS grants\n");
 
     // A boundary that cannot be read is said to be unread, not taken as allowing everything.
     env.block_on(
@@ -424,17 +367,8 @@ fn a_permissions_boundary_that_leaves_out_a_secret_is_caught() {
     )
     .unwrap();
     let out = check(&env, &scene).success();
-    assert!(
-        out.stdout.contains(
-            "[skip] permissions boundary `arn:aws:iam::123456789012:policy/gone` cannot be read: NoSuchEntity"
-        ),
-        "{out}"
-    );
-    assert!(
-        out.stdout
-            .contains("not evaluated: policy conditions, the permissions boundary, SCPs"),
-        "{out}"
-    );
+    out.stdout_has("[skip] permissions boundary `arn:aws:iam::123456789012:policy/gone` cannot be read: NoSuchEntity");
+    out.stdout_has("not evaluated: policy conditions, the permissions boundary, SCPs");
 }
 
 #[test]
@@ -479,12 +413,9 @@ fn a_key_policy_that_leaves_the_role_out_is_caught_and_one_that_names_it_is_enou
         "[fail] the key policy of `{key}` neither names `web-execution` nor lets IAM policies of account 123456789012 grant `kms:Decrypt`, so no identity policy can"
     );
     assert_eq!(out.stdout.matches(&silent).count(), 2, "{out}");
-    assert!(
-        out.stdout.contains(&format!(
+    out.stdout_has(&format!(
             r#"fix: add to the key policy of `{key}`: {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::123456789012:role/web-execution"}},"Action":"kms:Decrypt","Resource":"*"}}"#
-        )),
-        "{out}"
-    );
+        ));
 
     // That fix is enough, even once the role's own kms:Decrypt is gone: in its account, a key
     // policy that names the role needs no identity policy.
@@ -505,12 +436,9 @@ fn a_key_policy_that_leaves_the_role_out_is_caught_and_one_that_names_it_is_enou
         .run(["check", "--task-definition", template])
         .output()
         .success();
-    assert!(
-        out.stdout.contains(&format!(
-            "[ok]   `web-execution` may `kms:Decrypt` on `{key}` (its key policy names the role)"
-        )),
-        "{out}"
-    );
+    out.stdout_has(&format!(
+        "[ok]   `web-execution` may `kms:Decrypt` on `{key}` (its key policy names the role)"
+    ));
 
     // The account's IAM policies may grant it, and the key policy grants the role under a
     // condition: not evaluated, so a warning and not a failure (AWS would allow it).
@@ -533,10 +461,7 @@ fn a_key_policy_that_leaves_the_role_out_is_caught_and_one_that_names_it_is_enou
         .run(["check", "--task-definition", template])
         .output()
         .success();
-    assert!(
-        out.stdout.contains(&format!("[warn] `web-execution` may `kms:Decrypt` on `{key}` only under the conditions of statement `ViaSsm` of its key policy")),
-        "{out}"
-    );
+    out.stdout_has(&format!("[warn] `web-execution` may `kms:Decrypt` on `{key}` only under the conditions of statement `ViaSsm` of its key policy"));
 }
 
 #[test]
@@ -562,11 +487,8 @@ fn a_secret_resource_policy_can_deny_the_role_or_be_enough_on_its_own() {
         "Resource": "*", "Principal": { "AWS": role_arn } }),
     );
     let out = check(&env, &scene).failure(1);
-    assert!(
-        out.stdout.contains("[fail] the secret's resource policy denies `web-execution` `secretsmanager:GetSecretValue` (statement `OnlyTheApp`)"),
-        "{out}"
-    );
-    assert!(out.stderr.contains("check failed: 1 problem "), "{out}");
+    out.stdout_has("[fail] the secret's resource policy denies `web-execution` `secretsmanager:GetSecretValue` (statement `OnlyTheApp`)");
+    out.stderr_has("check failed: 1 problem ");
 
     // In its own account, a resource policy that names the role is enough.
     resource_policy(
@@ -577,13 +499,10 @@ fn a_secret_resource_policy_can_deny_the_role_or_be_enough_on_its_own() {
     policy["Statement"].as_array_mut().unwrap().remove(0);
     inline(&env, "web-execution", "read-secrets", &policy);
     let out = check(&env, &scene).success();
-    assert!(
-        out.stdout.contains(&format!(
+    out.stdout_has(&format!(
             "[ok]   `web-execution` may `secretsmanager:GetSecretValue` on `{}` (the secret's resource policy names the role)",
             scene.secret_arn
-        )),
-        "{out}"
-    );
+        ));
 }
 
 #[test]
@@ -597,13 +516,10 @@ fn an_execution_role_given_by_name_is_checked_like_one_given_by_arn() {
     );
     std::fs::write(&scene.template, text).unwrap();
     let out = check(&env, &scene).success();
-    assert!(
-        out.stdout.contains(&format!(
-            "`web-execution` may `ssm:GetParameters` on `{}`",
-            scene.parameter_arn
-        )),
-        "{out}"
-    );
+    out.stdout_has(&format!(
+        "`web-execution` may `ssm:GetParameters` on `{}`",
+        scene.parameter_arn
+    ));
     // The deployer's preflight policy names the role by its ARN, as IAM requires.
     let out = env
         .run([
@@ -633,10 +549,7 @@ fn an_execution_role_of_another_account_is_not_mistaken_for_the_callers() {
     );
     std::fs::write(&scene.template, text).unwrap();
     let out = check(&env, &scene).failure(1);
-    assert!(
-        out.stdout.contains("[fail] execution role `arn:aws:iam::210987654321:role/web-execution` is not in the account of this run's credentials (which has `arn:aws:iam::123456789012:role/web-execution`)"),
-        "{out}"
-    );
+    out.stdout_has("[fail] execution role `arn:aws:iam::210987654321:role/web-execution` is not in the account of this run's credentials (which has `arn:aws:iam::123456789012:role/web-execution`)");
     assert!(
         !out.stdout.contains("may `"),
         "no verdict on another role:\n{out}"
@@ -720,7 +633,7 @@ fn a_customer_key_named_by_alias_is_resolved_and_decrypt_is_checked_on_the_key()
     // Both references name the key behind the alias; the alias is looked up once.
     let missing = format!("[fail] `web-execution` may not `kms:Decrypt` on `{key}`");
     assert_eq!(out.stdout.matches(&missing).count(), 2, "{out}");
-    assert!(out.stderr.contains("check failed: 2 problems"), "{out}");
+    out.stderr_has("check failed: 2 problems");
     assert_eq!(count(&env.calls(), "DescribeKey"), 1);
 
     inline(
@@ -735,12 +648,9 @@ fn a_customer_key_named_by_alias_is_resolved_and_decrypt_is_checked_on_the_key()
         .run(["check", "--task-definition", template])
         .output()
         .success();
-    assert!(
-        out.stdout.contains(&format!(
-            "`web-execution` may `kms:Decrypt` on `{key}` (policy `decrypt`)"
-        )),
-        "{out}"
-    );
+    out.stdout_has(&format!(
+        "`web-execution` may `kms:Decrypt` on `{key}` (policy `decrypt`)"
+    ));
 
     // The deployer that runs the preflight may make each of its read calls.
     let out = env
@@ -799,16 +709,9 @@ fn a_parameter_named_without_an_arn_is_looked_for_in_the_other_regions_the_task_
         .run(["check", "--task-definition", template.to_str().unwrap()])
         .output()
         .failure(1);
-    assert!(
-        out.stdout.contains("[fail] no parameter `/web/api-key` in us-east-1, where the task runs and reads parameters given by name; it is in eu-west-1"),
-        "{out}"
-    );
+    out.stdout_has("[fail] no parameter `/web/api-key` in us-east-1, where the task runs and reads parameters given by name; it is in eu-west-1");
     let arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/web/api-key";
-    assert!(
-        out.stdout
-            .contains(&format!("fix: write its full ARN: {arn}")),
-        "{out}"
-    );
+    out.stdout_has(&format!("fix: write its full ARN: {arn}"));
 
     // The fix it names is right: by that ARN, the parameter is found.
     std::fs::write(
@@ -819,11 +722,7 @@ fn a_parameter_named_without_an_arn_is_looked_for_in_the_other_regions_the_task_
     let out = env
         .run(["check", "--task-definition", template.to_str().unwrap()])
         .output();
-    assert!(
-        out.stdout
-            .contains(&format!("[ok]   the parameter exists ({arn})")),
-        "{out}"
-    );
+    out.stdout_has(&format!("[ok]   the parameter exists ({arn})"));
 }
 
 #[test]
@@ -886,13 +785,9 @@ fn the_printed_policy_attached_to_a_fresh_role_makes_check_pass() {
     std::fs::write(&scene.template, text).unwrap();
     let out = check(&env, &scene);
     // kms:Decrypt is allowed only through the ViaService condition, which is not evaluated here.
-    assert!(
-        out.stdout
-            .contains("only under the conditions of policy `ecs-secrets-generated`"),
-        "{out}"
-    );
+    out.stdout_has("only under the conditions of policy `ecs-secrets-generated`");
     let out = out.success();
-    assert!(out.stdout.contains("0 failed"), "{out}");
+    out.stdout_has("0 failed");
 }
 
 #[test]
@@ -909,16 +804,8 @@ fn preflight_refuses_to_register_when_the_role_cannot_read_a_secret() {
         ])
         .output()
         .failure(1);
-    assert!(
-        out.stderr
-            .contains("preflight failed (3 problems); nothing was registered"),
-        "{out}"
-    );
-    assert!(
-        out.stderr
-            .contains("may not `secretsmanager:GetSecretValue`"),
-        "{out}"
-    );
+    out.stderr_has("preflight failed (3 problems); nothing was registered");
+    out.stderr_has("may not `secretsmanager:GetSecretValue`");
     assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 0);
 
     inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
@@ -983,7 +870,7 @@ fn a_manifest_checks_every_template_and_fails_when_any_fails() {
         rest.contains("[fail] `worker-execution` may not `secretsmanager:GetSecretValue`"),
         "{out}"
     );
-    assert!(out.stderr.contains("check failed: 3 problems"), "{out}");
+    out.stderr_has("check failed: 3 problems");
     let calls = env.calls();
     assert_eq!(
         count(&calls, "GetSecretValue") + count(&calls, "BatchGetSecretValue"),
@@ -1020,11 +907,7 @@ fn a_manifest_checks_every_template_and_fails_when_any_fails() {
         .run(["render", "--manifest", manifest])
         .output()
         .failure(2);
-    assert!(
-        out.stderr
-            .contains("input `manifest` applies to `deploy` and `check`, not `render`"),
-        "{out}"
-    );
+    out.stderr_has("input `manifest` applies to `deploy` and `check`, not `render`");
 }
 
 /// A scripted IAM endpoint: answers `SimulatePrincipalPolicy` (which moto does not implement)
@@ -1097,31 +980,19 @@ fn iams_own_simulator_answers_where_it_is_available() {
         .output()
         .failure(1);
     assert!(!out.stdout.contains("simulator is not available"), "{out}");
-    assert!(
-        out.stdout.contains(&format!("[ok]   `web-execution` may `secretsmanager:GetSecretValue` on `{}` (policy `simulated-policy`)", scene.secret_arn)),
-        "{out}"
-    );
-    assert!(
-        out.stdout.contains(&format!(
-            "[fail] `web-execution` is denied `kms:Decrypt` on `{}` by policy `simulated-policy`",
-            scene.key
-        )),
-        "{out}"
-    );
+    out.stdout_has(&format!("[ok]   `web-execution` may `secretsmanager:GetSecretValue` on `{}` (policy `simulated-policy`)", scene.secret_arn));
+    out.stdout_has(&format!(
+        "[fail] `web-execution` is denied `kms:Decrypt` on `{}` by policy `simulated-policy`",
+        scene.key
+    ));
     // IAM says the boundary leaves it out; the role's own policies (none) are read here.
-    assert!(
-        out.stdout.contains(&format!(
+    out.stdout_has(&format!(
             "[fail] `web-execution` may not `ssm:GetParameters` on `{}`: neither its policies nor its permissions boundary `team-boundary` allow it",
             scene.parameter_arn
-        )),
-        "{out}"
-    );
+        ));
     // The simulator weighs the boundary and SCPs itself; resource and key policies stay unseen.
-    assert!(
-        out.stdout.contains(
-            "[skip] not evaluated: conditions in key policies and secret resource policies, KMS grants"
-        ),
-        "{out}"
+    out.stdout_has(
+        "[skip] not evaluated: conditions in key policies and secret resource policies, KMS grants",
     );
 
     inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
@@ -1130,13 +1001,10 @@ fn iams_own_simulator_answers_where_it_is_available() {
         .env("AWS_ENDPOINT_URL_IAM", format!("http://127.0.0.1:{iam}"))
         .output()
         .failure(1);
-    assert!(
-        out.stdout.contains(&format!(
+    out.stdout_has(&format!(
             "[fail] `web-execution` may not `ssm:GetParameters` on `{}`: its policies allow it, its permissions boundary `team-boundary` does not",
             scene.parameter_arn
-        )),
-        "{out}"
-    );
+        ));
 }
 
 #[test]
@@ -1154,15 +1022,8 @@ fn read_values_checks_json_keys_and_masks_what_it_reads() {
         .env("GITHUB_ACTIONS", "true")
         .output()
         .success();
-    assert!(
-        out.stdout
-            .contains("the secret has the JSON key `password`"),
-        "{out}"
-    );
-    assert!(
-        out.stderr.contains("::add-mask::check-canary-password"),
-        "{out}"
-    );
+    out.stdout_has("the secret has the JSON key `password`");
+    out.stderr_has("::add-mask::check-canary-password");
     assert!(!out.stdout.contains("check-canary"), "{out}");
 
     let text = std::fs::read_to_string(&scene.template)
@@ -1178,9 +1039,5 @@ fn read_values_checks_json_keys_and_masks_what_it_reads() {
         ])
         .output()
         .failure(1);
-    assert!(
-        out.stdout
-            .contains("[fail] the secret has no JSON key `passwd`"),
-        "{out}"
-    );
+    out.stdout_has("[fail] the secret has no JSON key `passwd`");
 }

@@ -340,7 +340,7 @@ fn dry_run_plans_and_registers_nothing() {
         .success();
     assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 0);
     assert_eq!(out.report("task-definition-arn"), None);
-    assert!(out.stderr.contains("no ACTIVE revision"), "{out}");
+    out.stderr_has("no ACTIVE revision");
 }
 
 #[test]
@@ -374,7 +374,7 @@ fn describe_output_fed_back_registers_cleanly_and_unknown_fields_reach_ecs() {
         .output()
         .success();
     assert_eq!(out.report("task-definition-revision").as_deref(), Some("2"));
-    assert!(out.stderr.contains("dropped read-only fields"), "{out}");
+    out.stderr_has("dropped read-only fields");
     assert!(
         out.stderr.contains("futureTopLevelField"),
         "a warning names the unknown field:\n{out}"
@@ -577,11 +577,7 @@ fn keep_revisions_deregisters_all_but_the_newest() {
         ])
         .output()
         .success();
-    assert!(
-        out.stderr
-            .contains("services cannot be read, so nothing is deregistered"),
-        "{out}"
-    );
+    out.stderr_has("services cannot be read, so nothing is deregistered");
     env.ecs_raw("CreateCluster", &json!({ "clusterName": "default" }));
     let out = env
         .run([
@@ -596,7 +592,7 @@ fn keep_revisions_deregisters_all_but_the_newest() {
         ])
         .output()
         .success();
-    assert!(out.stderr.contains("deregistered old revisions"), "{out}");
+    out.stderr_has("deregistered old revisions");
     let active = |family: &str| -> Vec<String> {
         let listed = env.ecs_raw(
             "ListTaskDefinitions",

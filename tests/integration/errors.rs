@@ -49,19 +49,15 @@ fn every_failing_reference_is_listed_with_its_place_and_nothing_is_registered() 
         .run(["deploy", "--task-definition", path.to_str().unwrap()])
         .output()
         .failure(1);
-    assert!(
-        out.stderr
-            .contains("2 references could not be resolved; nothing was registered"),
-        "{out}"
-    );
+    out.stderr_has("2 references could not be resolved; nothing was registered");
     let missing_param = place(&path, &text, "{{ssm:/web/missing-param}}");
     let missing_secret = place(&path, &text, "{{secretsmanager-arn:web/missing-secret}}");
-    assert!(out.stderr.contains(&format!(
+    out.stderr_has(&format!(
         "{missing_param} (containerDefinitions[0].environment[1].value): `{{{{ssm:/web/missing-param}}}}`: parameter not found"
-    )), "{out}");
-    assert!(out.stderr.contains(&format!(
+    ));
+    out.stderr_has(&format!(
         "{missing_secret} (containerDefinitions[0].secrets[1].valueFrom): `{{{{secretsmanager-arn:web/missing-secret}}}}`: ResourceNotFoundException"
-    )), "{out}");
+    ));
     let calls = env.calls();
     assert_eq!(count(&calls, "RegisterTaskDefinition"), 0);
     assert_eq!(count(&calls, "DescribeTaskDefinition"), 0);
@@ -83,16 +79,8 @@ fn missing_json_key_names_the_key_but_not_the_keys_there_are() {
         ])
         .output()
         .failure(1);
-    assert!(
-        out.stderr
-            .contains(&place(&path, &text, "{{secretsmanager:web/db:nope}}")),
-        "{out}"
-    );
-    assert!(
-        out.stderr
-            .contains("the secret has no JSON key `nope` (it has 1 key)"),
-        "{out}"
-    );
+    out.stderr_has(&place(&path, &text, "{{secretsmanager:web/db:nope}}"));
+    out.stderr_has("the secret has no JSON key `nope` (it has 1 key)");
     assert!(!out.all().contains("pw-canary-value"));
     assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 0);
 }
@@ -106,16 +94,8 @@ fn unset_environment_variable_is_bad_input_and_calls_nothing() {
         .run(["deploy", "--task-definition", path.to_str().unwrap()])
         .output()
         .failure(2);
-    assert!(
-        out.stderr
-            .contains(&place(&path, &text, "{{env:SURELY_NOT_SET}}")),
-        "{out}"
-    );
-    assert!(
-        out.stderr
-            .contains("environment variable `SURELY_NOT_SET` is not set and has no fallback"),
-        "{out}"
-    );
+    out.stderr_has(&place(&path, &text, "{{env:SURELY_NOT_SET}}"));
+    out.stderr_has("environment variable `SURELY_NOT_SET` is not set and has no fallback");
     assert!(env.calls().is_empty(), "no AWS call for bad input");
 }
 
@@ -132,21 +112,14 @@ fn malformed_placeholders_are_all_reported_with_their_place() {
         .run(["render", "--task-definition", path.to_str().unwrap()])
         .output()
         .failure(2);
-    assert!(
-        out.stderr.contains(
-            &format!(
-                "{}: `{{{{sms:/web/host}}}}`: unknown placeholder kind `sms`",
-                place(&path, &text, "{{sms:")
-            )
-            .replace(": `", " (containerDefinitions[0].environment[1].value): `")
-        ),
-        "{out}"
+    out.stderr_has(
+        &format!(
+            "{}: `{{{{sms:/web/host}}}}`: unknown placeholder kind `sms`",
+            place(&path, &text, "{{sms:")
+        )
+        .replace(": `", " (containerDefinitions[0].environment[1].value): `"),
     );
-    assert!(
-        out.stderr
-            .contains("names both a version stage and a version id"),
-        "{out}"
-    );
+    out.stderr_has("names both a version stage and a version id");
     assert!(env.calls().is_empty());
 }
 
@@ -159,17 +132,11 @@ fn secret_value_in_environment_is_refused_without_opt_in() {
         .run(["deploy", "--task-definition", path.to_str().unwrap()])
         .output()
         .failure(2);
-    assert!(
-        out.stderr
-            .contains(&place(&path, &text, "{{secretsmanager:web/db:password}}")),
-        "{out}"
+    out.stderr_has(&place(&path, &text, "{{secretsmanager:web/db:password}}"));
+    out.stderr_has(
+        "would put a secret value in plain text at `containerDefinitions[0].environment[1].value`",
     );
-    assert!(out.stderr.contains("would put a secret value in plain text at `containerDefinitions[0].environment[1].value`"), "{out}");
-    assert!(
-        out.stderr
-            .contains("`{{secretsmanager-arn:web/db:password}}` in `secrets[].valueFrom`"),
-        "{out}"
-    );
+    out.stderr_has("`{{secretsmanager-arn:web/db:password}}` in `secrets[].valueFrom`");
     assert!(env.calls().is_empty(), "refused before reading any value");
 }
 
@@ -183,8 +150,8 @@ fn securestring_value_in_environment_is_refused_without_opt_in() {
         .run(["deploy", "--task-definition", path.to_str().unwrap()])
         .output()
         .failure(2);
-    assert!(out.stderr.contains("is a SecureString"), "{out}");
-    assert!(out.stderr.contains("`{{ssm-arn:/web/token}}`"), "{out}");
+    out.stderr_has("is a SecureString");
+    out.stderr_has("`{{ssm-arn:/web/token}}`");
     assert!(!out.all().contains("securestring-canary"));
     let calls = env.calls();
     assert_eq!(count(&calls, "RegisterTaskDefinition"), 0);
@@ -206,11 +173,7 @@ fn credential_environment_variables_are_secrets() {
         .run(["render", "--task-definition", path.to_str().unwrap()])
         .output()
         .failure(2);
-    assert!(
-        out.stderr
-            .contains("`AWS_SECRET_ACCESS_KEY` holds a credential"),
-        "{out}"
-    );
+    out.stderr_has("`AWS_SECRET_ACCESS_KEY` holds a credential");
     assert!(env.calls().is_empty());
 }
 
@@ -229,11 +192,7 @@ fn an_unwritable_output_fails_before_anything_is_registered() {
         ])
         .output()
         .failure(1);
-    assert!(
-        out.stderr
-            .contains("cannot write `/nonexistent-dir/rendered.json`"),
-        "{out}"
-    );
+    out.stderr_has("cannot write `/nonexistent-dir/rendered.json`");
     assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 0);
     let out = env
         .run([
@@ -245,10 +204,7 @@ fn an_unwritable_output_fails_before_anything_is_registered() {
         ])
         .output()
         .failure(2);
-    assert!(
-        out.stderr.contains("give the rendered file a path"),
-        "{out}"
-    );
+    out.stderr_has("give the rendered file a path");
 }
 
 #[test]
@@ -262,14 +218,11 @@ fn malformed_value_from_fails_validation_before_any_write() {
         .output()
         .failure(2);
     // A literal value is found in the file by its text: the error names its line and column.
-    assert!(
-        out.stderr.contains(&format!(
-            "{} (containerDefinitions[0].secrets[1].valueFrom)",
-            place(&path, &text, malformed)
-        )),
-        "{out}"
-    );
-    assert!(out.stderr.contains("keep the colons"), "{out}");
+    out.stderr_has(&format!(
+        "{} (containerDefinitions[0].secrets[1].valueFrom)",
+        place(&path, &text, malformed)
+    ));
+    out.stderr_has("keep the colons");
     assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 0);
 }
 
@@ -288,10 +241,7 @@ fn ecs_limits_are_enforced_locally() {
         .run(["deploy", "--task-definition", path.to_str().unwrap()])
         .output()
         .failure(2);
-    assert!(
-        out.stderr.contains("11 containers; ECS accepts at most 10"),
-        "{out}"
-    );
+    out.stderr_has("11 containers; ECS accepts at most 10");
 
     let big = "x".repeat(70 * 1024);
     let path = env.file(
@@ -302,7 +252,7 @@ fn ecs_limits_are_enforced_locally() {
         .run(["deploy", "--task-definition", path.to_str().unwrap()])
         .output()
         .failure(2);
-    assert!(out.stderr.contains("ECS accepts at most 65536"), "{out}");
+    out.stderr_has("ECS accepts at most 65536");
     assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 0);
 }
 
@@ -318,11 +268,8 @@ fn type_errors_are_caught_locally_with_the_field() {
         .run(["deploy", "--task-definition", path.to_str().unwrap()])
         .output()
         .failure(2);
-    assert!(
-        out.stderr.contains(
-            "(containerDefinitions[0].memory): does not match the RegisterTaskDefinition shape"
-        ),
-        "{out}"
+    out.stderr_has(
+        "(containerDefinitions[0].memory): does not match the RegisterTaskDefinition shape",
     );
     assert!(env.calls().is_empty());
 }
@@ -331,15 +278,12 @@ fn type_errors_are_caught_locally_with_the_field() {
 fn usage_errors_exit_2() {
     let env = Env::new();
     let out = env.run(["deploy"]).output().failure(2);
-    assert!(
-        out.stderr.contains("input `task-definition` is required"),
-        "{out}"
-    );
+    out.stderr_has("input `task-definition` is required");
     let out = env
         .run(["deploy", "--task-definition", "nowhere.json"])
         .output()
         .failure(2);
-    assert!(out.stderr.contains("nowhere.json: cannot read"), "{out}");
+    out.stderr_has("nowhere.json: cannot read");
     let out = env.run(["launch"]).output().failure(2);
-    assert!(out.stderr.contains("launch"), "{out}");
+    out.stderr_has("launch");
 }

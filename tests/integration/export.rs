@@ -52,11 +52,7 @@ fn exports_names_like_the_get_secrets_action_in_batches_to_a_private_file() {
     }
     assert_eq!(text.lines().count(), expected.len(), "{text}");
     assert_eq!(mode(&file), 0o600);
-    assert!(
-        out.stderr
-            .contains("export: 10 variables: TEST_SECRET, _1ST_SECRET"),
-        "{out}"
-    );
+    out.stderr_has("export: 10 variables: TEST_SECRET, _1ST_SECRET");
     assert!(
         !out.all().contains("canary"),
         "values never reach the log:\n{out}"
@@ -81,19 +77,13 @@ fn two_sources_for_one_name_is_an_error_not_an_overwrite() {
         .run(["export", "--secret-ids", "a/b\na_b", "--env-file", "x.env"])
         .output()
         .failure(2);
-    assert!(
-        out.stderr.contains("`A_B` comes from both `a/b` and `a_b`"),
-        "{out}"
-    );
+    out.stderr_has("`A_B` comes from both `a/b` and `a_b`");
     assert!(!env.dir.path().join("x.env").exists());
     let out = env
         .run(["export", "--secret-ids", "a/b"])
         .output()
         .failure(2);
-    assert!(
-        out.stderr.contains("has nowhere to put the values"),
-        "{out}"
-    );
+    out.stderr_has("has nowhere to put the values");
 }
 
 #[test]
@@ -117,14 +107,8 @@ fn on_github_values_go_to_github_env_after_their_masks() {
     assert!(written.contains("test_secret<<ghadelimiter_"), "{written}");
     assert!(written.contains("\nplain-export-canary\n"), "{written}");
     assert!(written.contains("\nsingle-export-canary\n"), "{written}");
-    assert!(
-        out.stderr.contains("::add-mask::plain-export-canary"),
-        "{out}"
-    );
-    assert!(
-        out.stderr.contains("::add-mask::single-export-canary"),
-        "{out}"
-    );
+    out.stderr_has("::add-mask::plain-export-canary");
+    out.stderr_has("::add-mask::single-export-canary");
     assert!(!out.stdout.contains("canary"), "{out}");
 
     let out = env

@@ -254,7 +254,7 @@ fn access_denied_is_never_retried() {
         .output()
         .failure(1);
     assert_eq!(proxy.seen("BatchGetSecretValue"), 1);
-    assert!(out.stderr.contains("AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/deployer/ci is not authorized"), "{out}");
+    out.stderr_has("AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/deployer/ci is not authorized");
     assert_eq!(proxy.seen("RegisterTaskDefinition"), 0);
 }
 
@@ -281,15 +281,8 @@ fn a_check_this_run_may_not_make_says_which_permission_it_lacks() {
         .env("AWS_ENDPOINT_URL", proxy.url())
         .output()
         .failure(1);
-    assert!(
-        out.stdout
-            .contains("[fail] the secret cannot be described: AccessDeniedException"),
-        "{out}"
-    );
-    assert!(
-        out.stdout.contains("fix: allow the role that runs ecs-secrets secretsmanager:DescribeSecret on the secret (`ecs-secrets policy --preflight` lists every read the check makes)"),
-        "{out}"
-    );
+    out.stdout_has("[fail] the secret cannot be described: AccessDeniedException");
+    out.stdout_has("fix: allow the role that runs ecs-secrets secretsmanager:DescribeSecret on the secret (`ecs-secrets policy --preflight` lists every read the check makes)");
 
     // A resource policy this run may not read could grant the role what its own policies do
     // not: a warning that says so, not a failure.
@@ -301,14 +294,10 @@ fn a_check_this_run_may_not_make_says_which_permission_it_lacks() {
         .env("AWS_ENDPOINT_URL", proxy.url())
         .output()
         .success();
-    assert!(
-        out.stdout.contains("fix: allow the role that runs ecs-secrets secretsmanager:GetResourcePolicy on the secret"),
-        "{out}"
+    out.stdout_has(
+        "fix: allow the role that runs ecs-secrets secretsmanager:GetResourcePolicy on the secret",
     );
-    assert!(
-        out.stdout.contains(&format!("[warn] `web-execution` may not `secretsmanager:GetSecretValue` on `{secret_arn}` by its own policies, and the secret's resource policy, which was not read, may or may not grant it")),
-        "{out}"
-    );
+    out.stdout_has(&format!("[warn] `web-execution` may not `secretsmanager:GetSecretValue` on `{secret_arn}` by its own policies, and the secret's resource policy, which was not read, may or may not grant it"));
 }
 
 #[test]
@@ -335,11 +324,7 @@ fn an_endless_fault_ends_within_the_deadline_with_a_clear_error() {
         "took {:?}",
         started.elapsed()
     );
-    assert!(
-        out.stderr
-            .contains("`{{ssm:/web/host}}`: the request timed out"),
-        "{out}"
-    );
+    out.stderr_has("`{{ssm:/web/host}}`: the request timed out");
 
     let proxy = FaultProxy::start(env.port);
     proxy.always("BatchGetSecretValue", Fault::Status(500));
@@ -374,7 +359,7 @@ fn a_lost_register_answer_does_not_leave_two_revisions() {
         .env("AWS_ENDPOINT_URL", proxy.url())
         .output()
         .success();
-    assert!(out.stderr.contains("answer was lost"), "{out}");
+    out.stderr_has("answer was lost");
     assert_eq!(out.report("task-definition-revision").as_deref(), Some("1"));
     assert_eq!(
         proxy.seen("RegisterTaskDefinition"),
@@ -459,10 +444,7 @@ fn update_service_follows_only_a_successful_registration() {
         .env("AWS_ENDPOINT_URL_ECS", proxy.url())
         .output()
         .failure(1);
-    assert!(
-        out.stderr.contains("ECS refused the task definition"),
-        "{out}"
-    );
+    out.stderr_has("ECS refused the task definition");
     assert_eq!(proxy.seen("UpdateService"), 0);
 
     // UpdateService keeps failing: the service stays on its revision, the new one is named.
@@ -483,20 +465,12 @@ fn update_service_follows_only_a_successful_registration() {
         .env("AWS_ENDPOINT_URL_ECS", proxy.url())
         .output()
         .failure(1);
-    assert!(out.stderr.contains("UpdateService failed"), "{out}");
-    assert!(
-        out.stderr.contains(&format!(
-            "the service stays on {}",
-            scripted_ecs::OLD_REVISION
-        )),
-        "{out}"
-    );
-    assert!(
-        out.stderr.contains(
-            "the new revision is arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
-        ),
-        "{out}"
-    );
+    out.stderr_has("UpdateService failed");
+    out.stderr_has(&format!(
+        "the service stays on {}",
+        scripted_ecs::OLD_REVISION
+    ));
+    out.stderr_has("the new revision is arn:aws:ecs:us-east-1:123456789012:task-definition/web:1");
 }
 
 #[test]

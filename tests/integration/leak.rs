@@ -227,7 +227,7 @@ fn no_canary_leaks_from_a_successful_deploy_at_any_verbosity() {
     let mut forms = all_forms();
     forms.extend(crate::leak::forms("leak-plain-rotated-K2m"));
     assert_clean("the plan after rotation", &out.all(), &forms);
-    assert!(out.stderr.contains(r#""***" → "***" (changed)"#), "{out}");
+    out.stderr_has(r#""***" → "***" (changed)"#);
 }
 
 #[test]
@@ -321,7 +321,7 @@ fn sdk_body_logging_variables_are_refused() {
             .env("RUST_LOG", "trace")
             .output()
             .failure(2);
-        assert!(out.stderr.contains(variable), "{out}");
+        out.stderr_has(variable);
         assert_clean("refused run", &out.all(), &all_forms());
     }
 }

@@ -99,10 +99,7 @@ fn plaintext_secret_output_is_private_and_never_printed() {
             .contains("render-canary-pw"),
         "the user asked for the value in the file"
     );
-    assert!(
-        out.stderr.contains("readable by its owner only (0600)"),
-        "{out}"
-    );
+    out.stderr_has("readable by its owner only (0600)");
     assert!(!out.all().contains("render-canary"), "{out}");
 
     let out = env
@@ -114,7 +111,7 @@ fn plaintext_secret_output_is_private_and_never_printed() {
         ])
         .output()
         .failure(2);
-    assert!(out.stderr.contains("refusing to print it"), "{out}");
+    out.stderr_has("refusing to print it");
     assert!(!out.all().contains("render-canary"), "{out}");
 }
 

@@ -52,20 +52,10 @@ fn clean_rollout_waits_until_the_deployment_completes() {
         out.report("task-definition-arn").as_deref()
     );
     assert_eq!(update["cluster"], "default");
-    assert!(
-        out.stderr.contains("IN_PROGRESS running 0/2 pending 2"),
-        "{out}"
-    );
-    assert!(
-        out.stderr.contains("COMPLETED running 2/2 pending 0"),
-        "{out}"
-    );
-    assert!(
-        out.stderr
-            .contains("event: (service web) has started 2 tasks"),
-        "{out}"
-    );
-    assert!(out.stderr.contains("rollout: completed"), "{out}");
+    out.stderr_has("IN_PROGRESS running 0/2 pending 2");
+    out.stderr_has("COMPLETED running 2/2 pending 0");
+    out.stderr_has("event: (service web) has started 2 tasks");
+    out.stderr_has("rollout: completed");
     let operations = ecs.operations();
     let register = operations
         .iter()
@@ -91,23 +81,13 @@ fn circuit_breaker_rollback_fails_with_events_stopped_tasks_and_a_diagnosis() {
     let path = template(&env);
     let ecs = ScriptedEcs::start(env.port, Scenario::CircuitBreaker);
     let out = deploy(&env, &ecs, &path, &[]).failure(1);
-    assert!(
-        out.stderr.contains(
-            "failed: the deployment failed: ECS deployment circuit breaker: tasks failed to start."
-        ),
-        "{out}"
+    out.stderr_has(
+        "failed: the deployment failed: ECS deployment circuit breaker: tasks failed to start.",
     );
-    assert!(out.stderr.contains("last service events:"), "{out}");
-    assert!(out.stderr.contains("rolling back to deployment"), "{out}");
-    assert!(
-        out.stderr.contains("stopped tasks of the new deployment:"),
-        "{out}"
-    );
-    assert!(
-        out.stderr
-            .contains("task 0a1b2c3d4e5f: ResourceInitializationError"),
-        "{out}"
-    );
+    out.stderr_has("last service events:");
+    out.stderr_has("rolling back to deployment");
+    out.stderr_has("stopped tasks of the new deployment:");
+    out.stderr_has("task 0a1b2c3d4e5f: ResourceInitializationError");
     assert!(
         !out.stderr.contains("old0000"),
         "tasks of other deployments are left out:\n{out}"
@@ -121,17 +101,10 @@ fn failed_rollout_names_the_execution_role_the_action_and_the_secret() {
     let path = template(&env);
     let ecs = ScriptedEcs::start(env.port, Scenario::SecretAccessDenied);
     let out = deploy(&env, &ecs, &path, &[]).failure(1);
-    assert!(
-        out.stderr
-            .contains("diagnosis: the task execution role `web-execution` may not read"),
-        "{out}"
-    );
-    assert!(
-        out.stderr.contains(&format!(
-            "fix: allow `secretsmanager:GetSecretValue` on `{SECRET_ARN}`"
-        )),
-        "{out}"
-    );
+    out.stderr_has("diagnosis: the task execution role `web-execution` may not read");
+    out.stderr_has(&format!(
+        "fix: allow `secretsmanager:GetSecretValue` on `{SECRET_ARN}`"
+    ));
 }
 
 #[test]
@@ -142,14 +115,8 @@ fn a_rollout_that_never_finishes_times_out_with_the_state_it_reached() {
     let started = std::time::Instant::now();
     let out = deploy(&env, &ecs, &path, &["--wait-for-minutes", "0.005"]).failure(1);
     assert!(started.elapsed().as_secs() < 10);
-    assert!(
-        out.stderr.contains("did not complete within 0.005 minutes"),
-        "{out}"
-    );
-    assert!(
-        out.stderr.contains("IN_PROGRESS running 0/2 pending 2"),
-        "{out}"
-    );
+    out.stderr_has("did not complete within 0.005 minutes");
+    out.stderr_has("IN_PROGRESS running 0/2 pending 2");
 }
 
 #[test]
@@ -210,7 +177,7 @@ fn an_unchanged_definition_the_service_already_runs_is_not_rolled_out_again() {
     let out = deploy(&env, &ecs, &path, &[]).success();
     assert_eq!(out.report("changed").as_deref(), Some("false"));
     assert_eq!(out.report("rollout").as_deref(), Some("unchanged"));
-    assert!(out.stderr.contains("already runs"), "{out}");
+    out.stderr_has("already runs");
     assert!(!ecs.operations().contains(&"UpdateService".to_owned()));
 
     // Forced (a rotated secret): a new deployment of the same revision.
@@ -235,11 +202,7 @@ fn a_secret_changed_after_the_running_deployment_started_forces_a_redeploy_when_
     // The scripted deployment started in 2025; the secret was created just now.
     let ecs = ScriptedEcs::start(env.port, Scenario::Clean).running(&arn);
     let out = deploy(&env, &ecs, &path, &["--redeploy-on-secret-change"]).success();
-    assert!(
-        out.stderr
-            .contains("`{{secretsmanager-arn:web/db:password}}` changed at"),
-        "{out}"
-    );
+    out.stderr_has("`{{secretsmanager-arn:web/db:password}}` changed at");
     assert_eq!(out.report("rollout").as_deref(), Some("completed"));
     assert_eq!(ecs.update().unwrap()["forceNewDeployment"], true);
 }
@@ -255,11 +218,7 @@ fn a_service_whose_deployment_of_the_revision_failed_is_not_reported_unchanged()
         .unwrap();
     let ecs = ScriptedEcs::start(env.port, Scenario::Clean).running_failed(&arn);
     let out = deploy(&env, &ecs, &path, &[]).failure(1);
-    assert!(
-        out.stderr
-            .contains("FAILED; run with `force-new-deployment` to try again"),
-        "{out}"
-    );
+    out.stderr_has("FAILED; run with `force-new-deployment` to try again");
     assert!(ecs.update().is_none());
 }
 
@@ -291,18 +250,12 @@ fn a_manifest_deploys_many_services_resolving_shared_references_once() {
         .env("AWS_ENDPOINT_URL_ECS", ecs.url())
         .output()
         .success();
-    assert!(
-        out.stdout.contains(
-            "web.task-definition-arn=arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
-        ),
-        "{out}"
+    out.stdout_has(
+        "web.task-definition-arn=arn:aws:ecs:us-east-1:123456789012:task-definition/web:1",
     );
-    assert!(out.stdout.contains("web.rollout=completed"), "{out}");
-    assert!(
-        out.stdout.contains(
-            "worker.task-definition-arn=arn:aws:ecs:us-east-1:123456789012:task-definition/worker:1"
-        ),
-        "{out}"
+    out.stdout_has("web.rollout=completed");
+    out.stdout_has(
+        "worker.task-definition-arn=arn:aws:ecs:us-east-1:123456789012:task-definition/worker:1",
     );
     assert_eq!(
         count(&env.calls(), "DescribeSecret"),
@@ -327,7 +280,7 @@ fn a_manifest_deploys_many_services_resolving_shared_references_once() {
         .env("AWS_ENDPOINT_URL_ECS", missing.url())
         .output()
         .failure(1);
-    assert!(out.stderr.contains("not found (MISSING)"), "{out}");
+    out.stderr_has("not found (MISSING)");
     assert!(
         !missing
             .operations()

@@ -136,12 +136,7 @@ fn the_action_annotates_placeholder_errors_in_the_template() {
     std::fs::write(&path, text).unwrap();
     let (out, _, _) = run_as_action(&env, &[("task-definition", "deploy/web.json")]);
     let out = out.failure(1);
-    assert!(
-        out.stderr.contains(
-            "::error file=deploy/web.json,line=7,col=54,title=ecs-secrets::{{ssm:/web/nope}}: parameter not found"
-        ),
-        "{out}"
-    );
+    out.stderr_has("::error file=deploy/web.json,line=7,col=54,title=ecs-secrets::{{ssm:/web/nope}}: parameter not found");
 }
 
 #[test]
@@ -184,22 +179,11 @@ fn the_buildspec_commands_deploy_and_export_variables_and_artifacts() {
     }
     let out = run.program("bash").output().success();
     let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
-    assert!(
-        out.stdout
-            .contains(&format!("exported TASK_DEFINITION_ARN={arn}")),
-        "{out}"
-    );
-    assert!(
-        out.stdout.contains("exported TASK_DEFINITION_REVISION=1"),
-        "{out}"
-    );
-    assert!(out.stdout.contains("exported CHANGED=true"), "{out}");
-    assert!(
-        out.stderr
-            .contains("on CodeBuild: CodeBuild masks only the secrets it injects itself"),
-        "{out}"
-    );
-    assert!(out.stderr.contains("rollout: completed"), "{out}");
+    out.stdout_has(&format!("exported TASK_DEFINITION_ARN={arn}"));
+    out.stdout_has("exported TASK_DEFINITION_REVISION=1");
+    out.stdout_has("exported CHANGED=true");
+    out.stderr_has("on CodeBuild: CodeBuild masks only the secrets it injects itself");
+    out.stderr_has("rollout: completed");
     let definitions: Value = serde_json::from_str(
         &std::fs::read_to_string(env.dir.path().join("imagedefinitions.json")).unwrap(),
     )

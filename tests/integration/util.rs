@@ -440,6 +440,18 @@ impl Output {
     pub fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
+
+    /// Asserts that stdout holds `text`, showing the whole output when it does not.
+    #[track_caller]
+    pub fn stdout_has(&self, text: &str) {
+        assert!(self.stdout.contains(text), "stdout lacks {text:?}\n{self}");
+    }
+
+    /// Asserts that stderr holds `text`, showing the whole output when it does not.
+    #[track_caller]
+    pub fn stderr_has(&self, text: &str) {
+        assert!(self.stderr.contains(text), "stderr lacks {text:?}\n{self}");
+    }
 }
 
 impl std::fmt::Display for Output {
