@@ -14,7 +14,7 @@ use crate::aws::Aws;
 use crate::check;
 use crate::ci::github;
 use crate::ecs::{self, Revision};
-use crate::error::{Error, Location, Problem, Problems};
+use crate::error::{Error, Problem, Problems};
 use crate::inputs::{Command, Inputs, ReportFormat, Rollout};
 use crate::mask::{MIN_MASKED_LEN, Secret};
 use crate::output;
@@ -42,9 +42,19 @@ pub struct Report {
     pub containers: Vec<ContainerSummary>,
 }
 
+/// What a run leaves for the report.
+#[derive(Debug)]
+pub enum Done {
+    /// One definition's report.
+    One(Report),
+    /// A manifest's reports, one per service.
+    Many(Vec<Report>),
+    /// The command printed its own output (`check`, `policy`, `export`).
+    Own,
+}
+
 impl Report {
-    /// The report of a run whose output is its own (`export`, `check`, a manifest).
-    pub fn empty() -> Self {
+    fn empty() -> Self {
         Self {
             family: String::new(),
             revision: None,
@@ -86,7 +96,7 @@ impl ContainerSummary {
     }
 }
 
-pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
+pub async fn run(inputs: &Inputs) -> Result<Done, Error> {
     if inputs.ci.codebuild {
         info!(
             "on CodeBuild: CodeBuild masks only the secrets it injects itself; values this tool fetches are protected by its own redaction"
@@ -94,17 +104,14 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
     }
 
     if inputs.command == Command::Export {
-        return export(inputs).await;
+        return export(inputs).await.map(|()| Done::Own);
     }
     match (inputs.command, &inputs.manifest) {
         (Command::Deploy, Some(path)) => {
-            return deploy_many(inputs, path).await.map(|reports| {
-                crate::report::print_many(&reports, inputs);
-                Report::empty()
-            });
+            return deploy_many(inputs, path).await.map(Done::Many);
         }
         (Command::Check, Some(path)) => {
-            return check_many(inputs, path).await.map(|()| Report::empty());
+            return check_many(inputs, path).await.map(|()| Done::Own);
         }
         // The inputs refuse a manifest for the other commands.
         _ => {}
@@ -147,19 +154,18 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
     };
     match inputs.command {
         Command::Render => {
-            let target = inputs.output.as_deref().unwrap_or(Path::new("-"));
-            report.rendered = artifacts::write_rendered(&rendered, target)?;
-            write_pipeline_artifacts(inputs, &rendered)?;
+            // Every file staged before the first one is in place; stdout last.
+            let staged = stage_files(inputs, &rendered, &mut report)?;
+            if inputs.output.is_none() {
+                artifacts::print_rendered(&rendered)?;
+            }
+            commit_files(staged, &rendered, &report)?;
         }
         Command::Deploy => {
+            let aws = loaded(aws);
             if inputs.preflight && !inputs.dry_run {
                 preflight(inputs, &aws, &rendered, &mut check::Roles::default()).await?;
             }
-            // The files before the registration: a deploy that cannot write them registers nothing.
-            if let Some(target) = inputs.output.as_deref() {
-                report.rendered = artifacts::write_rendered(&rendered, target)?;
-            }
-            write_pipeline_artifacts(inputs, &rendered)?;
             // The newest change of anything referenced, for `redeploy-on-secret-change`.
             let last_change = slots
                 .iter()
@@ -180,17 +186,24 @@ pub async fn run(inputs: &Inputs) -> Result<Report, Error> {
                 &mut rendered,
                 last_change,
                 &mut report,
+                true,
             )
             .await?;
         }
-        Command::Check => check(inputs, &aws, &rendered).await?,
+        Command::Check => {
+            check(inputs, &loaded(aws), &rendered).await?;
+            return Ok(Done::Own);
+        }
         Command::Export => unreachable!("export returns before the template"),
         Command::Policy => {
-            let policies = policies(inputs, &aws, &rendered, &slots, &resolved).await;
-            output::write(output::Stream::Stdout, policies.as_bytes());
+            let policies = policies(inputs, &loaded(aws), &rendered, &slots, &resolved).await;
+            // Exact: ARNs and actions, no value (a redactor that knew a value as common as the
+            // Region would corrupt every ARN).
+            output::write_exact(output::Stream::Stdout, &policies);
+            return Ok(Done::Own);
         }
     }
-    Ok(report)
+    Ok(Done::One(report))
 }
 
 /// Each manifest entry with its loaded template and the range of its placeholders in the slots.
@@ -246,7 +259,7 @@ async fn resolve_all(
     inputs: &Inputs,
     slots: &[taskdef::Slot],
     read_values: bool,
-) -> Result<(Aws, HashMap<Reference, taskdef::Resolved>), Error> {
+) -> Result<(Option<Aws>, HashMap<Reference, taskdef::Resolved>), Error> {
     let protect = |secret: &Secret, label: &str| protect(inputs, secret, label);
     let mut resolved = resolve::resolve_local(
         slots,
@@ -254,14 +267,27 @@ async fn resolve_all(
         inputs.allow_plaintext_secrets,
         &protect,
     )?;
-    let aws = Aws::load(inputs.region.as_deref(), inputs.limits).await;
+    let remote = slots
+        .iter()
+        .flat_map(taskdef::Slot::references)
+        .any(|(reference, _, _)| !matches!(reference, Reference::Env { .. }));
+    // A render of `env` placeholders only needs no AWS at all, not even a Region.
+    if inputs.command == Command::Render && !remote {
+        return Ok((None, resolved));
+    }
+    let aws = Aws::load(inputs.region.as_deref(), inputs.limits).await?;
     let mode = resolve::Mode {
         decrypt: inputs.allow_plaintext_secrets && read_values,
         read_secret_values: read_values,
     };
     resolved.extend(resolve::resolve_remote(slots, &aws, mode, &protect).await?);
     resolve::refuse_plaintext(slots, &resolved, inputs.allow_plaintext_secrets)?;
-    Ok((aws, resolved))
+    Ok((Some(aws), resolved))
+}
+
+/// The AWS set-up of a command that always makes calls (every command but `render`).
+fn loaded(aws: Option<Aws>) -> Aws {
+    aws.expect("resolve_all loads AWS for every command but a render without AWS references")
 }
 
 /// `deploy` of a manifest: every template prepared and every reference resolved in one batched
@@ -272,6 +298,7 @@ async fn deploy_many(inputs: &Inputs, path: &Path) -> Result<Vec<Report>, Error>
     let entries = crate::manifest::load(path)?;
     let (prepared, all_slots) = prepare_many(inputs, &entries)?;
     let (aws, resolved) = resolve_all(inputs, &all_slots, true).await?;
+    let aws = loaded(aws);
 
     let client = aws.ecs();
     let mut ready = Vec::new();
@@ -316,7 +343,16 @@ async fn deploy_many(inputs: &Inputs, path: &Path) -> Result<Vec<Report>, Error>
             };
             report.changed = true;
             let target = target.as_ref().zip(before);
-            let result = deploy(inputs, target, aws, &mut rendered, last_change, &mut report).await;
+            let result = deploy(
+                inputs,
+                target,
+                aws,
+                &mut rendered,
+                last_change,
+                &mut report,
+                false,
+            )
+            .await;
             (report, result)
         });
     let outcomes: Vec<(Report, Result<(), Error>)> = futures_util::stream::iter(runs)
@@ -347,7 +383,7 @@ async fn deploy_many(inputs: &Inputs, path: &Path) -> Result<Vec<Report>, Error>
 }
 
 /// `export`: values as variables, to the destinations asked for; the report names them only.
-async fn export(inputs: &Inputs) -> Result<Report, Error> {
+async fn export(inputs: &Inputs) -> Result<(), Error> {
     let settings = &inputs.export;
     if settings.ids.iter().all(|l| l.trim().is_empty()) {
         return Err(Error::Usage("`export` needs `secret-ids`".to_owned()));
@@ -364,7 +400,7 @@ async fn export(inputs: &Inputs) -> Result<Report, Error> {
                 .to_owned(),
         ));
     }
-    let aws = Aws::load(inputs.region.as_deref(), inputs.limits).await;
+    let aws = Aws::load(inputs.region.as_deref(), inputs.limits).await?;
     let protect = |secret: &Secret, label: &str| protect(inputs, secret, label);
     let variables = crate::export::fetch(
         &aws,
@@ -378,12 +414,9 @@ async fn export(inputs: &Inputs) -> Result<Report, Error> {
         .iter()
         .map(|v| (v.name.clone(), v.value.expose()))
         .collect();
-    if let Some(path) = github_env {
-        github::set_values(path, &pairs).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })?;
-    }
+    // The env file staged first, GITHUB_ENV appended, then the file put in place: when that
+    // fails, GITHUB_ENV is cut back to what it was, and nothing of the run is left behind.
+    let mut staged = artifacts::Staged::default();
     if let Some(path) = &settings.env_file {
         let text = pairs.iter().fold(String::new(), |mut text, (name, value)| {
             text.push_str(name);
@@ -392,7 +425,23 @@ async fn export(inputs: &Inputs) -> Result<Report, Error> {
             text.push('\n');
             text
         });
-        artifacts::write_private(path, &text)?;
+        staged.file(path, text.as_bytes(), true)?;
+    }
+    let appended = match github_env {
+        Some(path) => Some((
+            path,
+            github::set_values(path, &pairs).map_err(|source| Error::Write {
+                path: path.clone(),
+                source,
+            })?,
+        )),
+        None => None,
+    };
+    if let Err(error) = staged.commit() {
+        if let Some((path, before)) = appended {
+            github::truncate(path, before);
+        }
+        return Err(error);
     }
     if settings.stdout {
         for (name, value) in &pairs {
@@ -410,17 +459,18 @@ async fn export(inputs: &Inputs) -> Result<Report, Error> {
         if names.len() == 1 { "" } else { "s" },
         names.join(", ")
     ));
-    Ok(Report::empty())
+    Ok(())
 }
 
 /// `check`: the report on stdout; an error when anything failed.
 async fn check(inputs: &Inputs, aws: &Aws, rendered: &Rendered) -> Result<(), Error> {
     let checked = check_one(inputs, aws, rendered, &mut check::Roles::default()).await;
-    let text = match inputs.report_format {
-        ReportFormat::Json => checked.json(),
-        _ => checked.text(),
-    };
-    output::write(output::Stream::Stdout, text.as_bytes());
+    // The JSON report is exact (machine-readable, and a check reports no value); the text report
+    // is read by people and redacted like the log.
+    match inputs.report_format {
+        ReportFormat::Json => output::write_exact(output::Stream::Stdout, &checked.json()),
+        _ => output::write(output::Stream::Stdout, checked.text().as_bytes()),
+    }
     check_outcome(checked.failed())
 }
 
@@ -460,6 +510,7 @@ async fn check_many(inputs: &Inputs, path: &Path) -> Result<(), Error> {
     let entries = crate::manifest::load(path)?;
     let (prepared, all_slots) = prepare_many(inputs, &entries)?;
     let (aws, resolved) = resolve_all(inputs, &all_slots, false).await?;
+    let aws = loaded(aws);
     // Every template valid before the first report: an invalid one stops the run, not half of it.
     let mut ready = Vec::new();
     for (entry, template, range) in prepared {
@@ -491,7 +542,7 @@ async fn check_many(inputs: &Inputs, path: &Path) -> Result<(), Error> {
     if inputs.report_format == ReportFormat::Json {
         let all = serde_json::json!({ "ok": failed == 0, "task-definitions": documents });
         let text = serde_json::to_string_pretty(&all).expect("JSON serialises") + "\n";
-        output::write(output::Stream::Stdout, text.as_bytes());
+        output::write_exact(output::Stream::Stdout, &text);
     }
     check_outcome(failed)
 }
@@ -551,6 +602,7 @@ async fn preflight(
 }
 
 /// Plan, then register unless nothing changed or this is a dry run.
+#[allow(clippy::too_many_arguments)] // reshaped with the command modules
 async fn deploy(
     inputs: &Inputs,
     target: Option<(&Rollout, rollout::Before)>,
@@ -558,6 +610,7 @@ async fn deploy(
     rendered: &mut Rendered,
     last_change: rollout::LastChange,
     report: &mut Report,
+    files: bool,
 ) -> Result<(), Error> {
     let client = aws.ecs();
     // The latest revision feeds the plan, skip-unchanged, kept tags and a lost-answer check.
@@ -585,8 +638,18 @@ async fn deploy(
             report.family
         ));
     }
+    // The files, as they will be registered, staged before the registration (a deploy that
+    // cannot write them registers nothing) and put in place only after it.
+    let staged = if files {
+        Some(stage_files(inputs, rendered, report)?)
+    } else {
+        None
+    };
     if inputs.dry_run {
         info!("dry run: registering nothing");
+        if let Some(staged) = staged {
+            commit_files(staged, rendered, report)?;
+        }
         return Ok(());
     }
     let reuse = !report.changed && inputs.skip_unchanged;
@@ -613,6 +676,14 @@ async fn deploy(
         revision
     };
     report.revision = Some(revision.clone());
+    if let Some(staged) = staged {
+        commit_files(staged, rendered, report).map_err(|e| {
+            Error::Aws(format!(
+                "{e}; the revision {} was registered, and the service was not updated",
+                revision.arn
+            ))
+        })?;
+    }
     if let Some((target, before)) = target {
         report.service = Some(target.service.clone());
         let execution_role = rendered
@@ -645,14 +716,41 @@ async fn deploy(
     Ok(())
 }
 
-fn write_pipeline_artifacts(inputs: &Inputs, rendered: &Rendered) -> Result<(), Error> {
-    artifacts::write_pipeline_artifacts(
+/// Stages the rendered file and the CodePipeline artifacts the inputs ask for.
+fn stage_files(
+    inputs: &Inputs,
+    rendered: &Rendered,
+    report: &mut Report,
+) -> Result<artifacts::Staged, Error> {
+    let mut staged = artifacts::Staged::default();
+    if let Some(target) = inputs.output.as_deref().filter(|t| *t != Path::new("-")) {
+        artifacts::stage_rendered(&mut staged, rendered, target)?;
+        report.rendered = Some(target.to_owned());
+    }
+    artifacts::stage_pipeline_artifacts(
+        &mut staged,
         rendered,
         inputs.image_definitions.as_deref(),
         inputs.codedeploy_artifacts.as_deref(),
         &inputs.container_names,
-    )
-    .map(drop)
+    )?;
+    Ok(staged)
+}
+
+/// Puts the staged files in place and says what they hold.
+fn commit_files(
+    staged: artifacts::Staged,
+    rendered: &Rendered,
+    report: &Report,
+) -> Result<(), Error> {
+    for path in staged.commit()? {
+        if Some(&path) == report.rendered.as_ref() {
+            artifacts::report_rendered(rendered, &path);
+        } else {
+            info!(file = %path.display(), "wrote CodePipeline artifact");
+        }
+    }
+    Ok(())
 }
 
 /// Prints the plan against the latest revision; returns whether anything changed (decided on
@@ -680,18 +778,37 @@ fn print_plan(latest: &ecs::Latest, rendered: &Rendered, family: &str) -> bool {
     true
 }
 
-/// Registers a fetched secret value with the redactor and, on GitHub, with the runner.
+/// Registers a fetched secret value with the redactor and, on GitHub, with the runner; warns,
+/// naming the reference and the JSON key (never the value), about parts too short to mask and
+/// parts so common that masking them masks ordinary text too.
 fn protect(inputs: &Inputs, secret: &Secret, label: &str) {
-    let forms = output::protect(secret);
-    if forms.is_empty() {
-        warn!(
-            reference = label,
-            "value is shorter than {MIN_MASKED_LEN} characters and cannot be masked in logs; ecs-secrets never prints it, but other steps might"
-        );
-        return;
-    }
+    let learnt = output::protect(secret);
     if inputs.ci.github.is_some() {
-        github::add_mask(&forms);
+        github::add_mask(&learnt.forms);
+    }
+    let part = |place: &str| {
+        if place.is_empty() {
+            format!("`{label}`")
+        } else {
+            format!("JSON key `{place}` of `{label}`")
+        }
+    };
+    for place in &learnt.short {
+        warn!(
+            "the value of {} is shorter than {MIN_MASKED_LEN} characters and cannot be masked in logs; ecs-secrets never prints it, but other steps might",
+            part(place)
+        );
+    }
+    let runner = if inputs.ci.github.is_some() {
+        "this run's log and, on GitHub, every later step's"
+    } else {
+        "this run's log"
+    };
+    for (place, why) in &learnt.common {
+        warn!(
+            "the value of {} is {why}: it is masked wherever that text appears in {runner}, so ordinary text shows as `***` too; the outputs are written exactly",
+            part(place)
+        );
     }
 }
 
@@ -700,21 +817,23 @@ fn check_shape(rendered: &Rendered, source: &Path) -> Result<(), Error> {
     match ecs::check_shape(&rendered.body) {
         Ok(unknown) => {
             for field in unknown {
-                warn!(field = %field, "field is not in this version's RegisterTaskDefinition model; it is sent to ECS as written");
+                warn!(field = %crate::error::visible(&field), "field is not in this version's RegisterTaskDefinition model; it is sent to ECS as written");
             }
             Ok(())
         }
-        Err((path, reason)) => Err(Error::Invalid {
-            problems: Problems(vec![Problem {
-                location: Location {
-                    source: source.display().to_string(),
-                    line: 0,
-                    column: 0,
-                    path,
-                },
-                reference: None,
-                reason: format!("does not match the RegisterTaskDefinition shape: {reason}"),
-            }]),
-        }),
+        Err((path, reason)) => {
+            let mut location = rendered.places.locate_field(&rendered.body, &path);
+            if location.source.is_empty() {
+                location.source = source.display().to_string();
+            }
+            location.path = path;
+            Err(Error::Invalid {
+                problems: Problems(vec![Problem {
+                    location,
+                    reference: None,
+                    reason: format!("does not match the RegisterTaskDefinition shape: {reason}"),
+                }]),
+            })
+        }
     }
 }

@@ -13,47 +13,94 @@ use crate::error::Error;
 use crate::output;
 use crate::taskdef::Rendered;
 
-/// Writes the rendered definition to `target` (`-` is stdout). A file that holds secret values
-/// is created 0600; stdout never receives secret values.
-pub fn write_rendered(rendered: &Rendered, target: &Path) -> Result<Option<PathBuf>, Error> {
-    let text = rendered.to_pretty_json();
-    if target == Path::new("-") {
-        if rendered.holds_secret_values() {
-            return Err(Error::Usage(
-                "the rendered task definition holds secret values (allow-plaintext-secrets); refusing to print it: write it to a file with `--output PATH`"
-                    .to_owned(),
-            ));
-        }
-        let redacted = output::redact(&text);
-        if redacted != text {
-            warn!(
-                "masked text that equals a secret value in the rendered definition on stdout; write it with `--output PATH` for the exact file"
-            );
-        }
-        output::write(output::Stream::Stdout, redacted.as_bytes());
-        return Ok(None);
-    }
-    let secret = rendered.holds_secret_values();
-    write_file(target, text.as_bytes(), secret).map_err(|source| Error::Write {
-        path: target.to_owned(),
-        source,
-    })?;
-    if secret {
-        warn!(
-            file = %target.display(),
-            fields = %rendered.secret_paths.iter().cloned().collect::<Vec<_>>().join(", "),
-            "wrote the rendered definition with secret values in plain text (allow-plaintext-secrets); the file is readable by its owner only (0600)"
-        );
-    } else {
-        info!(file = %target.display(), "wrote the rendered definition (references only)");
-    }
-    Ok(Some(target.to_owned()))
+/// Files written under temporary names in their own directories and moved into place together
+/// by [`Staged::commit`], once everything that can fail before them has passed; dropped
+/// uncommitted, they are removed. A path the user reads never holds a file of a run that failed
+/// before it could use it.
+#[derive(Debug, Default)]
+pub struct Staged {
+    /// Temporary file → its place.
+    files: Vec<(PathBuf, PathBuf)>,
+    /// Directories created for the files, removed again when nothing is committed.
+    directories: Vec<PathBuf>,
 }
 
-/// Writes through a temporary file in the same directory, renamed into place, so a reader never
-/// sees half a file and a secret-bearing file is never readable by others, even for a moment.
-fn write_file(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
+impl Staged {
+    /// Writes `bytes` for `path` (0600 when `private`), not yet at `path`.
+    pub fn file(&mut self, path: &Path, bytes: &[u8], private: bool) -> Result<(), Error> {
+        let temporary = temporary_name(path);
+        write_temporary(&temporary, bytes, private).map_err(|source| Error::Write {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.files.push((temporary, path.to_owned()));
+        Ok(())
+    }
+
+    /// Creates `directory` (and its parents) for files to come; removed again if nothing is
+    /// committed.
+    pub fn directory(&mut self, directory: &Path) -> Result<(), Error> {
+        let mut missing = Vec::new();
+        let mut at = Some(directory);
+        while let Some(dir) = at.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            missing.push(dir.to_owned());
+            at = dir.parent();
+        }
+        std::fs::create_dir_all(directory).map_err(|source| Error::Write {
+            path: directory.to_owned(),
+            source,
+        })?;
+        self.directories.extend(missing);
+        Ok(())
+    }
+
+    /// Moves every file into place. When a move fails (the disk changed under the run), the
+    /// error names what is in place and what is not.
+    pub fn commit(mut self) -> Result<Vec<PathBuf>, Error> {
+        let files = std::mem::take(&mut self.files);
+        self.directories.clear();
+        let mut done = Vec::new();
+        let mut pending = files.into_iter();
+        for (temporary, path) in pending.by_ref() {
+            if let Err(source) = std::fs::rename(&temporary, &path) {
+                let _ = std::fs::remove_file(&temporary);
+                for (rest, _) in pending {
+                    let _ = std::fs::remove_file(rest);
+                }
+                let written = if done.is_empty() {
+                    "none of the other files was written".to_owned()
+                } else {
+                    format!(
+                        "already written: {}",
+                        done.iter()
+                            .map(|p: &PathBuf| format!("`{}`", p.display()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                return Err(Error::Write {
+                    path: path.clone(),
+                    source: std::io::Error::other(format!("{source}; {written}")),
+                });
+            }
+            done.push(path);
+        }
+        Ok(done)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for (temporary, _) in &self.files {
+            let _ = std::fs::remove_file(temporary);
+        }
+        for directory in &self.directories {
+            let _ = std::fs::remove_dir(directory);
+        }
+    }
+}
+
+fn temporary_name(path: &Path) -> PathBuf {
     let directory = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -62,34 +109,74 @@ fn write_file(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
         || "rendered".to_owned(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let temporary = directory.join(format!(".{name}.{}.tmp", std::process::id()));
+    directory.join(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// Writes a new file (mode 0600 when private, else 0644), synced, so that the rename that puts
+/// it in place never exposes half a file or a secret-bearing file to others, even for a moment.
+fn write_temporary(temporary: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let _ = std::fs::remove_file(temporary);
     let mode = if private { 0o600 } else { 0o644 };
     let result = (|| {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(mode)
-            .open(&temporary)?;
+            .open(temporary)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
+        file.sync_all()
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
+        let _ = std::fs::remove_file(temporary);
     }
     result
 }
 
-/// Writes a file only its owner can read (values the user asked for).
-pub fn write_private(path: &Path, text: &str) -> Result<(), Error> {
-    write(path, text, true)
+/// Prints the rendered definition on stdout, for `render` without `output`. Stdout never
+/// receives secret values.
+pub fn print_rendered(rendered: &Rendered) -> Result<(), Error> {
+    if rendered.holds_secret_values() {
+        return Err(Error::Usage(
+            "the rendered task definition holds secret values (allow-plaintext-secrets); refusing to print it: write it to a file with `--output PATH`"
+                .to_owned(),
+        ));
+    }
+    let text = rendered.to_pretty_json();
+    let redacted = output::redact(&text);
+    if redacted != text {
+        warn!(
+            "masked text that equals a secret value in the rendered definition on stdout; write it with `--output PATH` for the exact file"
+        );
+    }
+    output::write(output::Stream::Stdout, redacted.as_bytes());
+    Ok(())
 }
 
-fn write(path: &Path, text: &str, private: bool) -> Result<(), Error> {
-    write_file(path, text.as_bytes(), private).map_err(|source| Error::Write {
-        path: path.to_owned(),
-        source,
-    })
+/// Stages the rendered definition for `target`; a file that holds secret values is 0600.
+pub fn stage_rendered(
+    staged: &mut Staged,
+    rendered: &Rendered,
+    target: &Path,
+) -> Result<(), Error> {
+    staged.file(
+        target,
+        rendered.to_pretty_json().as_bytes(),
+        rendered.holds_secret_values(),
+    )
+}
+
+/// Says what a committed rendered file holds.
+pub fn report_rendered(rendered: &Rendered, target: &Path) {
+    if rendered.holds_secret_values() {
+        warn!(
+            file = %target.display(),
+            fields = %rendered.secret_paths.iter().cloned().collect::<Vec<_>>().join(", "),
+            "wrote the rendered definition with secret values in plain text (allow-plaintext-secrets); the file is readable by its owner only (0600)"
+        );
+    } else {
+        info!(file = %target.display(), "wrote the rendered definition (references only)");
+    }
 }
 
 /// `imagedefinitions.json`: each container's name and image.
@@ -134,42 +221,33 @@ fn containers(rendered: &Rendered) -> impl Iterator<Item = &serde_json::Map<Stri
     crate::taskdef::containers(&rendered.body)
 }
 
-/// Writes the CodePipeline artifacts the inputs ask for; returns the paths written.
-pub fn write_pipeline_artifacts(
+/// Stages the CodePipeline artifacts the inputs ask for.
+pub fn stage_pipeline_artifacts(
+    staged: &mut Staged,
     rendered: &Rendered,
     image_definitions_path: Option<&Path>,
     codedeploy_directory: Option<&Path>,
     container_names: &[String],
-) -> Result<Vec<PathBuf>, Error> {
-    let mut written = Vec::new();
+) -> Result<(), Error> {
+    // An image could only hold a secret value by opt-in; then the files are private too.
+    let private = rendered.holds_secret_values();
     if let Some(path) = image_definitions_path {
-        // An image could only hold a secret value by opt-in; then the file is private too.
-        write(
-            path,
-            &image_definitions(rendered),
-            rendered.holds_secret_values(),
-        )?;
-        written.push(path.to_owned());
+        staged.file(path, image_definitions(rendered).as_bytes(), private)?;
     }
     if let Some(directory) = codedeploy_directory {
-        std::fs::create_dir_all(directory).map_err(|source| Error::Write {
-            path: directory.to_owned(),
-            source,
-        })?;
-        let taskdef = directory.join("taskdef.json");
-        write(
-            &taskdef,
-            &rendered.to_pretty_json(),
-            rendered.holds_secret_values(),
+        staged.directory(directory)?;
+        staged.file(
+            &directory.join("taskdef.json"),
+            rendered.to_pretty_json().as_bytes(),
+            private,
         )?;
-        let appspec_path = directory.join("appspec.yaml");
-        write(&appspec_path, &appspec(rendered, container_names), false)?;
-        written.extend([taskdef, appspec_path]);
+        staged.file(
+            &directory.join("appspec.yaml"),
+            appspec(rendered, container_names).as_bytes(),
+            false,
+        )?;
     }
-    for path in &written {
-        info!(file = %path.display(), "wrote CodePipeline artifact");
-    }
-    Ok(written)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -213,5 +291,49 @@ mod tests {
             yaml["Resources"][0]["TargetService"]["Type"],
             "AWS::ECS::Service"
         );
+    }
+}
+
+#[cfg(test)]
+mod staging {
+    use super::*;
+
+    #[test]
+    fn staged_files_appear_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.json");
+        let nested = dir.path().join("out/deeper");
+        let mut staged = Staged::default();
+        staged.file(&a, b"{}", false).unwrap();
+        staged.directory(&nested).unwrap();
+        staged.file(&nested.join("b.json"), b"{}", true).unwrap();
+        assert!(!a.exists());
+        drop(staged);
+        assert!(!a.exists());
+        assert!(
+            !dir.path().join("out").exists(),
+            "created directories go too"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "no temporary left"
+        );
+
+        let mut staged = Staged::default();
+        staged.file(&a, b"{}", false).unwrap();
+        staged.directory(&nested).unwrap();
+        staged.file(&nested.join("b.json"), b"{}", true).unwrap();
+        let done = staged.commit().unwrap();
+        assert_eq!(done.len(), 2);
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "{}");
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_staged_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no/such/dir/a.json");
+        let err = Staged::default().file(&missing, b"{}", false).unwrap_err();
+        assert!(err.to_string().contains("no/such/dir/a.json"), "{err}");
     }
 }

@@ -28,7 +28,9 @@ impl Aws {
     /// container and instance credentials), with `region` overriding the Region. Every call
     /// retries throttling, 5xx answers and lost connections (standard mode: capped exponential
     /// backoff with jitter) up to `max_attempts`, and ends after `timeout`, retries included.
-    pub async fn load(region: Option<&str>, limits: Limits) -> Self {
+    ///
+    /// No Region anywhere is a usage error, before any call (each call would fail on its own).
+    pub async fn load(region: Option<&str>, limits: Limits) -> Result<Self, crate::error::Error> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(
                 RetryConfig::standard()
@@ -46,11 +48,31 @@ impl Aws {
         if let Some(region) = region {
             loader = loader.region(Region::new(region.to_owned()));
         }
-        Self {
-            config: loader.load().await,
+        let config = loader.load().await;
+        match config.region().map(|r| r.as_ref().trim()) {
+            None | Some("") => {
+                return Err(crate::error::Error::Usage(
+                    "no AWS Region is configured: set the `region` input (`--region`), `AWS_REGION` (or `AWS_DEFAULT_REGION`), or a profile's `region`"
+                        .to_owned(),
+                ));
+            }
+            Some(region)
+                if !region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+            {
+                return Err(crate::error::Error::Usage(format!(
+                    "`{}` is not an AWS Region name (like `us-east-1`)",
+                    crate::error::visible(region)
+                )));
+            }
+            Some(_) => {}
+        }
+        Ok(Self {
+            config,
             limits,
             sent: tokio::sync::Mutex::new(VecDeque::new()),
-        }
+        })
     }
 
     /// Waits until a request fits under `max-requests-per-second`: at most that many requests in

@@ -48,19 +48,22 @@ fn codec() -> JsonCodec {
     JsonCodec::new(JsonCodecSettings::builder().use_json_name(false).build())
 }
 
-fn fits_model(body: &Value) -> Result<RegisterTaskDefinitionInput, String> {
-    let bytes = serde_json::to_vec(body).expect("a JSON value serialises");
-    let mut deserializer = codec().create_deserializer(&bytes);
-    RegisterTaskDefinitionInput::deserialize(&mut deserializer).map_err(|e| e.to_string())
+/// Reads `bytes` with the SDK's RegisterTaskDefinition model; on a type error, the byte offset
+/// where the reader stopped and the reason.
+fn fits_model(bytes: &[u8]) -> Result<RegisterTaskDefinitionInput, (usize, String)> {
+    let mut deserializer = codec().create_deserializer(bytes);
+    RegisterTaskDefinitionInput::deserialize(&mut deserializer)
+        .map_err(|e| (deserializer.position(), e.to_string()))
 }
 
 /// Checks a definition against the `RegisterTaskDefinition` model of our SDK. Returns the paths of
 /// fields the model does not know (they are still sent), or the path and reason of a type error.
 pub fn check_shape(body: &Map<String, Value>) -> Result<Vec<String>, (String, String)> {
     let document = Value::Object(body.clone());
-    let input = match fits_model(&document) {
+    let bytes = serde_json::to_vec(&document).expect("a JSON value serialises");
+    let input = match fits_model(&bytes) {
         Ok(input) => input,
-        Err(reason) => return Err((locate_type_error(&document), reason)),
+        Err((offset, reason)) => return Err((path_at(&document, offset), reason)),
     };
     let mut serializer = codec().create_serializer();
     serializer
@@ -72,56 +75,59 @@ pub fn check_shape(body: &Map<String, Value>) -> Result<Vec<String>, (String, St
     Ok(unknown)
 }
 
-/// Narrows a type error down to the deepest field that still fails on its own.
-fn locate_type_error(document: &Value) -> String {
-    let mut focus = document.clone();
-    let mut pointer = String::new();
+/// The path of the value at byte `offset` of `document`'s compact JSON: the value that starts
+/// there, or the object or list that ends there (a member missing from it), or the innermost
+/// one around it.
+fn path_at(document: &Value, offset: usize) -> String {
+    fn len(value: &Value) -> usize {
+        serde_json::to_vec(value).map_or(0, |v| v.len())
+    }
+    let mut node = document;
+    let mut start = 0;
     let mut path = String::new();
     loop {
-        let node = focus.pointer(&pointer).cloned().unwrap_or(Value::Null);
-        let children: Vec<(String, String, Value)> = match &node {
-            Value::Object(map) => map
-                .iter()
-                .map(|(k, v)| {
-                    let mut only = Map::new();
-                    only.insert(k.clone(), v.clone());
-                    let step = k.replace('~', "~0").replace('/', "~1");
-                    let label = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!(".{k}")
-                    };
-                    (step, label, Value::Object(only))
-                })
-                .collect(),
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    (
-                        "0".to_owned(),
-                        format!("[{i}]"),
-                        Value::Array(vec![v.clone()]),
-                    )
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let narrower = children.into_iter().find_map(|(step, label, only)| {
-            let mut candidate = focus.clone();
-            *candidate.pointer_mut(&pointer)? = only;
-            fits_model(&candidate)
-                .is_err()
-                .then_some((candidate, step, label))
-        });
-        match narrower {
-            Some((candidate, step, label)) => {
-                focus = candidate;
-                pointer = format!("{pointer}/{step}");
-                path.push_str(&label);
+        let children: Vec<(String, &Value, usize)> = match node {
+            Value::Object(map) => {
+                let mut at = start + 1;
+                map.iter()
+                    .map(|(key, value)| {
+                        at += len(&Value::String(key.clone())) + 1;
+                        let child = (key.clone(), value, at);
+                        at += len(value) + 1;
+                        child
+                    })
+                    .collect()
             }
-            None => return path,
+            Value::Array(items) => {
+                let mut at = start + 1;
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, value)| {
+                        let child = (format!("[{i}]"), value, at);
+                        at += len(value) + 1;
+                        child
+                    })
+                    .collect()
+            }
+            _ => return path,
+        };
+        let inside = children.into_iter().find(|(_, value, child_start)| {
+            *child_start <= offset && offset <= child_start + len(value)
+        });
+        let Some((step, value, child_start)) = inside else {
+            return path;
+        };
+        if !path.is_empty() && !step.starts_with('[') {
+            path.push('.');
         }
+        path.push_str(&step);
+        // The value starts here (a wrong type), or it ends here (a member missing from it).
+        if offset == child_start || offset == child_start + len(value) {
+            return path;
+        }
+        node = value;
+        start = child_start;
     }
 }
 
@@ -514,5 +520,27 @@ mod tests {
             reason.contains("type mismatch") || reason.contains("expected"),
             "{reason}"
         );
+    }
+
+    #[test]
+    fn type_errors_point_at_the_field_that_is_wrong_not_a_neighbour() {
+        let cases = [
+            (
+                r#"{"family":"f","containerDefinitions":[{"name":"a","image":"i","logConfiguration":{"logDriver":"awslogs","options":{"Name":"x"},"secretOptions":{"name":"k","valueFrom":"v"}}}]}"#,
+                "containerDefinitions[0].logConfiguration.secretOptions",
+            ),
+            (
+                r#"{"family":"f","containerDefinitions":[{"name":"a","image":"i","logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"g","awslogs-create-group":true}}}]}"#,
+                "containerDefinitions[0].logConfiguration.options.awslogs-create-group",
+            ),
+            (
+                r#"{"family":"f","containerDefinitions":[{"name":"a","image":"i","ulimits":[{"name":"nofile","softLimit":1024,"hardLimit":"lots"}]}]}"#,
+                "containerDefinitions[0].ulimits[0].hardLimit",
+            ),
+        ];
+        for (json, expected) in cases {
+            let (path, reason) = check_shape(&body(json)).unwrap_err();
+            assert_eq!(path, expected, "{reason}");
+        }
     }
 }

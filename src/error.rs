@@ -2,8 +2,26 @@
 //!
 //! Messages name things (files, lines, references, fields), never values.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
+
+/// Text from the user's files, fit for one line of a message: control characters (a line break
+/// in a JSON key, say) are shown escaped, so a message line cannot be split by what it quotes.
+pub fn visible(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// Where a reference or a problem sits: a file position, or a line of an input.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,7 +42,7 @@ impl fmt::Display for Location {
             f.write_str(&self.source)?;
         }
         if !self.path.is_empty() {
-            write!(f, " ({})", self.path)?;
+            write!(f, " ({})", visible(&self.path))?;
         }
         Ok(())
     }
@@ -43,7 +61,7 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.location)?;
         if let Some(reference) = &self.reference {
-            write!(f, "`{reference}`: ")?;
+            write!(f, "`{}`: ", visible(reference))?;
         }
         f.write_str(&self.reason)
     }
@@ -62,6 +80,19 @@ impl fmt::Display for Problems {
             write!(f, "  {problem}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_text_cannot_break_a_line() {
+        assert_eq!(visible("a\n::stop-commands::x"), "a\\n::stop-commands::x");
+        assert_eq!(visible("tab\there \"q\" é\\"), "tab\\there \"q\" é\\");
+        assert_eq!(visible("bell\u{7}"), "bell\\u{7}");
+        assert_eq!(visible("plain"), "plain");
     }
 }
 

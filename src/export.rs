@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
 
 use crate::aws::{self, Aws};
+use crate::document;
 use crate::error::Error;
 use crate::mask::Secret;
 use crate::reference::{Arn, Parameter, SecretId};
@@ -107,28 +108,31 @@ pub struct Variable {
 /// JSON text.
 fn flatten(
     prefix: &str,
-    value: &serde_json::Value,
+    parsed: &document::Parsed,
+    pointer: &str,
     casing: Casing,
     source: &str,
     out: &mut Vec<Variable>,
 ) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (key, child) in map {
-                let name = format!("{prefix}_{}", variable_name(key, casing));
-                flatten(&name, child, casing, &format!("{source} → {key}"), out);
-            }
+    if let Some(serde_json::Value::Object(map)) = parsed.value.pointer(pointer) {
+        for key in map.keys() {
+            let name = format!("{prefix}_{}", variable_name(key, casing));
+            let child = format!("{pointer}/{}", document::pointer_token(key));
+            flatten(
+                &name,
+                parsed,
+                &child,
+                casing,
+                &format!("{source} → {key}"),
+                out,
+            );
         }
-        serde_json::Value::String(text) => out.push(Variable {
+    } else if let Some(text) = parsed.text_at(pointer) {
+        out.push(Variable {
             name: prefix.to_owned(),
-            value: Secret::new(text.clone()),
+            value: Secret::new(text),
             source: source.to_owned(),
-        }),
-        other => out.push(Variable {
-            name: prefix.to_owned(),
-            value: Secret::new(other.to_string()),
-            source: source.to_owned(),
-        }),
+        });
     }
 }
 
@@ -281,18 +285,18 @@ fn secret_name(id: &SecretId) -> &str {
 }
 
 fn json_key(value: &Secret, key: &str, line: &str) -> Result<Secret, Error> {
-    let document: serde_json::Value = serde_json::from_str(value.expose()).map_err(|_| {
-        Error::Aws(format!(
-            "`{line}`: the secret is not JSON, so it has no key `{key}`"
-        ))
-    })?;
-    match document.get(key) {
-        Some(serde_json::Value::String(text)) => Ok(Secret::new(text.clone())),
-        Some(other) => Ok(Secret::new(other.to_string())),
-        None => Err(Error::Aws(format!(
-            "`{line}`: the secret has no JSON key `{key}`"
-        ))),
-    }
+    let parsed = document::json(value.expose())
+        .ok()
+        .filter(|p| p.value.is_object())
+        .ok_or_else(|| {
+            Error::Aws(format!(
+                "`{line}`: the secret is not JSON, so it has no key `{key}`"
+            ))
+        })?;
+    parsed
+        .text_at(&format!("/{}", document::pointer_token(key)))
+        .map(Secret::new)
+        .ok_or_else(|| Error::Aws(format!("`{line}`: the secret has no JSON key `{key}`")))
 }
 
 /// Names every value, in entry order.
@@ -318,9 +322,9 @@ fn name(
             Some(key) => json_key(value, key, line)?,
             None => value.clone(),
         };
-        match serde_json::from_str::<serde_json::Value>(value.expose()) {
-            Ok(document @ serde_json::Value::Object(_)) if parse_json => {
-                flatten(&base, &document, casing, line, &mut variables);
+        match document::json(value.expose()) {
+            Ok(parsed) if parse_json && parsed.value.is_object() => {
+                flatten(&base, &parsed, "", casing, line, &mut variables);
             }
             _ => variables.push(Variable {
                 name: base,
@@ -534,8 +538,8 @@ mod tests {
             Some("X_rm__rf___Y")
         );
         let mut out = Vec::new();
-        let doc: serde_json::Value = serde_json::from_str(r#"{"a-b":"1","a_b":"2"}"#).unwrap();
-        flatten("S", &doc, Casing::Uppercase, "line", &mut out);
+        let doc = document::json(r#"{"a-b":"1","a_b":"2"}"#).unwrap();
+        flatten("S", &doc, "", Casing::Uppercase, "line", &mut out);
         let err = refuse_clashes(&mut out).unwrap_err().to_string();
         assert!(
             err.contains("`S_A_B` comes from both `line → a-b` and `line → a_b`"),
@@ -546,10 +550,11 @@ mod tests {
     #[test]
     fn json_secrets_flatten_to_name_key_subkey() {
         let mut out = Vec::new();
-        let doc: serde_json::Value =
-            serde_json::from_str(r#"{"api_user":"x","config":{"active":true,"db-port":5432}}"#)
-                .unwrap();
-        flatten("TEST_SECRET", &doc, Casing::Uppercase, "l", &mut out);
+        let doc = document::json(
+            r#"{"api_user":"x","config":{"active":true,"db-port":5432,"ratio":1.10,"big":1e3}}"#,
+        )
+        .unwrap();
+        flatten("TEST_SECRET", &doc, "", Casing::Uppercase, "l", &mut out);
         let pairs: Vec<(String, String)> = out
             .iter()
             .map(|v| (v.name.clone(), v.value.expose().to_owned()))
@@ -560,6 +565,8 @@ mod tests {
                 ("TEST_SECRET_API_USER".into(), "x".into()),
                 ("TEST_SECRET_CONFIG_ACTIVE".into(), "true".into()),
                 ("TEST_SECRET_CONFIG_DB_PORT".into(), "5432".into()),
+                ("TEST_SECRET_CONFIG_RATIO".into(), "1.10".into()),
+                ("TEST_SECRET_CONFIG_BIG".into(), "1e3".into()),
             ]
         );
     }

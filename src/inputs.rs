@@ -31,230 +31,423 @@ pub enum Kind {
 pub struct InputSpec {
     pub name: &'static str,
     pub kind: Kind,
+    /// The commands that use it: a flag for another command is a usage error; the same input
+    /// from the environment is ignored (GitHub sets every input of an action).
+    pub commands: &'static [Command],
+    /// For numbers: the values accepted.
+    pub range: Option<Range>,
     pub default: Option<&'static str>,
     pub description: &'static str,
 }
+
+/// The values a numeric input accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    pub min: f64,
+    pub max: f64,
+    /// Whole numbers only.
+    pub whole: bool,
+    pub unit: &'static str,
+}
+
+impl InputSpec {
+    /// The commands it applies to, for the docs: `all`, or `deploy, policy`.
+    pub fn applies_to(&self) -> String {
+        if self.commands.len() == ALL.len() {
+            return "all".to_owned();
+        }
+        self.commands
+            .iter()
+            .map(|c| c.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The description, with the range of a number.
+    pub fn full_description(&self) -> String {
+        match &self.range {
+            Some(range) => format!("{} Accepts {}.", self.description, range.describe()),
+            None => self.description.to_owned(),
+        }
+    }
+}
+
+impl Range {
+    /// `1 to 20`, `0.01 to 300 seconds`, `a whole number from 1 to 20`.
+    pub fn describe(&self) -> String {
+        let unit = if self.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", self.unit)
+        };
+        if self.whole {
+            format!("a whole number from {} to {}{unit}", self.min, self.max)
+        } else {
+            format!("from {} to {}{unit}", self.min, self.max)
+        }
+    }
+
+    fn admits(&self, n: f64) -> bool {
+        n.is_finite() && n >= self.min && n <= self.max && (!self.whole || n.fract() == 0.0)
+    }
+}
+
+const ALL: &[Command] = &[
+    Command::Render,
+    Command::Deploy,
+    Command::Check,
+    Command::Policy,
+    Command::Export,
+];
+const TEMPLATE: &[Command] = &[
+    Command::Render,
+    Command::Deploy,
+    Command::Check,
+    Command::Policy,
+];
+const MANY: &[Command] = &[Command::Deploy, Command::Check];
+const FILES: &[Command] = &[Command::Render, Command::Deploy];
+const REPORTS: &[Command] = &[Command::Render, Command::Deploy, Command::Check];
+const DEPLOY: &[Command] = &[Command::Deploy];
+const CHECK: &[Command] = &[Command::Check];
+const PREFLIGHT: &[Command] = &[Command::Deploy, Command::Policy];
+const SERVICE: &[Command] = &[Command::Deploy, Command::Policy];
+const EXPORT: &[Command] = &[Command::Export];
 
 pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "task-definition",
         kind: Kind::Text,
+        commands: TEMPLATE,
+        range: None,
         default: None,
         description: "Path of the task-definition template: JSON or YAML, in the RegisterTaskDefinition shape or the `describe-task-definition` output. Required.",
     },
     InputSpec {
         name: "manifest",
         kind: Kind::Text,
+        commands: MANY,
+        range: None,
         default: None,
         description: "`deploy` (or `check`) of many services in one run: a YAML or JSON file listing `services:` entries, each with `task-definition` and optionally `service`, `cluster` and `image`. References of all of them are resolved in one batched pass.",
     },
     InputSpec {
         name: "image",
         kind: Kind::List,
+        commands: TEMPLATE,
+        range: None,
         default: None,
         description: "Image to set, `container=uri` (repeatable, one per line); a bare `uri` applies to `container-name`, or to the only container.",
     },
     InputSpec {
         name: "container-name",
         kind: Kind::List,
+        commands: TEMPLATE,
+        range: None,
         default: None,
         description: "Container(s) that a bare `image`, `environment-variables` and `secrets` apply to; defaults to the only container.",
     },
     InputSpec {
         name: "environment-variables",
         kind: Kind::Lines,
+        commands: TEMPLATE,
+        range: None,
         default: None,
         description: "`NAME=value` lines merged into the containers' `environment` by name (placeholders allowed).",
     },
     InputSpec {
         name: "secrets",
         kind: Kind::Lines,
+        commands: TEMPLATE,
+        range: None,
         default: None,
         description: "`NAME=valueFrom` lines merged into the containers' `secrets` by name, e.g. `DB_PASSWORD={{secretsmanager-arn:prod/db:password}}`.",
     },
     InputSpec {
         name: "allow-plaintext-secrets",
         kind: Kind::Bool,
+        commands: TEMPLATE,
+        range: None,
         default: Some("false"),
         description: "Allow secret values (Secrets Manager, SecureString) to land in plain text in the task definition. Off: only `-arn` references are accepted for secrets.",
     },
     InputSpec {
         name: "skip-unchanged",
         kind: Kind::Bool,
+        commands: DEPLOY,
+        range: None,
         default: Some("true"),
         description: "Register nothing when the rendered definition equals the family's latest ACTIVE revision; report that revision.",
     },
     InputSpec {
         name: "output",
         kind: Kind::Text,
+        commands: FILES,
+        range: None,
         default: None,
         description: "Where to write the rendered task definition (`-` for stdout). `render` writes to stdout by default.",
     },
     InputSpec {
         name: "report-format",
         kind: Kind::Text,
+        commands: REPORTS,
+        range: None,
         default: Some("lines"),
         description: "How the report is printed on stdout: `lines` (`key=value`), `shell` (`export TASK_DEFINITION_ARN='…'` lines to `eval` or source, e.g. for CodeBuild `exported-variables`) or `json`.",
     },
     InputSpec {
         name: "max-attempts",
         kind: Kind::Text,
+        commands: ALL,
+        range: Some(Range {
+            min: 1.0,
+            max: 20.0,
+            whole: true,
+            unit: "",
+        }),
         default: Some("5"),
         description: "Attempts per AWS call: throttling, 5xx answers and lost connections are retried with capped exponential backoff and jitter; access denied, validation and not-found never are.",
     },
     InputSpec {
         name: "aws-timeout",
         kind: Kind::Text,
+        commands: ALL,
+        range: Some(Range {
+            min: 1.0,
+            max: 3600.0,
+            whole: false,
+            unit: "seconds",
+        }),
         default: Some("60"),
         description: "Seconds one AWS call may take, retries included, before the run fails with a clear error.",
     },
     InputSpec {
         name: "max-concurrency",
         kind: Kind::Text,
+        commands: ALL,
+        range: Some(Range {
+            min: 1.0,
+            max: 256.0,
+            whole: true,
+            unit: "",
+        }),
         default: Some("8"),
         description: "AWS calls in flight at once while resolving references.",
     },
     InputSpec {
         name: "max-requests-per-second",
         kind: Kind::Text,
+        commands: ALL,
+        range: Some(Range {
+            min: 0.1,
+            max: 10000.0,
+            whole: false,
+            unit: "",
+        }),
         default: Some("20"),
         description: "Rate bound for Parameter Store calls, in any one-second window (its default quota is 40 a second, shared by the whole account and Region). Secrets Manager's quotas are far higher: its calls are bounded by `max-concurrency` only.",
     },
     InputSpec {
         name: "region",
         kind: Kind::Text,
+        commands: ALL,
+        range: None,
         default: None,
         description: "AWS Region; defaults to the SDK's (`AWS_REGION`, profile). References by ARN use their own Region.",
     },
     InputSpec {
         name: "plan",
         kind: Kind::Bool,
+        commands: DEPLOY,
+        range: None,
         default: Some("true"),
         description: "Read the family's latest revision to print the plan (a diff). Off, with `skip-unchanged` off too, `deploy` makes no call but the registration.",
     },
     InputSpec {
         name: "read-values",
         kind: Kind::Bool,
+        commands: CHECK,
+        range: None,
         default: Some("false"),
         description: "`check`: also read secret values (with this run's credentials, masked) to check the JSON keys that `valueFrom` names.",
     },
     InputSpec {
         name: "preflight",
         kind: Kind::Bool,
+        commands: PREFLIGHT,
+        range: None,
         default: Some("false"),
         description: "Before registering, run `check` (the execution role can read every secret) and register nothing when it fails.",
     },
     InputSpec {
         name: "dry-run",
         kind: Kind::Bool,
+        commands: DEPLOY,
+        range: None,
         default: Some("false"),
         description: "Resolve, render, validate and print the plan, but register nothing.",
     },
     InputSpec {
         name: "tags",
         kind: Kind::Lines,
+        commands: FILES,
+        range: None,
         default: None,
         description: "`key=value` lines added to the task definition's tags; the previous revision's tags are kept.",
     },
     InputSpec {
         name: "keep-revisions",
         kind: Kind::Text,
+        commands: SERVICE,
+        range: Some(Range {
+            min: 1.0,
+            max: 1000.0,
+            whole: true,
+            unit: "",
+        }),
         default: None,
         description: "After registering, deregister ACTIVE revisions of the family beyond the newest N, never one a service of `cluster` runs.",
     },
     InputSpec {
         name: "image-definitions",
         kind: Kind::Text,
+        commands: FILES,
+        range: None,
         default: None,
         description: "Write `imagedefinitions.json` (`[{\"name\", \"imageUri\"}]`) for the CodePipeline ECS standard deploy action to this path.",
     },
     InputSpec {
         name: "codedeploy-artifacts",
         kind: Kind::Text,
+        commands: FILES,
+        range: None,
         default: None,
         description: "Write `taskdef.json` and `appspec.yaml` (`<TASK_DEFINITION>`) for the CodePipeline CodeDeployToECS action into this directory.",
     },
     InputSpec {
         name: "secret-ids",
         kind: Kind::Lines,
+        commands: EXPORT,
+        range: None,
         default: None,
         description: "`export`: one `[ALIAS,]ID` a line: a secret name or ARN (`:json-key:version-stage:version-id` allowed), a prefix `name*`, a parameter `/name` or `ssm:name` (`:version`/`:label` allowed), or a parameter path `/path/` (recursive).",
     },
     InputSpec {
         name: "name-transformation",
         kind: Kind::Text,
+        commands: EXPORT,
+        range: None,
         default: Some("uppercase"),
         description: "`export`: variable names `uppercase`, `lowercase` or `none`; characters outside `[A-Za-z0-9_]` become `_`, a leading digit gets a `_` prefix.",
     },
     InputSpec {
         name: "parse-json-secrets",
         kind: Kind::Bool,
+        commands: EXPORT,
+        range: None,
         default: Some("false"),
         description: "`export`: flatten JSON secrets into `NAME_KEY_SUBKEY` variables (non-string leaves as their JSON text).",
     },
     InputSpec {
         name: "env-file",
         kind: Kind::Text,
+        commands: EXPORT,
+        range: None,
         default: None,
         description: "`export`: write `NAME='value'` lines to this file (mode 0600), to source in CodeBuild or any CI.",
     },
     InputSpec {
         name: "export-to-github-env",
         kind: Kind::Bool,
+        commands: EXPORT,
+        range: None,
         default: Some("true"),
         description: "`export` on GitHub: set the variables for later steps through `GITHUB_ENV` (each value masked first).",
     },
     InputSpec {
         name: "export-to-stdout",
         kind: Kind::Bool,
+        commands: EXPORT,
+        range: None,
         default: Some("false"),
         description: "`export`: print `export NAME='value'` lines on stdout, values in clear. Only when you mean it.",
     },
     InputSpec {
         name: "cluster",
         kind: Kind::Text,
+        commands: SERVICE,
+        range: None,
         default: Some("default"),
         description: "ECS cluster of `service`.",
     },
     InputSpec {
         name: "service",
         kind: Kind::Text,
+        commands: SERVICE,
+        range: None,
         default: None,
         description: "ECS service to update to the new revision (checked before anything is registered); none: register only.",
     },
     InputSpec {
         name: "desired-count",
         kind: Kind::Text,
+        commands: DEPLOY,
+        range: Some(Range {
+            min: 0.0,
+            max: 5000.0,
+            whole: true,
+            unit: "",
+        }),
         default: None,
         description: "Desired task count to set on the service; unset keeps the service's own.",
     },
     InputSpec {
         name: "force-new-deployment",
         kind: Kind::Bool,
+        commands: DEPLOY,
+        range: None,
         default: Some("false"),
         description: "Start a new deployment even when the service already runs the revision (picks up rotated secrets).",
     },
     InputSpec {
         name: "redeploy-on-secret-change",
         kind: Kind::Bool,
+        commands: DEPLOY,
+        range: None,
         default: Some("false"),
         description: "When the definition is unchanged but a referenced secret or parameter changed after the running deployment started, force a new deployment so tasks read the new value.",
     },
     InputSpec {
         name: "wait-for-service-stability",
         kind: Kind::Bool,
+        commands: DEPLOY,
+        range: None,
         default: Some("true"),
         description: "Wait until the new deployment is complete, and fail with the reason when it is rolled back, fails or times out.",
     },
     InputSpec {
         name: "wait-for-minutes",
         kind: Kind::Text,
+        commands: DEPLOY,
+        range: Some(Range {
+            min: 0.001,
+            max: 1440.0,
+            whole: false,
+            unit: "minutes",
+        }),
         default: Some("30"),
         description: "How long to wait for the roll-out, in minutes.",
     },
     InputSpec {
         name: "poll-interval",
         kind: Kind::Text,
+        commands: DEPLOY,
+        range: Some(Range {
+            min: 0.01,
+            max: 300.0,
+            whole: false,
+            unit: "seconds",
+        }),
         default: Some("10"),
         description: "Seconds between polls of the service while waiting.",
     },
@@ -479,8 +672,11 @@ fn command_line() -> clap::Command {
         ),
     ] {
         let mut sub = clap::Command::new(name).about(about);
+        let command = Command::named(name).expect("every subcommand is a command");
         for spec in INPUTS {
-            sub = sub.arg(flag(spec));
+            // Every flag is known to every subcommand, so that one given to a command that does
+            // not use it gets a message naming the commands that do; help shows only its own.
+            sub = sub.arg(flag(spec).hide(!spec.commands.contains(&command)));
         }
         subcommands.push(sub);
     }
@@ -510,7 +706,9 @@ fn command_line() -> clap::Command {
 }
 
 fn flag(spec: &InputSpec) -> Arg {
-    let arg = Arg::new(spec.name).long(spec.name).help(spec.description);
+    let arg = Arg::new(spec.name)
+        .long(spec.name)
+        .help(spec.full_description());
     match spec.kind {
         Kind::Text => arg.value_name("VALUE").action(ArgAction::Set),
         Kind::Bool => arg
@@ -577,9 +775,37 @@ pub fn parse(
             }
         },
     };
-    let raw = Raw::collect(sub, &environment);
+    if let Some(sub) = sub {
+        refuse_flags_of_other_commands(command, sub)?;
+    }
+    let raw = Raw::collect(command, sub, &environment);
     let inputs = Inputs::validate(command, &raw, environment)?;
     Ok(Parsed::Run(Box::new(inputs), logging))
+}
+
+/// A flag given for a command that does not use it is a mistake worth saying (`render --service`
+/// would otherwise be silently ignored).
+fn refuse_flags_of_other_commands(command: Command, matches: &ArgMatches) -> Result<(), Error> {
+    for spec in INPUTS.iter().filter(|s| !s.commands.contains(&command)) {
+        if matches.value_source(spec.name) == Some(clap::parser::ValueSource::CommandLine) {
+            let users: Vec<String> = spec
+                .commands
+                .iter()
+                .map(|c| format!("`{}`", c.name()))
+                .collect();
+            let users = match users.as_slice() {
+                [one] => one.clone(),
+                [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+                [] => String::new(),
+            };
+            return Err(Error::Usage(format!(
+                "input `{}` applies to {users}, not `{}`",
+                spec.name,
+                command.name()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Raw values by input name, from the first source that gives a non-empty value.
@@ -588,9 +814,14 @@ struct Raw {
 }
 
 impl Raw {
-    fn collect(matches: Option<&ArgMatches>, environment: &BTreeMap<String, String>) -> Self {
+    /// The inputs `command` uses; the others are left out, wherever they came from.
+    fn collect(
+        command: Command,
+        matches: Option<&ArgMatches>,
+        environment: &BTreeMap<String, String>,
+    ) -> Self {
         let mut values = BTreeMap::new();
-        for spec in INPUTS {
+        for spec in INPUTS.iter().filter(|s| s.commands.contains(&command)) {
             let from_flags: Vec<String> = matches
                 .and_then(|m| m.get_many::<String>(spec.name))
                 .map(|v| v.filter(|s| !s.is_empty()).cloned().collect())
@@ -639,17 +870,32 @@ impl Raw {
             .collect()
     }
 
-    /// A number, for inputs that take one; `None` when unset.
+    /// A number, for inputs that take one, within the input's range; `None` when unset.
     fn number(&self, name: &'static str) -> Result<Option<f64>, Error> {
-        let Some(text) = self.text(name).or(spec(name).default) else {
+        let spec = spec(name);
+        let Some(text) = self.text(name).or(spec.default) else {
             return Ok(None);
         };
+        let range = spec.range.expect("numeric inputs have a range");
         match text.trim().parse::<f64>() {
-            Ok(number) if number.is_finite() && number >= 0.0 => Ok(Some(number)),
+            Ok(number) if range.admits(number) => Ok(Some(number)),
+            Ok(number) if number.is_finite() => Err(Error::Usage(format!(
+                "input `{name}`: `{}` is out of range; expected {}",
+                text.trim(),
+                range.describe()
+            ))),
             _ => Err(Error::Usage(format!(
-                "input `{name}`: `{text}` is not a non-negative number"
+                "input `{name}`: `{}` is not a number; expected {}",
+                text.trim(),
+                range.describe()
             ))),
         }
+    }
+
+    /// A whole number within the input's range.
+    fn whole(&self, name: &'static str) -> Result<Option<u32>, Error> {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Ok(self.number(name)?.map(|n| n as u32))
     }
 
     fn rollout(&self, command: Command) -> Result<Option<Rollout>, Error> {
@@ -668,21 +914,7 @@ impl Raw {
     fn rollout_settings(&self) -> Result<Rollout, Error> {
         let seconds = |name: &'static str, scale: f64| -> Result<std::time::Duration, Error> {
             let number = self.number(name)?.unwrap_or_default() * scale;
-            std::time::Duration::try_from_secs_f64(number)
-                .map_err(|_| Error::Usage(format!("input `{name}` is out of range")))
-        };
-        let desired_count = match self.number("desired-count")? {
-            None => None,
-            Some(n) if n.fract() == 0.0 && n <= f64::from(i32::MAX) =>
-            {
-                #[allow(clippy::cast_possible_truncation)]
-                Some(n as i32)
-            }
-            Some(_) => {
-                return Err(Error::Usage(
-                    "input `desired-count` must be a whole number".to_owned(),
-                ));
-            }
+            Ok(std::time::Duration::from_secs_f64(number))
         };
         Ok(Rollout {
             cluster: self
@@ -691,7 +923,9 @@ impl Raw {
                 .unwrap_or("default")
                 .to_owned(),
             service: String::new(),
-            desired_count,
+            desired_count: self
+                .whole("desired-count")?
+                .map(|n| i32::try_from(n).expect("the range fits")),
             force_new_deployment: self.bool("force-new-deployment")?,
             redeploy_on_secret_change: self.bool("redeploy-on-secret-change")?,
             wait: self.bool("wait-for-service-stability")?,
@@ -701,30 +935,13 @@ impl Raw {
     }
 
     fn limits(&self) -> Result<Limits, Error> {
-        let whole = |name: &'static str| -> Result<u32, Error> {
-            let n = self.number(name)?.unwrap_or(1.0);
-            if n < 1.0 || n.fract() != 0.0 || n > 10_000.0 {
-                return Err(Error::Usage(format!(
-                    "input `{name}` must be a whole number from 1 to 10000"
-                )));
-            }
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            Ok(n as u32)
-        };
-        let timeout = self.number("aws-timeout")?.unwrap_or(60.0);
-        let rate = self.number("max-requests-per-second")?.unwrap_or(20.0);
-        if timeout <= 0.0 || rate < 0.01 {
-            return Err(Error::Usage(
-                "inputs `aws-timeout` must be positive and `max-requests-per-second` at least 0.01"
-                    .to_owned(),
-            ));
-        }
+        let number =
+            |name| -> Result<f64, Error> { Ok(self.number(name)?.expect("limits have defaults")) };
         Ok(Limits {
-            max_attempts: whole("max-attempts")?,
-            timeout: std::time::Duration::try_from_secs_f64(timeout)
-                .map_err(|_| Error::Usage("input `aws-timeout` is out of range".to_owned()))?,
-            concurrency: whole("max-concurrency")? as usize,
-            requests_per_second: rate,
+            max_attempts: self.whole("max-attempts")?.expect("a default"),
+            timeout: std::time::Duration::from_secs_f64(number("aws-timeout")?),
+            concurrency: self.whole("max-concurrency")?.expect("a default") as usize,
+            requests_per_second: number("max-requests-per-second")?,
         })
     }
 
@@ -822,14 +1039,22 @@ fn lookup_env(environment: &BTreeMap<String, String>, name: &str) -> Option<Stri
 /// The template's path: required, except for `export` and for a manifest, which only `deploy`
 /// and `check` take.
 fn task_definition(command: Command, raw: &Raw) -> Result<PathBuf, Error> {
-    let many = matches!(command, Command::Deploy | Command::Check);
     match (raw.text("task-definition"), raw.text("manifest")) {
-        (_, Some(_)) if !many => Err(Error::Usage(format!(
-            "input `manifest` applies to `deploy` and `check`, not `{}`",
-            command.name()
-        ))),
+        (Some(_), Some(_)) => Err(Error::Usage(
+            "inputs `task-definition` and `manifest` are given together; a manifest names its own templates: give one of them"
+                .to_owned(),
+        )),
+        (None, Some(_)) => {
+            for name in ["output", "image-definitions", "codedeploy-artifacts"] {
+                if raw.text(name).is_some() {
+                    return Err(Error::Usage(format!(
+                        "input `{name}` writes one definition's file, and a manifest has many: run those services without the manifest to get it"
+                    )));
+                }
+            }
+            Ok(PathBuf::new())
+        }
         (Some(path), _) => Ok(PathBuf::from(path)),
-        (None, Some(_)) => Ok(PathBuf::new()),
         (None, None) if command == Command::Export => Ok(PathBuf::new()),
         (None, None) => Err(Error::Usage(
             "input `task-definition` is required: pass `--task-definition PATH` or set `INPUT_TASK-DEFINITION` / `ECS_SECRETS_TASK_DEFINITION`"
@@ -915,19 +1140,7 @@ impl Inputs {
             rollout_settings: raw.rollout_settings()?,
             manifest: raw.text("manifest").map(PathBuf::from),
             tags: raw.assignments("tags")?,
-            keep_revisions: match raw.number("keep-revisions")? {
-                None => None,
-                Some(n) if n >= 1.0 && n.fract() == 0.0 =>
-                {
-                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                    Some(n as usize)
-                }
-                Some(_) => {
-                    return Err(Error::Usage(
-                        "input `keep-revisions` must be a whole number of at least 1".to_owned(),
-                    ));
-                }
-            },
+            keep_revisions: raw.whole("keep-revisions")?.map(|n| n as usize),
             image_definitions: raw.text("image-definitions").map(PathBuf::from),
             codedeploy_artifacts: raw.text("codedeploy-artifacts").map(PathBuf::from),
             environment,
@@ -971,7 +1184,9 @@ pub fn parse_image(item: &str) -> Result<Image, Error> {
 #[cfg(test)]
 pub fn markdown_table() -> String {
     use std::fmt::Write as _;
-    let mut table = String::from("| input | flag | default | description |\n|---|---|---|---|\n");
+    let mut table = String::from(
+        "| input | flag | commands | default | description |\n|---|---|---|---|---|\n",
+    );
     for spec in INPUTS {
         let flag = match spec.kind {
             Kind::Bool => format!("`--{}[=BOOL]`", spec.name),
@@ -981,9 +1196,10 @@ pub fn markdown_table() -> String {
         let default = spec.default.map_or_else(String::new, |d| format!("`{d}`"));
         let _ = writeln!(
             table,
-            "| `{}` | {flag} | {default} | {} |",
+            "| `{}` | {flag} | {} | {default} | {} |",
             spec.name,
-            spec.description.replace('|', "\\|")
+            spec.applies_to(),
+            spec.full_description().replace('|', "\\|")
         );
     }
     table
@@ -999,7 +1215,12 @@ mod tests {
         let mut yaml = String::from("inputs:\n");
         yaml.push_str("  command:\n    description: \"What to run: `deploy`, `render`, `check`, `policy` or `export`.\"\n    required: false\n    default: \"deploy\"\n");
         for spec in INPUTS {
-            let description = serde_json::to_string(spec.description).unwrap();
+            let description = serde_json::to_string(&format!(
+                "[{}] {}",
+                spec.applies_to(),
+                spec.full_description()
+            ))
+            .unwrap();
             let required = spec.name == "task-definition";
             let _ = write!(
                 yaml,
@@ -1091,7 +1312,7 @@ mod tests {
     fn flag_wins_over_environment_and_empty_means_unset() {
         let inputs = run(
             &[
-                "render",
+                "deploy",
                 "--task-definition",
                 "flag.json",
                 "--skip-unchanged=false",
@@ -1147,6 +1368,107 @@ mod tests {
         assert_eq!(inputs.secrets[1].name, "API_KEY");
         assert_eq!(inputs.secrets[1].value, "/app/key");
         assert_eq!(inputs.secrets[1].column, 13);
+    }
+
+    #[test]
+    fn a_flag_the_command_does_not_use_is_refused_but_the_same_input_from_the_environment_is_ignored()
+     {
+        let err = run(
+            &["render", "--task-definition=a.json", "--service", "web"],
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert_eq!(
+            err.to_string(),
+            "input `service` applies to `deploy` and `policy`, not `render`"
+        );
+        let err = run(&["export", "--secret-ids=x", "--dry-run"], &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("input `dry-run` applies to `deploy`, not `export`"),
+            "{err}"
+        );
+        let inputs = run(
+            &["render", "--task-definition=a.json"],
+            &[("INPUT_SERVICE", "web"), ("INPUT_WAIT-FOR-MINUTES", "0")],
+        )
+        .unwrap();
+        assert!(inputs.rollout.is_none());
+    }
+
+    #[test]
+    fn every_number_has_a_range() {
+        for spec in INPUTS.iter().filter(|s| s.range.is_some()) {
+            let err = run(
+                &[
+                    "deploy",
+                    "--task-definition=a.json",
+                    &format!("--{}=-1", spec.name),
+                ],
+                &[],
+            );
+            // `-1` may read as a flag to clap; the environment reaches the range check.
+            let err = err.err().or_else(|| {
+                run(
+                    &["deploy", "--task-definition=a.json"],
+                    &[(&*format!("INPUT_{}", spec.name.to_ascii_uppercase()), "1e9")],
+                )
+                .err()
+            });
+            let err = err.unwrap_or_else(|| panic!("`{}` takes any number", spec.name));
+            assert_eq!(err.exit_code(), 2, "{}: {err}", spec.name);
+        }
+        for (name, value) in [
+            ("poll-interval", "0"),
+            ("wait-for-minutes", "0"),
+            ("max-attempts", "2.5"),
+            ("max-concurrency", "0"),
+            ("keep-revisions", "0"),
+            ("desired-count", "x"),
+        ] {
+            let err = run(
+                &[
+                    "deploy",
+                    "--task-definition=a.json",
+                    &format!("--{name}={value}"),
+                ],
+                &[],
+            )
+            .unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("input `{name}`: `{value}` is")),
+                "{err}"
+            );
+            assert!(err.to_string().contains("expected"), "{err}");
+        }
+        let inputs = run(
+            &[
+                "deploy",
+                "--task-definition=a.json",
+                "--poll-interval=0.5",
+                "--desired-count=0",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(inputs.rollout_settings.desired_count, Some(0));
+    }
+
+    #[test]
+    fn a_manifest_and_a_template_are_not_given_together() {
+        let err = run(
+            &["deploy", "--task-definition=a.json", "--manifest=m.yaml"],
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("`task-definition` and `manifest`"),
+            "{err}"
+        );
+        let err = run(&["deploy", "--manifest=m.yaml", "--output=x.json"], &[]).unwrap_err();
+        assert!(err.to_string().contains("input `output`"), "{err}");
     }
 
     #[test]

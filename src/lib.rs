@@ -7,6 +7,7 @@ mod aws;
 mod check;
 pub mod ci;
 mod diagnose;
+pub mod document;
 mod ecs;
 pub mod error;
 mod export;

@@ -19,8 +19,12 @@ fn main() -> ExitCode {
                 .build()
                 .expect("a single-threaded runtime starts");
             match runtime.block_on(app::run(&inputs)) {
-                Ok(report) => {
-                    report::print(&report, &inputs);
+                Ok(done) => {
+                    match done {
+                        app::Done::One(report) => report::print(&report, &inputs),
+                        app::Done::Many(reports) => report::print_many(&reports, &inputs),
+                        app::Done::Own => {}
+                    }
                     0
                 }
                 Err(error) => {

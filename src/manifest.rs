@@ -54,8 +54,8 @@ pub fn load(path: &Path) -> Result<Vec<Entry>, Error> {
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-    let file: File =
-        serde_yaml_ng::from_str(&text).map_err(|e| fail(format!("not a manifest: {e}")))?;
+    let file: File = serde_yaml_ng::from_str(crate::document::without_bom(&text))
+        .map_err(|e| fail(format!("not a manifest: {e}")))?;
     if file.services.is_empty() {
         return Err(fail("`services` is empty".to_owned()));
     }

@@ -26,9 +26,6 @@ pub const MASK: &str = "***";
 /// tool never prints such a value itself; callers warn about them by reference name.
 pub const MIN_MASKED_LEN: usize = 4;
 
-/// JSON number leaves shorter than this are not masked on their own.
-const MIN_MASKED_NUMBER_LEN: usize = 6;
-
 /// A secret value. `Debug` and `Display` print `***`; [`Secret::expose`] reads it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -91,19 +88,19 @@ impl fmt::Debug for Redactor {
 }
 
 impl Redactor {
-    /// Adds a value and all its encoded forms. Returns the forms that were added, for platforms
-    /// that want them registered too (GitHub's `::add-mask::`), or an empty list when the value
-    /// is too short to mask.
-    pub fn add(&mut self, value: &Secret) -> Vec<String> {
-        let forms = forms(value.expose());
+    /// Adds a value and all its encoded forms. Returns what was learnt: the forms, for platforms
+    /// that want them registered too (GitHub's `::add-mask::`), and the parts that could not be
+    /// masked or are so common that masking them hides more than the value.
+    pub fn add(&mut self, value: &Secret) -> Learnt {
+        let learnt = learn(value.expose());
         let mut changed = false;
-        for form in &forms {
+        for form in &learnt.forms {
             changed |= self.patterns.insert(form.as_bytes().to_vec());
         }
         if changed {
             self.compiled = OnceLock::new();
         }
-        forms
+        learnt
     }
 
     /// The automaton and the multi-line patterns; `None` while there is nothing to mask.
@@ -227,46 +224,189 @@ impl Pending {
     }
 }
 
-/// Every form of `value` worth masking, each at least [`MIN_MASKED_LEN`] bytes long.
-fn forms(value: &str) -> Vec<String> {
-    let mut plain = vec![value.to_owned()];
-    for line in value.lines() {
-        plain.push(line.trim_end_matches('\r').to_owned());
-    }
-    if let Ok(document) = serde_json::from_str::<serde_json::Value>(value)
-        && (document.is_object() || document.is_array())
-    {
-        json_leaves(&document, &mut plain);
-    }
-    let mut out = Vec::new();
-    for text in plain {
-        if text.len() < MIN_MASKED_LEN {
-            continue;
-        }
-        out.extend(encodings(&text));
-        out.push(text);
-    }
-    out.retain(|form| form.len() >= MIN_MASKED_LEN);
-    out.sort_unstable();
-    out.dedup();
-    out
+/// What the redactor learnt of one value. Parts are named by their place (`""` for the whole
+/// value, a JSON key path such as `db.port` for a leaf of a JSON value), never by their text.
+#[derive(Debug, Default)]
+pub struct Learnt {
+    /// Every form that will be masked, each at least [`MIN_MASKED_LEN`] bytes long.
+    pub forms: Vec<String>,
+    /// Parts too short to mask.
+    pub short: Vec<String>,
+    /// Parts that will be masked but are so common (`true`, a Region, an account id, a short
+    /// number, a word of the report) that masking them hides ordinary text too: part and why.
+    pub common: Vec<(String, &'static str)>,
 }
 
-fn json_leaves(value: &serde_json::Value, out: &mut Vec<String>) {
+/// Learns every form of `value` worth masking: the whole value, each line, and, for a JSON
+/// object or array, every leaf as it would be rendered (`48213`, `true`, `null`, a nested
+/// object's compact JSON); each in every encoding a log could show it in.
+pub fn learn(value: &str) -> Learnt {
+    let mut parts = vec![(String::new(), value.to_owned())];
+    for line in value.lines() {
+        let line = line.trim_end_matches('\r');
+        if line != value {
+            parts.push((String::new(), line.to_owned()));
+        }
+    }
+    if let Ok(parsed) = crate::document::json(value)
+        && (parsed.value.is_object() || parsed.value.is_array())
+    {
+        json_leaves(&parsed, &parsed.value, "", "", &mut parts);
+    }
+    let mut learnt = Learnt::default();
+    let mut forms = Vec::new();
+    for (place, text) in parts {
+        if text.len() < MIN_MASKED_LEN {
+            // Each line of a longer value is protected by the whole; a short leaf is not.
+            if !text.is_empty() && (place.is_empty() && text == value || !place.is_empty()) {
+                learnt.short.push(place);
+            }
+            continue;
+        }
+        if let Some(why) = common(&text) {
+            learnt.common.push((place, why));
+        }
+        forms.extend(encodings(&text));
+        forms.push(text);
+    }
+    forms.retain(|form| form.len() >= MIN_MASKED_LEN);
+    forms.sort_unstable();
+    forms.dedup();
+    learnt.short.sort_unstable();
+    learnt.short.dedup();
+    learnt.common.sort_unstable();
+    learnt.common.dedup();
+    learnt.forms = forms;
+    learnt
+}
+
+/// Every leaf of a JSON value with its key path, rendered as it would be substituted (numbers
+/// as written, and as serde would write them); nested objects and arrays also whole, as their
+/// compact JSON (what a JSON key naming them yields).
+fn json_leaves(
+    parsed: &crate::document::Parsed,
+    value: &serde_json::Value,
+    pointer: &str,
+    place: &str,
+    out: &mut Vec<(String, String)>,
+) {
+    use serde_json::Value;
+    let child = |key: &str| {
+        if place.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{place}.{key}")
+        }
+    };
+    if !pointer.is_empty()
+        && let Some(text) = parsed.text_at(pointer)
+    {
+        if !value.is_string() {
+            out.push((place.to_owned(), value.to_string()));
+        }
+        out.push((place.to_owned(), text));
+    }
     match value {
-        serde_json::Value::String(text) => out.push(text.clone()),
-        // Short numbers are ports and counts, not secrets; masking them would shred the log
-        // (and every ARN whose account id contains them).
-        serde_json::Value::Number(number) => {
-            let text = number.to_string();
-            if text.len() >= MIN_MASKED_NUMBER_LEN {
-                out.push(text);
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let pointer = format!("{pointer}/{i}");
+                json_leaves(parsed, item, &pointer, &child(&format!("[{i}]")), out);
             }
         }
-        serde_json::Value::Array(items) => items.iter().for_each(|item| json_leaves(item, out)),
-        serde_json::Value::Object(map) => map.values().for_each(|item| json_leaves(item, out)),
-        serde_json::Value::Bool(_) | serde_json::Value::Null => {}
+        Value::Object(map) => {
+            for (key, item) in map {
+                let pointer = format!("{pointer}/{}", crate::document::pointer_token(key));
+                json_leaves(parsed, item, &pointer, &child(key), out);
+            }
+        }
+        _ => {}
     }
+}
+
+/// Words the tool's own report and log are made of.
+const REPORT_WORDS: &[&str] = &[
+    "family",
+    "task",
+    "definition",
+    "task-definition",
+    "task-definition-arn",
+    "task-definition-revision",
+    "revision",
+    "changed",
+    "service",
+    "services",
+    "cluster",
+    "default",
+    "rollout",
+    "completed",
+    "started",
+    "unchanged",
+    "deployment",
+    "deployment-id",
+    "container",
+    "image",
+    "secrets",
+    "environment",
+    "error",
+    "warning",
+    "plan",
+];
+
+/// Values that are everyday text rather than secrets.
+const COMMON_WORDS: &[&str] = &[
+    "admin",
+    "root",
+    "user",
+    "guest",
+    "test",
+    "prod",
+    "production",
+    "staging",
+    "local",
+    "localhost",
+    "postgres",
+    "mysql",
+    "none",
+    "null",
+    "true",
+    "false",
+    "yes",
+    "enabled",
+    "disabled",
+];
+
+/// Why a value is too common to mask without masking ordinary text, if it is.
+pub fn common(text: &str) -> Option<&'static str> {
+    let lower = text.to_ascii_lowercase();
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if matches!(lower.as_str(), "true" | "false" | "null") {
+        Some("a boolean or null")
+    } else if digits && text.len() == 12 {
+        Some("12 digits, like an AWS account id")
+    } else if digits && text.len() < 6 {
+        Some("a number under 6 digits")
+    } else if is_region(text) {
+        Some("an AWS Region name")
+    } else if REPORT_WORDS.contains(&lower.as_str()) {
+        Some("a word of the tool's report")
+    } else if COMMON_WORDS.contains(&lower.as_str()) {
+        Some("a common word")
+    } else {
+        None
+    }
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-4`, …
+fn is_region(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() >= 3
+        && parts.len() <= 4
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
 }
 
 fn encodings(text: &str) -> Vec<String> {
@@ -275,6 +415,14 @@ fn encodings(text: &str) -> Vec<String> {
     let json = serde_json::to_string(text).expect("a string serialises");
     out.push(json[1..json.len() - 1].to_owned());
     out.push(json_ascii_escape(&json[1..json.len() - 1]));
+    // JSON with every control character as `\u00XX` (as some encoders write `\n`), in both cases.
+    if text.chars().any(char::is_control) {
+        for upper in [false, true] {
+            let escaped = json_control_escape(text, upper);
+            out.push(json_ascii_escape(&escaped));
+            out.push(escaped);
+        }
+    }
     // URL encoding: RFC 3986 and HTML form encoding.
     let url = utf8_percent_encode(text, URL_COMPONENT).to_string();
     out.push(url.replace("%20", "+"));
@@ -287,12 +435,39 @@ fn encodings(text: &str) -> Vec<String> {
             .replace('"', "&quot;")
             .replace('\'', "&apos;"),
     );
+    // Inside POSIX single quotes, as `'\''` continues them.
+    if text.contains('\'') {
+        out.push(text.replace('\'', "'\\''"));
+    }
+    // Hexadecimal, both cases.
+    let hex: String = text.bytes().fold(String::new(), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    });
+    out.push(hex.to_ascii_uppercase());
+    out.push(hex);
     // base64 in both alphabets, padded and not, with a trailing newline, and the part of the
     // encoding that stays the same whatever precedes or follows the value at each alignment.
     let bytes = text.as_bytes();
     for engine in [&STANDARD, &URL_SAFE] {
         out.push(engine.encode(bytes));
         out.push(engine.encode([bytes, b"\n"].concat()));
+    }
+    // Wrapped base64 (PEM bodies at 64 columns, MIME at 76): each line of the wrapped text.
+    for encoded in [
+        STANDARD.encode(bytes),
+        STANDARD.encode([bytes, b"\n"].concat()),
+    ] {
+        for width in [64, 76] {
+            if encoded.len() > width {
+                out.extend(
+                    encoded
+                        .as_bytes()
+                        .chunks(width)
+                        .map(|line| String::from_utf8_lossy(line).into_owned()),
+                );
+            }
+        }
     }
     for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
         out.push(engine.encode(bytes));
@@ -304,6 +479,26 @@ fn encodings(text: &str) -> Vec<String> {
             if last > first {
                 out.push(encoded[first..last].to_owned());
             }
+        }
+    }
+    out
+}
+
+/// JSON string escaping with every control character as `\u00xx` (`\u00XX` when `upper`).
+fn json_control_escape(text: &str, upper: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() && (c as u32) < 0x10000 => {
+                let _ = if upper {
+                    write!(out, "\\u{:04X}", c as u32)
+                } else {
+                    write!(out, "\\u{:04x}", c as u32)
+                };
+            }
+            c => out.push(c),
         }
     }
     out
@@ -384,9 +579,11 @@ mod tests {
     }
 
     #[test]
-    fn short_values_are_not_masked_and_report_no_forms() {
+    fn short_values_are_not_masked_and_are_reported_by_place() {
         let mut r = Redactor::default();
-        assert!(r.add(&Secret::new("abc")).is_empty());
+        let learnt = r.add(&Secret::new("abc"));
+        assert!(learnt.forms.is_empty());
+        assert_eq!(learnt.short, vec![String::new()]);
         assert!(r.patterns.is_empty());
         assert_eq!(r.redact_str("abc"), "abc");
     }
@@ -409,11 +606,78 @@ mod tests {
     }
 
     #[test]
-    fn short_json_numbers_are_not_masked_but_long_ones_are() {
-        let r = redactor(&[r#"{"port":5432,"pin":98765432,"password":"pw-canary"}"#]);
-        let arn = "arn:aws:ecs:us-east-1:123454329012:x";
-        assert_eq!(r.redact_str(arn), arn);
-        assert_eq!(r.redact_str("pin 98765432"), "pin ***");
+    fn every_json_leaf_is_masked_as_it_would_be_rendered() {
+        let r = redactor(&[
+            r#"{"pin":48213,"on":true,"off":null,"big":123456789012345678901234567890,"f":1.10,"db":{"port":5432,"name":"app-db"},"ab":"xy"}"#,
+        ]);
+        for text in [
+            "48213",
+            "true",
+            "null",
+            "123456789012345678901234567890",
+            "1.10",
+            "5432",
+            "app-db",
+            r#"{"port":5432,"name":"app-db"}"#,
+        ] {
+            assert_eq!(r.redact_str(&format!("<{text}>")), "<***>", "{text}");
+        }
+        let learnt = learn(r#"{"pin":48213,"on":true,"ab":"xy","db":{"p":"12"}}"#);
+        assert_eq!(learnt.short, vec!["ab".to_owned(), "db.p".to_owned()]);
+        let common: Vec<&str> = learnt.common.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(common, vec!["on", "pin"]);
+    }
+
+    #[test]
+    fn common_values_are_named_for_a_warning() {
+        assert_eq!(common("us-east-1"), Some("an AWS Region name"));
+        assert_eq!(common("us-gov-west-1"), Some("an AWS Region name"));
+        assert_eq!(
+            common("123456789012"),
+            Some("12 digits, like an AWS account id")
+        );
+        assert_eq!(common("TRUE"), Some("a boolean or null"));
+        assert_eq!(common("4821"), Some("a number under 6 digits"));
+        assert_eq!(common("task"), Some("a word of the tool's report"));
+        assert_eq!(common("482135"), None);
+        assert_eq!(common("hunter2-canary"), None);
+        assert_eq!(common("us-east-1a"), None);
+    }
+
+    #[test]
+    fn masks_wrapped_base64_hex_shell_quoting_and_control_escapes() {
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC".repeat(3)
+        );
+        let r = redactor(&[&pem]);
+        let encoded = STANDARD.encode(&pem);
+        for width in [64, 76] {
+            let wrapped: Vec<String> = encoded
+                .as_bytes()
+                .chunks(width)
+                .map(|c| String::from_utf8(c.to_vec()).unwrap())
+                .collect();
+            let out = r.redact_str(&wrapped.join("\r\n"));
+            for line in out.lines() {
+                assert!(
+                    line == "***" || line.len() < MIN_MASKED_LEN,
+                    "{width}: {out}"
+                );
+            }
+        }
+        let r = redactor(&["it's a \"tab\"\there"]);
+        assert_eq!(r.redact_str("'it'\\''s a \"tab\"\there'"), "'***'");
+        assert_eq!(r.redact_str(r#""it's a \"tab\"\u0009here""#), r#""***""#);
+        assert_eq!(r.redact_str(r#""it's a \"tab\"\u0009here""#), r#""***""#);
+        let hex: String = "it's a \"tab\"\there"
+            .bytes()
+            .fold(String::new(), |mut hex, b| {
+                let _ = write!(hex, "{b:02x}");
+                hex
+            });
+        assert_eq!(r.redact_str(&hex), "***");
+        assert_eq!(r.redact_str(&hex.to_ascii_uppercase()), "***");
     }
 
     mod properties {
@@ -467,8 +731,8 @@ mod tests {
             ) {
                 prop_assume!(!text.contains(secret.as_str()));
                 let mut redactor = Redactor::default();
-                let forms = redactor.add(&Secret::new(secret));
-                prop_assume!(forms.iter().all(|f| !text.contains(f.as_str())));
+                let learnt = redactor.add(&Secret::new(secret));
+                prop_assume!(learnt.forms.iter().all(|f| !text.contains(f.as_str())));
                 let points = splits.iter().map(|i| i.index(text.len() + 1)).collect();
                 prop_assert_eq!(stream(&redactor, text.as_bytes(), points), text);
             }

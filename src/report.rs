@@ -20,15 +20,8 @@ pub fn print(report: &Report, inputs: &Inputs) {
     }
     let pairs = pairs(report, inputs);
     let text = match inputs.report_format {
-        ReportFormat::Lines => pairs.iter().fold(String::new(), |mut text, (key, value)| {
-            let _ = writeln!(text, "{key}={value}");
-            text
-        }),
-        ReportFormat::Shell => pairs.iter().fold(String::new(), |mut text, (key, value)| {
-            let name = key.to_ascii_uppercase().replace('-', "_");
-            let _ = writeln!(text, "export {name}={}", shell_quote(value));
-            text
-        }),
+        ReportFormat::Lines => lines(&pairs, ""),
+        ReportFormat::Shell => shell(&pairs, ""),
         ReportFormat::Json => {
             let map: serde_json::Map<String, serde_json::Value> = pairs
                 .iter()
@@ -44,24 +37,52 @@ pub fn print(report: &Report, inputs: &Inputs) {
     } else {
         output::Stream::Stdout
     };
-    output::write(stream, text.as_bytes());
+    // Exact, not redacted: the report holds names, ARNs and numbers from AWS's answers.
+    output::write_exact(stream, &text);
     if let Some(github) = &inputs.ci.github {
-        if let Some(path) = &github.output
-            && let Err(e) = github::set_outputs(path, &pairs)
-        {
-            warn!(file = %path.display(), "cannot write step outputs: {e}");
-        }
-        if let Some(path) = &github.step_summary
-            && let Err(e) = github::append_summary(path, &summary(report, inputs, &pairs))
-        {
-            warn!(file = %path.display(), "cannot write the step summary: {e}");
-        }
+        set_outputs(github, &pairs);
+        summarise(github, &summary(report, inputs, &pairs));
     }
 }
 
-/// The reports of a manifest deploy: one block per service (`family.key=value` lines, or a JSON
-/// array), and on GitHub a `services` output holding the JSON array.
+fn lines(pairs: &[(&str, String)], prefix: &str) -> String {
+    pairs.iter().fold(String::new(), |mut text, (key, value)| {
+        let _ = writeln!(text, "{prefix}{key}={value}");
+        text
+    })
+}
+
+fn shell(pairs: &[(&str, String)], prefix: &str) -> String {
+    pairs.iter().fold(String::new(), |mut text, (key, value)| {
+        let name = format!("{prefix}{key}")
+            .to_ascii_uppercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+        let _ = writeln!(text, "export {name}={}", shell_quote(value));
+        text
+    })
+}
+
+fn set_outputs(github: &crate::inputs::GitHub, pairs: &[(&str, String)]) {
+    if let Some(path) = &github.output
+        && let Err(e) = github::set_outputs(path, pairs)
+    {
+        warn!(file = %path.display(), "cannot write step outputs: {e}");
+    }
+}
+
+fn summarise(github: &crate::inputs::GitHub, markdown: &str) {
+    if let Some(path) = &github.step_summary
+        && let Err(e) = github::append_summary(path, markdown)
+    {
+        warn!(file = %path.display(), "cannot write the step summary: {e}");
+    }
+}
+
+/// The reports of a manifest deploy: one block per service (`family.key=value` lines, or the
+/// `services` list of a JSON object), and the aggregate outputs that hold for the whole run:
+/// `changed` (any service changed) and `services` (a JSON array of each service's report).
 pub fn print_many(reports: &[Report], inputs: &Inputs) {
+    let labels = labels(reports);
     let all: Vec<serde_json::Map<String, serde_json::Value>> = reports
         .iter()
         .map(|report| {
@@ -71,22 +92,70 @@ pub fn print_many(reports: &[Report], inputs: &Inputs) {
                 .collect()
         })
         .collect();
-    let json = serde_json::to_string_pretty(&all).expect("JSON serialises");
+    let services = serde_json::to_string(&all).expect("JSON serialises");
+    let changed = reports.iter().any(|r| r.changed).to_string();
     let text = match inputs.report_format {
-        ReportFormat::Json => json.clone() + "\n",
-        _ => reports.iter().fold(String::new(), |mut text, report| {
-            for (key, value) in pairs(report, inputs) {
-                let _ = writeln!(text, "{}.{key}={value}", report.family);
+        ReportFormat::Json => {
+            let document = serde_json::json!({ "changed": changed, "services": all });
+            serde_json::to_string_pretty(&document).expect("JSON serialises") + "\n"
+        }
+        format => {
+            let mut text = String::new();
+            for (report, label) in reports.iter().zip(&labels) {
+                let pairs = pairs(report, inputs);
+                let prefix = format!("{label}.");
+                text.push_str(&match format {
+                    ReportFormat::Shell => shell(&pairs, &prefix),
+                    _ => lines(&pairs, &prefix),
+                });
             }
+            let aggregate = [("changed", changed.clone()), ("services", services.clone())];
+            text.push_str(&match format {
+                ReportFormat::Shell => shell(&aggregate, ""),
+                _ => lines(&aggregate, ""),
+            });
             text
-        }),
+        }
     };
-    output::write(output::Stream::Stdout, text.as_bytes());
-    if let Some(path) = inputs.ci.github.as_ref().and_then(|g| g.output.as_ref())
-        && let Err(e) = github::set_outputs(path, &[("services", json)])
-    {
-        warn!(file = %path.display(), "cannot write step outputs: {e}");
+    output::write_exact(output::Stream::Stdout, &text);
+    if let Some(github) = &inputs.ci.github {
+        set_outputs(github, &[("changed", changed), ("services", services)]);
+        summarise(github, &summary_many(reports, &labels, inputs));
     }
+}
+
+/// Each report's block name: its family, or `family@service` where two share a family.
+fn labels(reports: &[Report]) -> Vec<String> {
+    let shared = |family: &str| reports.iter().filter(|r| r.family == family).count() > 1;
+    reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| match (&r.service, shared(&r.family)) {
+            (_, false) => r.family.clone(),
+            (Some(service), true) => format!("{}@{service}", r.family),
+            (None, true) => format!("{}#{}", r.family, i + 1),
+        })
+        .collect()
+}
+
+fn summary_many(reports: &[Report], labels: &[String], inputs: &Inputs) -> String {
+    let mut text = format!(
+        "### ecs-secrets {}: {} services\n\n| service | task definition | changed | rollout |\n|---|---|---|---|\n",
+        inputs.command.name(),
+        reports.len()
+    );
+    for (report, label) in reports.iter().zip(labels) {
+        let arn = report.revision.as_ref().map_or("", |r| r.arn.as_str());
+        let _ = writeln!(
+            text,
+            "| `{}` | `{}` | {} | {} |",
+            github::markdown_cell(label),
+            github::markdown_cell(arn),
+            report.changed,
+            report.rollout.as_ref().map_or("", |o| o.state()),
+        );
+    }
+    text
 }
 
 fn pairs(report: &Report, inputs: &Inputs) -> Vec<(&'static str, String)> {
@@ -111,16 +180,17 @@ fn pairs(report: &Report, inputs: &Inputs) -> Vec<(&'static str, String)> {
     pairs
 }
 
-/// The GitHub step summary: the result, the containers and their references.
+/// The GitHub step summary: the result (exact), the containers and their references (redacted
+/// cell by cell: an image could hold a value the user allowed in plain text).
 fn summary(report: &Report, inputs: &Inputs, pairs: &[(&str, String)]) -> String {
     let mut text = format!(
         "### ecs-secrets {}: `{}`\n\n",
         inputs.command.name(),
-        report.family
+        github::markdown_cell(&report.family)
     );
     text.push_str("| | |\n|---|---|\n");
     for (key, value) in pairs {
-        let _ = writeln!(text, "| {key} | `{}` |", value.replace('|', "\\|"));
+        let _ = writeln!(text, "| {key} | `{}` |", github::markdown_cell(value));
     }
     if !report.containers.is_empty() {
         text.push_str("\n| container | image | secrets (name → reference) |\n|---|---|---|\n");
@@ -128,13 +198,16 @@ fn summary(report: &Report, inputs: &Inputs, pairs: &[(&str, String)]) -> String
             let secrets = container
                 .secrets
                 .iter()
-                .map(|(name, reference)| format!("`{name}` → `{reference}`"))
+                .map(|(name, reference)| {
+                    format!("`{}` → `{}`", github::cell(name), github::cell(reference))
+                })
                 .collect::<Vec<_>>()
                 .join("<br>");
             let _ = writeln!(
                 text,
                 "| `{}` | `{}` | {secrets} |",
-                container.name, container.image
+                github::cell(&container.name),
+                github::cell(&container.image)
             );
         }
     }

@@ -222,10 +222,7 @@ pub async fn run(
         return Ok(Outcome::Started { deployment });
     }
     if github {
-        output::err(&format!(
-            "::group::Waiting for service `{}`",
-            rollout.service
-        ));
+        crate::ci::github::group(&format!("Waiting for service `{}`", rollout.service));
     }
     let result = wait(
         client,
@@ -237,7 +234,7 @@ pub async fn run(
     )
     .await;
     if github {
-        output::err("::endgroup::");
+        crate::ci::github::end_group();
     }
     result.map(|()| Outcome::Completed { deployment })
 }

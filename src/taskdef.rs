@@ -5,13 +5,14 @@
 //! Placeholders are found inside parsed string values, never by substituting text before parsing:
 //! a value can never break the document.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 use tracing::{info, warn};
 
+use crate::document;
 use crate::error::{Error, Location, Problem, Problems};
 use crate::inputs::{Assignment, Inputs};
 use crate::mask::Secret;
@@ -41,6 +42,8 @@ pub struct Template {
     pub path: PathBuf,
     source: String,
     pub body: Map<String, Value>,
+    /// Numbers as the file writes them, where their value would write them otherwise.
+    numbers: document::Numbers,
     /// Strings that came from inputs rather than the file: JSON pointer → where they came from.
     origins: HashMap<String, Location>,
 }
@@ -70,21 +73,27 @@ pub fn parse(path: &Path, source: String) -> Result<Template, Error> {
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
-    let document: Value = if yaml_extension {
-        serde_yaml_ng::from_str(&source).map_err(|e| fail(format!("invalid YAML: {e}")))?
+    // Editors on Windows start a file with a byte-order mark; positions count from after it.
+    let source = match source.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => source,
+    };
+    let parsed = if yaml_extension {
+        document::yaml(&source).map_err(|e| fail(format!("invalid YAML: {e}")))?
     } else {
-        match serde_json::from_str(&source) {
-            Ok(document) => document,
+        match document::json(&source) {
+            Ok(parsed) => parsed,
             Err(json_error) => {
                 let json_extension = path.extension().is_some_and(|e| e == "json");
-                match (json_extension, serde_yaml_ng::from_str(&source)) {
-                    (false, Ok(document)) => document,
+                match (json_extension, document::yaml(&source)) {
+                    (false, Ok(parsed)) => parsed,
                     _ => return Err(fail(format!("invalid JSON: {json_error}"))),
                 }
             }
         }
     };
-    let Value::Object(mut body) = document else {
+    let mut numbers = parsed.numbers;
+    let Value::Object(mut body) = parsed.value else {
         return Err(fail("expected an object at the top level".to_owned()));
     };
     // The `describe-task-definition` output: unwrap it and keep its tags.
@@ -99,6 +108,7 @@ pub fn parse(path: &Path, source: String) -> Result<Template, Error> {
         }
         info!(file = %path.display(), "template is `describe-task-definition` output; using its `taskDefinition`");
         body = inner;
+        numbers = numbers.under("/taskDefinition");
     }
     // The API takes task-level `cpu` and `memory` as strings; YAML and hand-written JSON often
     // give numbers.
@@ -108,6 +118,7 @@ pub fn parse(path: &Path, source: String) -> Result<Template, Error> {
             body.insert(field.to_owned(), Value::String(text));
         }
     }
+    keys_without_placeholders(&mut body, path, &source)?;
     let dropped: Vec<&str> = READ_ONLY_FIELDS
         .iter()
         .copied()
@@ -147,7 +158,99 @@ pub fn parse(path: &Path, source: String) -> Result<Template, Error> {
         path: path.to_owned(),
         source,
         body,
+        numbers,
         origins: HashMap::new(),
+    })
+}
+
+/// Placeholders are resolved in string values only: a key holding one (`dockerLabels`,
+/// `logConfiguration.options`) is refused with its place, never sent to ECS as written. A key
+/// with an escaped `\{{` becomes the literal text, as a value would.
+fn keys_without_placeholders(
+    body: &mut Map<String, Value>,
+    path: &Path,
+    source: &str,
+) -> Result<(), Error> {
+    fn walk(map: &mut Map<String, Value>, at: &str, found: &mut Vec<(String, String, String)>) {
+        let renamed: Vec<(String, String)> = map
+            .keys()
+            .filter(|key| placeholder::has_braces(key))
+            .filter_map(|key| match placeholder::parse(key) {
+                Ok(segments) => match segments.as_slice() {
+                    [] => Some((key.clone(), String::new())),
+                    [Segment::Literal(literal)] => Some((key.clone(), literal.clone())),
+                    _ => {
+                        found.push((key.clone(), at.to_owned(), "placeholders are resolved in values, not in keys; write the key as it should reach ECS (`\\{{` for a literal `{{`)".to_owned()));
+                        None
+                    }
+                },
+                Err(errors) => {
+                    let message = errors.first().map_or_else(String::new, |e| e.message.clone());
+                    found.push((key.clone(), at.to_owned(), message));
+                    None
+                }
+            })
+            .filter(|(key, literal)| key != literal)
+            .collect();
+        if !renamed.is_empty() {
+            let entries = std::mem::take(map);
+            for (key, value) in entries {
+                let key = renamed
+                    .iter()
+                    .find(|(from, _)| *from == key)
+                    .map_or(key, |(_, to)| to.clone());
+                map.insert(key, value);
+            }
+        }
+        for (key, value) in map.iter_mut() {
+            let child = if at.is_empty() {
+                key.clone()
+            } else {
+                format!("{at}.{key}")
+            };
+            walk_value(value, &child, found);
+        }
+    }
+    fn walk_value(value: &mut Value, at: &str, found: &mut Vec<(String, String, String)>) {
+        match value {
+            Value::Object(map) => walk(map, at, found),
+            Value::Array(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    walk_value(item, &format!("{at}[{i}]"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(body, "", &mut found);
+    if found.is_empty() {
+        return Ok(());
+    }
+    let problems = found
+        .into_iter()
+        .map(|(key, at, reason)| {
+            let (line, column) = source
+                .find(key.as_str())
+                .map_or((0, 0), |offset| line_column(source, offset));
+            Problem {
+                location: Location {
+                    source: path.display().to_string(),
+                    line,
+                    column,
+                    path: if at.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{at}.{key}")
+                    },
+                },
+                reference: Some(key),
+                reason,
+            }
+        })
+        .collect();
+    Err(Error::Invalid {
+        problems: Problems(problems),
     })
 }
 
@@ -467,7 +570,7 @@ fn walk_strings<'a>(
     out: &mut Vec<(String, String, &'a str)>,
 ) {
     for (key, value) in map {
-        let child_pointer = format!("{pointer}/{}", key.replace('~', "~0").replace('/', "~1"));
+        let child_pointer = format!("{pointer}/{}", document::pointer_token(key));
         let child_path = if path.is_empty() {
             key.clone()
         } else {
@@ -526,6 +629,8 @@ pub struct Rendered {
     pub secret_pointers: BTreeSet<String>,
     /// Where its values came from in the template file.
     pub places: Places,
+    /// Numbers as the template writes them (`1e3`, not `1e+3`).
+    pub numbers: document::Numbers,
 }
 
 /// Where the template's string values are in its file, found when a message needs one: a
@@ -591,6 +696,82 @@ impl Places {
     }
 }
 
+impl Places {
+    /// The location of the field at `path`: its string value's, or else (a number, a boolean, an
+    /// object, a list) its key's, found like a value is: the n-th time the key is a key in the
+    /// definition is its n-th time in the file, when the file holds it as often.
+    pub fn locate_field(&self, body: &Map<String, Value>, path: &str) -> Location {
+        let located = self.locate(body, path);
+        if located.line > 0 {
+            return located;
+        }
+        let Some(key) = path
+            .rsplit('.')
+            .next()
+            .filter(|k| !k.is_empty() && !k.ends_with(']'))
+        else {
+            return located;
+        };
+        let mut paths = Vec::new();
+        key_paths(body, "", key, &mut paths);
+        let Some(index) = paths.iter().position(|p| p == path) else {
+            return located;
+        };
+        let occurrences: Vec<usize> = self
+            .source
+            .match_indices(key)
+            .map(|(at, _)| at)
+            .filter(|&at| {
+                let before = self.source[..at].chars().next_back();
+                let after = self.source[at + key.len()..]
+                    .strip_prefix(['"', '\''])
+                    .unwrap_or(&self.source[at + key.len()..]);
+                matches!(
+                    before,
+                    None | Some('"' | '\'' | ' ' | '\t' | '\n' | '{' | ',')
+                ) && after.trim_start_matches([' ', '\t']).starts_with(':')
+            })
+            .collect();
+        match occurrences.get(index) {
+            Some(&at) if occurrences.len() == paths.len() => {
+                let (line, column) = line_column(&self.source, at);
+                Location {
+                    line,
+                    column,
+                    ..located
+                }
+            }
+            _ => located,
+        }
+    }
+}
+
+/// The paths of every member named `key`, in walk order.
+fn key_paths(map: &Map<String, Value>, at: &str, key: &str, out: &mut Vec<String>) {
+    fn walk_value(value: &Value, at: &str, key: &str, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => key_paths(map, at, key, out),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk_value(item, &format!("{at}[{i}]"), key, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    for (k, value) in map {
+        let child = if at.is_empty() {
+            k.clone()
+        } else {
+            format!("{at}.{k}")
+        };
+        if k == key {
+            out.push(child.clone());
+        }
+        walk_value(value, &child, key, out);
+    }
+}
+
 /// Whether the text at `at..at + len` is a whole JSON or YAML scalar, not part of a longer one.
 fn stands_alone(source: &str, at: usize, len: usize) -> bool {
     let before = source[..at].chars().next_back();
@@ -624,14 +805,14 @@ impl Rendered {
         !self.secret_paths.is_empty()
     }
 
-    /// The compact JSON sent to ECS.
+    /// The compact JSON sent to ECS, numbers as the template writes them.
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.body).expect("a JSON map serialises")
+        document::to_string(&Value::Object(self.body.clone()), &self.numbers, false).into_bytes()
     }
 
-    /// Pretty JSON for the rendered file.
+    /// Pretty JSON for the rendered file, numbers as the template writes them.
     pub fn to_pretty_json(&self) -> String {
-        serde_json::to_string_pretty(&self.body).expect("a JSON map serialises") + "\n"
+        document::to_string(&Value::Object(self.body.clone()), &self.numbers, true) + "\n"
     }
 }
 
@@ -681,13 +862,14 @@ pub fn render(
             source: template.source,
             known,
         },
+        numbers: template.numbers,
     }
 }
 
 /// Checks what ECS would reject or what would break at task start, before any AWS write.
 pub fn validate(rendered: &Rendered, source: &Path) -> Result<(), Error> {
     let location = |path: String| {
-        let mut location = rendered.places.locate(&rendered.body, &path);
+        let mut location = rendered.places.locate_field(&rendered.body, &path);
         if location.source.is_empty() {
             location.source = source.display().to_string();
         }
@@ -911,6 +1093,7 @@ fn canonicalise(value: &mut Value, key: &str, host_port_is_container_port: bool)
                 items.sort_by_cached_key(|item| serde_json::to_string(item).unwrap_or_default());
             }
         }
+        Value::Number(number) => *number = document::canonical_number(number),
         _ => {}
     }
 }
@@ -924,43 +1107,6 @@ fn is_empty_or_default(key: &str, value: &Value) -> bool {
         Value::Bool(b) => (key == "essential" && *b) || (key == "enableFaultInjection" && !*b),
         // ECS reports the default network mode of Linux tasks when none was given.
         Value::String(s) => key == "networkMode" && s == "bridge",
-    }
-}
-
-/// Flattens a definition into `path = value` lines for the plan.
-pub fn flatten(value: &Value) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    flatten_into(value, String::new(), &mut out);
-    out
-}
-
-fn flatten_into(value: &Value, path: String, out: &mut BTreeMap<String, String>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let child = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                flatten_into(v, child, out);
-            }
-        }
-        Value::Array(items) => {
-            let name = |item: &Value| item.get("name").and_then(Value::as_str).map(str::to_owned);
-            let names: Vec<Option<String>> = items.iter().map(name).collect();
-            for (i, item) in items.iter().enumerate() {
-                // Name entries by their `name` where it is unique: stable across reorderings.
-                let unique = names[i]
-                    .as_ref()
-                    .filter(|n| names.iter().filter(|m| m.as_ref() == Some(*n)).count() == 1);
-                let label = unique.map_or_else(|| i.to_string(), |n| format!("{n:?}"));
-                flatten_into(item, format!("{path}[{label}]"), out);
-            }
-        }
-        other => {
-            out.insert(path, other.to_string());
-        }
     }
 }
 

@@ -22,11 +22,23 @@ pub fn escape_data(value: &str) -> String {
 /// other output, so the runner sees the mask before any line that could hold the value.
 pub fn add_mask(forms: &[String]) {
     for form in forms {
-        output::write_unredacted_line(
+        output::command(
             Stream::Stderr,
             &format!("::add-mask::{}", escape_data(form)),
         );
     }
+}
+
+/// `::group::TITLE` (the title redacted, then escaped) and `::endgroup::`.
+pub fn group(title: &str) {
+    output::command(
+        Stream::Stderr,
+        &format!("::group::{}", escape_data(&output::redact(title))),
+    );
+}
+
+pub fn end_group() {
+    output::command(Stream::Stderr, "::endgroup::");
 }
 
 /// `name<<DELIM … DELIM` entries, with a random delimiter that no value can contain by accident.
@@ -55,24 +67,46 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
         .write_all(text.as_bytes())
 }
 
-/// Appends step outputs to the `GITHUB_OUTPUT` file, redacted like everything else.
+/// Appends step outputs to the `GITHUB_OUTPUT` file exactly: outputs are names the tool chose and
+/// values it built from AWS's answers (ARNs, revisions, `changed`), never secret values, and
+/// redacting them would corrupt them whenever a secret value is as common as `true`.
 pub fn set_outputs(path: &Path, outputs: &[(&str, String)]) -> std::io::Result<()> {
     let text = heredoc(outputs.iter().map(|(n, v)| (*n, v.as_str())))?;
-    append(path, &output::redact(&text))
+    append(path, &text)
 }
 
 /// Appends variables to `GITHUB_ENV` with values as they are: the one place a value is written
-/// on purpose. Each value must have been registered with `::add-mask::` first.
-pub fn set_values(path: &Path, values: &[(String, &str)]) -> std::io::Result<()> {
-    append(
-        path,
-        &heredoc(values.iter().map(|(n, v)| (n.as_str(), *v)))?,
-    )
+/// on purpose. Each value must have been registered with `::add-mask::` first. Returns the
+/// file's length before, for [`truncate`].
+pub fn set_values(path: &Path, values: &[(String, &str)]) -> std::io::Result<u64> {
+    let text = heredoc(values.iter().map(|(n, v)| (n.as_str(), *v)))?;
+    let before = std::fs::metadata(path).map_or(0, |m| m.len());
+    append(path, &text)?;
+    Ok(before)
 }
 
-/// Appends Markdown to the step summary file (redacted like everything else).
+/// Cuts a file the run appended to back to its length before (a later step failed).
+pub fn truncate(path: &Path, length: u64) {
+    if let Ok(file) = std::fs::OpenOptions::new().write(true).open(path) {
+        let _ = file.set_len(length);
+    }
+}
+
+/// Appends Markdown to the step summary file. The caller redacts what may hold a value (cell
+/// by cell, before escaping it for Markdown: escaping first would hide a value from the
+/// redactor) and leaves the outputs exact.
 pub fn append_summary(path: &Path, markdown: &str) -> std::io::Result<()> {
-    append(path, &output::redact(markdown))
+    append(path, markdown)
+}
+
+/// A Markdown table cell of text that may hold a value: redacted first, then escaped.
+pub fn cell(text: &str) -> String {
+    markdown_cell(&output::redact(text))
+}
+
+/// A Markdown table cell of exact text: `|` and line breaks escaped.
+pub fn markdown_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\r', '\n'], " ")
 }
 
 /// Escapes a workflow-command property (`file=`, `title=`) as the runner unescapes it.
@@ -88,8 +122,11 @@ pub enum Level {
 }
 
 /// An `::error file=…,line=…,col=…::message` annotation pointing into the template; without a
-/// file when the place is an input rather than a file.
+/// file when the place is an input rather than a file. The message and title are redacted before
+/// they are escaped (a redactor that ran after escaping would miss an escaped value, and could
+/// mask a piece of the command's own syntax).
 pub fn annotation(level: Level, location: &Location, title: &str, message: &str) -> String {
+    let (title, message) = (output::redact(title), output::redact(message));
     let command = match level {
         Level::Error => "error",
         Level::Warning => "warning",
@@ -101,11 +138,11 @@ pub fn annotation(level: Level, location: &Location, title: &str, message: &str)
             properties.push(format!("line={},col={}", location.line, location.column));
         }
     }
-    properties.push(format!("title={}", escape_property(title)));
+    properties.push(format!("title={}", escape_property(&title)));
     format!(
         "::{command} {}::{}",
         properties.join(","),
-        escape_data(message)
+        escape_data(&message)
     )
 }
 
@@ -134,12 +171,15 @@ pub fn annotate(github: &crate::inputs::GitHub, error: &crate::error::Error) {
             let _ = write!(message, "{reference}: ");
         }
         message.push_str(&problem.reason);
-        output::err(&annotation(
-            Level::Error,
-            &in_workspace(github, &problem.location),
-            "ecs-secrets",
-            &message,
-        ));
+        output::command(
+            Stream::Stderr,
+            &annotation(
+                Level::Error,
+                &in_workspace(github, &problem.location),
+                "ecs-secrets",
+                &message,
+            ),
+        );
     }
 }
 
@@ -161,7 +201,10 @@ pub fn annotate_check(github: &crate::inputs::GitHub, report: &crate::check::Rep
         if let Some(fix) = &finding.fix {
             let _ = write!(message, "\nfix: {fix}");
         }
-        output::err(&annotation(level, &location, "ecs-secrets check", &message));
+        output::command(
+            Stream::Stderr,
+            &annotation(level, &location, "ecs-secrets check", &message),
+        );
     }
 }
 

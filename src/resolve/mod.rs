@@ -72,6 +72,9 @@ pub fn resolve_local(
                 ));
             };
             let secret = CREDENTIAL_VARIABLES.contains(&name.as_str());
+            if secret && never_a_value(&slot.path) {
+                return Err(value_in_reference_field(&slot.path, &format!("env:{name}")));
+            }
             if secret && !allow_plaintext_secrets {
                 return Err(format!(
                     "`{name}` holds a credential; it would land in plain text at `{}` (set `allow-plaintext-secrets` to accept that)",
@@ -92,6 +95,10 @@ pub fn resolve_local(
             );
             Ok(())
         }
+        Reference::Secret(secret) if never_a_value(&slot.path) => Err(value_in_reference_field(
+            &slot.path,
+            &format!("secretsmanager-arn:{}", secret.body()),
+        )),
         Reference::Secret(secret) if !allow_plaintext_secrets => Err(plaintext_refusal(
             &slot.path,
             &format!("secretsmanager-arn:{}", secret.body()),
@@ -107,21 +114,29 @@ pub fn resolve_local(
     }
 }
 
-/// Refuses Parameter Store `SecureString` values in plain text, once their type is known.
+/// Refuses Parameter Store `SecureString` values in plain text, once their type is known (in a
+/// field that takes a reference or names the definition, even with the opt-in).
 pub fn refuse_plaintext(
     slots: &[Slot],
     resolved: &HashMap<Reference, Resolved>,
     allow_plaintext_secrets: bool,
 ) -> Result<(), Error> {
-    if allow_plaintext_secrets {
-        return Ok(());
-    }
     let problems = for_each_reference(slots, |reference, slot| match reference {
         Reference::Ssm(parameter) if resolved.get(reference).is_some_and(|r| r.secret) => {
-            Err(format!(
-                "is a SecureString: {}",
-                plaintext_refusal(&slot.path, &format!("ssm-arn:{}", parameter.id))
-            ))
+            let arn_form = format!("ssm-arn:{}", parameter.id);
+            if never_a_value(&slot.path) {
+                Err(format!(
+                    "is a SecureString: {}",
+                    value_in_reference_field(&slot.path, &arn_form)
+                ))
+            } else if allow_plaintext_secrets {
+                Ok(())
+            } else {
+                Err(format!(
+                    "is a SecureString: {}",
+                    plaintext_refusal(&slot.path, &arn_form)
+                ))
+            }
         }
         _ => Ok(()),
     });
@@ -131,6 +146,31 @@ pub fn refuse_plaintext(
         Err(Error::Invalid {
             problems: Problems(problems),
         })
+    }
+}
+
+/// Fields that must never hold a secret value, even with `allow-plaintext-secrets`: those ECS
+/// reads as a reference (`valueFrom`, `credentialsParameter`: a value there is never what anyone
+/// wants, and a later plan could not tell it from an ARN), and those ECS writes into every ARN,
+/// event and report (`family`, the roles).
+fn never_a_value(path: &str) -> bool {
+    let field = path.rsplit('.').next().unwrap_or(path);
+    matches!(
+        field,
+        "valueFrom" | "credentialsParameter" | "family" | "executionRoleArn" | "taskRoleArn"
+    )
+}
+
+fn value_in_reference_field(path: &str, arn_form: &str) -> String {
+    let field = path.rsplit('.').next().unwrap_or(path);
+    if matches!(field, "valueFrom" | "credentialsParameter") {
+        format!(
+            "would put the secret value itself into `{path}`, where ECS expects an ARN; write `{{{{{arn_form}}}}}` instead (refused even with `allow-plaintext-secrets`)"
+        )
+    } else {
+        format!(
+            "would put a secret value into `{path}`, which ECS shows in every ARN, event and report (refused even with `allow-plaintext-secrets`)"
+        )
     }
 }
 
@@ -557,12 +597,10 @@ fn secret_value(
 
 fn json_key(value: &Secret, key: &str) -> Result<Secret, String> {
     let not_object = || format!("the secret is not a JSON object, so it has no key `{key}`");
-    let document: serde_json::Value =
-        serde_json::from_str(value.expose()).map_err(|_| not_object())?;
-    let object = document.as_object().ok_or_else(not_object)?;
-    match object.get(key) {
-        Some(serde_json::Value::String(text)) => Ok(Secret::new(text.clone())),
-        Some(other) => Ok(Secret::new(other.to_string())),
+    let parsed = crate::document::json(value.expose()).map_err(|_| not_object())?;
+    let object = parsed.value.as_object().ok_or_else(not_object)?;
+    match parsed.text_at(&format!("/{}", crate::document::pointer_token(key))) {
+        Some(text) => Ok(Secret::new(text)),
         None => Err(format!(
             "the secret has no JSON key `{key}` (it has {} key{})",
             object.len(),

@@ -135,48 +135,42 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>, upstream: u16) {
             .and_then(VecDeque::pop_front);
         queued.or_else(|| state.always.get(&operation).copied())
     };
-    match fault {
+    let answer = match fault {
         None => {
             // Holds the request a moment, so that concurrency shows at the proxy.
             std::thread::sleep(Duration::from_millis(20));
-            let (status, response) = scripted_ecs::forward(upstream, &head, &body);
-            scripted_ecs::reply(&mut stream, status, &response);
+            Some(scripted_ecs::forward(upstream, &head, &body))
         }
-        Some(Fault::Throttle) => {
-            scripted_ecs::reply(
-                &mut stream,
-                400,
-                &error_body("ThrottlingException", "Rate exceeded"),
-            );
-        }
+        Some(Fault::Throttle) => Some((400, error_body("ThrottlingException", "Rate exceeded"))),
         Some(Fault::Status(status)) => {
             let kind = if status == 503 {
                 "ServiceUnavailable"
             } else {
                 "InternalFailure"
             };
-            scripted_ecs::reply(&mut stream, status, &error_body(kind, "injected"));
+            Some((status, error_body(kind, "injected")))
         }
         Some(Fault::AccessDenied) => {
             let message = "User: arn:aws:sts::123456789012:assumed-role/deployer/ci is not authorized to perform this action";
-            scripted_ecs::reply(
-                &mut stream,
-                400,
-                &error_body("AccessDeniedException", message),
-            );
+            Some((400, error_body("AccessDeniedException", message)))
         }
         Some(Fault::Delay(delay)) => {
             std::thread::sleep(delay);
-            let (status, response) = scripted_ecs::forward(upstream, &head, &body);
-            scripted_ecs::reply(&mut stream, status, &response);
+            Some(scripted_ecs::forward(upstream, &head, &body))
         }
-        Some(Fault::Reset) => drop(stream),
+        Some(Fault::Reset) => None,
         Some(Fault::LoseResponse) => {
             let _ = scripted_ecs::forward(upstream, &head, &body);
-            drop(stream);
+            None
         }
-    }
+    };
+    // The exchange ends here for the count: once the client has the answer it may send the next
+    // request, which must not find this one still counted.
     state.lock().unwrap().in_flight -= 1;
+    match answer {
+        Some((status, response)) => scripted_ecs::reply(&mut stream, status, &response),
+        None => drop(stream),
+    }
 }
 
 fn template(env: &Env) -> String {

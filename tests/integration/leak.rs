@@ -37,12 +37,50 @@ fn canaries() -> Vec<(&'static str, String)> {
         ("leak/long", long_canary()),
         ("leak/sub-long", "leak-substring-abcdef".to_owned()),
         ("leak/sub-short", "leak-substring-abc".to_owned()),
+        (
+            "leak/typed",
+            r#"{"pin":48213,"ratio":31.41592650,"nested":{"deep":[7,"leak-typed-deep"]},"flag":true,"none":null}"#.to_owned(),
+        ),
+        ("leak/pipe", "leak|pipe|Kq7-Zr".to_owned()),
+        (REGION_CANARY.0, REGION_CANARY.1.to_owned()),
     ]
+}
+
+/// A secret whose value is the Region: masked in every log line, yet the outputs (ARNs that
+/// hold the Region) stay exact.
+const REGION_CANARY: (&str, &str) = ("leak/region", "us-east-1");
+
+/// Values too common to look for in exact outputs (`changed=true`, ARNs with the Region): they
+/// must be masked in the log (stderr) once learnt, and the outputs must hold them exactly.
+const COMMON: &[&str] = &["us-east-1", "true", "null"];
+
+/// Canary parts checked only once the run has learnt them (their `::add-mask::` line): the
+/// common ones, and numbers, which a log line of timings or ids can hold by chance before.
+fn gated(text: &str) -> bool {
+    COMMON.contains(&text) || text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+}
+
+/// The PEM canary, base64-encoded and MIME-wrapped at 76 columns: a String parameter that a
+/// template shows in plain text, whose lines must be masked all the same.
+fn pem_mime() -> String {
+    let pem = canaries()
+        .into_iter()
+        .find(|(name, _)| *name == "leak/pem")
+        .unwrap()
+        .1;
+    STANDARD
+        .encode(pem.as_bytes())
+        .as_bytes()
+        .chunks(76)
+        .map(|line| String::from_utf8(line.to_vec()).unwrap())
+        .collect::<Vec<_>>()
+        .join("\r\n")
 }
 
 const SECURE_PARAMETER: &str = "leak-ssm-secure-Yt5w";
 
-/// The forms of a value to look for: whole, each line, JSON leaves, and encodings.
+/// The forms of a value to look for: whole, each line, JSON leaves, and encodings; values as
+/// common as the Region or `true` are left to the log-only check ([`COMMON`]).
 fn forms(value: &str) -> Vec<String> {
     let mut plain = vec![value.to_owned()];
     plain.extend(
@@ -51,18 +89,10 @@ fn forms(value: &str) -> Vec<String> {
             .filter(|l| l.len() >= 8 && !l.starts_with("-----"))
             .map(str::to_owned),
     );
-    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(value) {
-        plain.extend(
-            [
-                "leak-json-user",
-                "leak \"quoted\" \\ back",
-                "leak-nested-deep",
-                "98765432",
-            ]
-            .map(str::to_owned),
-        );
-        assert!(map.contains_key("nested"));
+    if let Ok(document) = serde_json::from_str::<serde_json::Value>(value) {
+        leaves(&document, &mut plain);
     }
+    plain.retain(|text| text.len() >= 4 && !gated(text));
     let mut out = Vec::new();
     for text in plain {
         let json = serde_json::to_string(&text).unwrap();
@@ -70,15 +100,68 @@ fn forms(value: &str) -> Vec<String> {
         out.push(utf8_percent_encode(&text, NON_ALPHANUMERIC).to_string());
         out.push(STANDARD.encode(&text));
         out.push(URL_SAFE_NO_PAD.encode(&text));
+        // The Markdown escape of the step summary.
+        out.push(text.replace('|', "\\|"));
         out.push(text);
     }
     out
 }
 
+fn leaves(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(text) => out.push(text.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|item| leaves(item, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|item| leaves(item, out)),
+        other => out.push(other.to_string()),
+    }
+}
+
 fn all_forms() -> Vec<String> {
     let mut forms_: Vec<String> = canaries().iter().flat_map(|(_, v)| forms(v)).collect();
     forms_.extend(forms(SECURE_PARAMETER));
+    forms_.extend(
+        pem_mime()
+            .split("\r\n")
+            .filter(|l| l.len() >= 4)
+            .map(str::to_owned),
+    );
     forms_
+}
+
+/// The gated parts of the canaries (see [`gated`]).
+fn gated_parts() -> Vec<String> {
+    let mut parts = Vec::new();
+    for (_, value) in canaries() {
+        if let Ok(document) = serde_json::from_str::<serde_json::Value>(&value) {
+            leaves(&document, &mut parts);
+        }
+        parts.push(value);
+    }
+    parts.retain(|p| p.len() >= 4 && gated(p));
+    parts
+}
+
+/// Fails when a gated canary part (`us-east-1`, `true`, a PIN) shows in the log after the run
+/// learnt it is a secret value (its `::add-mask::` line): before that, the Region in an
+/// endpoint is just the Region, and nothing could know better.
+#[track_caller]
+fn assert_log_masks_common_values(what: &str, stderr: &str) {
+    for common in gated_parts() {
+        let mask = format!("::add-mask::{common}");
+        let Some(learnt) = stderr.lines().position(|l| l == mask) else {
+            continue;
+        };
+        for line in stderr
+            .lines()
+            .skip(learnt)
+            .filter(|l| !l.starts_with("::add-mask::"))
+        {
+            assert!(
+                !line.contains(common.as_str()),
+                "{what}: the log shows the common canary value {common:?} in line:\n{line}"
+            );
+        }
+    }
 }
 
 /// Fails with the place of the first canary form found in `text`.
@@ -101,6 +184,7 @@ fn seed(env: &Env) {
     }
     env.secret("leak/short", "a1");
     env.parameter("/leak/secure", SECURE_PARAMETER, true);
+    env.parameter("/leak/pem-mime", &pem_mime(), false);
 }
 
 /// A template that reads every canary into `environment` (plaintext allowed) and one `-arn` ref.
@@ -116,12 +200,16 @@ fn template(env: &Env, extra: &str) -> std::path::PathBuf {
     environment
         .push(serde_json::json!({ "name": "SHORT", "value": "{{secretsmanager:leak/short}}" }));
     environment.push(serde_json::json!({ "name": "SECURE", "value": "{{ssm:/leak/secure}}" }));
+    environment
+        .push(serde_json::json!({ "name": "PIN", "value": "{{secretsmanager:leak/typed:pin}}" }));
+    // A String parameter (configuration, shown in the plan) that holds the PEM key's MIME text.
+    environment.push(serde_json::json!({ "name": "PEM_MIME", "value": "{{ssm:/leak/pem-mime}}" }));
     environment.push(serde_json::json!({ "name": "EXTRA", "value": extra }));
     let template = serde_json::json!({
         "family": "leak",
         "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
         "containerDefinitions": [{
-            "name": "app", "image": "app:1", "memory": 64,
+            "name": "app", "image": "{{secretsmanager:leak/pipe}}", "memory": 64,
             "command": ["run", "--token={{secretsmanager:leak/plain}}"],
             "dockerLabels": { "label": "{{secretsmanager:leak/unicode}}" },
             "environment": environment,
@@ -156,11 +244,14 @@ fn run_everywhere(
     let mut outputs = Vec::new();
     for (flags, rust_log) in VERBOSITIES {
         let github_output = env.dir.path().join("github_output");
+        let summary = env.dir.path().join("github_step_summary");
         let _ = std::fs::remove_file(&github_output);
+        let _ = std::fs::remove_file(&summary);
         let mut run = env
             .run(args.iter().chain(flags.iter()))
             .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_OUTPUT", github_output.to_str().unwrap());
+            .env("GITHUB_OUTPUT", github_output.to_str().unwrap())
+            .env("GITHUB_STEP_SUMMARY", summary.to_str().unwrap());
         if let Some(level) = rust_log {
             run = run.env("RUST_LOG", *level);
         }
@@ -172,8 +263,12 @@ fn run_everywhere(
         assert_eq!(out.code, expected_code, "{what}\n{out}");
         assert_clean(&format!("stdout of {what}"), &out.stdout, &forms);
         assert_clean(&format!("stderr of {what}"), &out.stderr, &forms);
+        assert_log_masks_common_values(&format!("stderr of {what}"), &out.stderr);
         if let Ok(written) = std::fs::read_to_string(&github_output) {
             assert_clean(&format!("GITHUB_OUTPUT of {what}"), &written, &forms);
+        }
+        if let Ok(written) = std::fs::read_to_string(&summary) {
+            assert_clean(&format!("step summary of {what}"), &written, &forms);
         }
         outputs.push(out);
     }
@@ -211,6 +306,16 @@ fn no_canary_leaks_from_a_successful_deploy_at_any_verbosity() {
         "{}",
         outputs[0]
     );
+    // The Region as a secret value: named in a warning, masked in the log, and the outputs
+    // (an ARN that holds the Region) still exact.
+    outputs[0].stderr_has("the value of `secretsmanager:leak/region` is an AWS Region name");
+    let written = std::fs::read_to_string(env.dir.path().join("github_output")).unwrap();
+    assert!(
+        written.contains("\narn:aws:ecs:us-east-1:123456789012:task-definition/leak:"),
+        "{written}"
+    );
+    outputs[0]
+        .stdout_has("task-definition-arn=arn:aws:ecs:us-east-1:123456789012:task-definition/leak:");
     // A rotated secret: the plan shows the change masked on both sides.
     env.rotate("leak/plain", "leak-plain-rotated-K2m");
     let out = env

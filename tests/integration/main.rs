@@ -5,6 +5,7 @@ mod deploy;
 mod errors;
 mod export;
 mod faults;
+mod hardening;
 mod leak;
 mod render;
 mod rollout;

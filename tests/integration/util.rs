@@ -303,6 +303,7 @@ impl Env {
                 Call {
                     operation,
                     body: serde_json::from_str(&body).unwrap_or(Value::Null),
+                    raw: body,
                 }
             })
             .collect()
@@ -367,6 +368,8 @@ impl Env {
 pub struct Call {
     pub operation: String,
     pub body: Value,
+    /// The body as sent.
+    pub raw: String,
 }
 
 pub fn count(calls: &[Call], operation: &str) -> usize {
