@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use crate::error::Error;
 use crate::output;
-use crate::taskdef::Rendered;
+use crate::template::Rendered;
 
 /// Files written under temporary names in their own directories and moved into place together
 /// by [`Staged::commit`], once everything that can fail before them has passed; dropped
@@ -166,8 +166,25 @@ pub fn stage_rendered(
     )
 }
 
+/// Puts the staged files in place and says what each holds; `rendered_path` is the rendered
+/// definition's, when one was staged.
+pub fn commit(
+    staged: Staged,
+    rendered: &Rendered,
+    rendered_path: Option<&Path>,
+) -> Result<(), Error> {
+    for path in staged.commit()? {
+        if Some(path.as_path()) == rendered_path {
+            report_rendered(rendered, &path);
+        } else {
+            info!(file = %path.display(), "wrote CodePipeline artifact");
+        }
+    }
+    Ok(())
+}
+
 /// Says what a committed rendered file holds.
-pub fn report_rendered(rendered: &Rendered, target: &Path) {
+fn report_rendered(rendered: &Rendered, target: &Path) {
     if rendered.holds_secret_values() {
         warn!(
             file = %target.display(),
@@ -218,36 +235,43 @@ pub fn appspec(rendered: &Rendered, container_names: &[String]) -> String {
 }
 
 fn containers(rendered: &Rendered) -> impl Iterator<Item = &serde_json::Map<String, Value>> {
-    crate::taskdef::containers(&rendered.body)
+    crate::template::containers(&rendered.body)
 }
 
-/// Stages the CodePipeline artifacts the inputs ask for.
-pub fn stage_pipeline_artifacts(
-    staged: &mut Staged,
-    rendered: &Rendered,
-    image_definitions_path: Option<&Path>,
-    codedeploy_directory: Option<&Path>,
-    container_names: &[String],
-) -> Result<(), Error> {
-    // An image could only hold a secret value by opt-in; then the files are private too.
-    let private = rendered.holds_secret_values();
-    if let Some(path) = image_definitions_path {
-        staged.file(path, image_definitions(rendered).as_bytes(), private)?;
+/// The CodePipeline artifacts asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Targets {
+    /// `imagedefinitions.json`, for the ECS standard deploy action.
+    pub image_definitions: Option<PathBuf>,
+    /// A directory for `taskdef.json` and `appspec.yaml`, for the CodeDeployToECS action.
+    pub codedeploy: Option<PathBuf>,
+    /// The containers named by `container-name`: the first is the load-balanced one.
+    pub container_names: Vec<String>,
+}
+
+impl Targets {
+    /// Stages the artifacts asked for.
+    pub fn stage(&self, staged: &mut Staged, rendered: &Rendered) -> Result<(), Error> {
+        // An image could only hold a secret value by opt-in; then the files are private too.
+        let private = rendered.holds_secret_values();
+        if let Some(path) = &self.image_definitions {
+            staged.file(path, image_definitions(rendered).as_bytes(), private)?;
+        }
+        if let Some(directory) = &self.codedeploy {
+            staged.directory(directory)?;
+            staged.file(
+                &directory.join("taskdef.json"),
+                rendered.to_pretty_json().as_bytes(),
+                private,
+            )?;
+            staged.file(
+                &directory.join("appspec.yaml"),
+                appspec(rendered, &self.container_names).as_bytes(),
+                false,
+            )?;
+        }
+        Ok(())
     }
-    if let Some(directory) = codedeploy_directory {
-        staged.directory(directory)?;
-        staged.file(
-            &directory.join("taskdef.json"),
-            rendered.to_pretty_json().as_bytes(),
-            private,
-        )?;
-        staged.file(
-            &directory.join("appspec.yaml"),
-            appspec(rendered, container_names).as_bytes(),
-            false,
-        )?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -68,46 +68,40 @@ pub fn without_bom(text: &str) -> &str {
 /// Parses JSON, numbers exact.
 pub fn json(text: &str) -> Result<Parsed, serde_json::Error> {
     let text = without_bom(text);
-    let value: Value = serde_json::from_str(text)?;
-    if !has_float(&value) {
-        return Ok(Parsed {
-            value,
-            numbers: Numbers::default(),
-        });
-    }
-    let mut numbers = HashMap::new();
-    let seed = Exact {
-        shape: &value,
-        pointer: String::new(),
-        numbers: &mut numbers,
-        json: true,
-    };
-    let value = seed.deserialize(&mut serde_json::Deserializer::from_str(text))?;
-    Ok(Parsed {
-        value,
-        numbers: Numbers(numbers),
+    exact(serde_json::from_str(text)?, true, |seed| {
+        seed.deserialize(&mut serde_json::Deserializer::from_str(text))
     })
 }
 
 /// Parses YAML into JSON values, numbers exact where JSON can write them as written.
 pub fn yaml(text: &str) -> Result<Parsed, serde_yaml_ng::Error> {
     let text = without_bom(text);
-    let value: Value = serde_yaml_ng::from_str(text)?;
+    // Integers reach the visitor whole (up to 128 bits); only floats lose their text.
+    exact(serde_yaml_ng::from_str(text)?, false, |seed| {
+        seed.deserialize(serde_yaml_ng::Deserializer::from_str(text))
+    })
+}
+
+/// The first parse's value, or, where it holds a float, the second pass's `read` with it as
+/// the shape.
+fn exact<E>(
+    value: Value,
+    json: bool,
+    read: impl FnOnce(Exact<'_, '_>) -> Result<Value, E>,
+) -> Result<Parsed, E> {
     if !has_float(&value) {
-        // Integers reach the visitor whole (up to 128 bits); only floats lose their text.
         return Ok(Parsed {
             value,
             numbers: Numbers::default(),
         });
     }
     let mut numbers = HashMap::new();
-    let seed = Exact {
+    let value = read(Exact {
         shape: &value,
         pointer: String::new(),
         numbers: &mut numbers,
-        json: false,
-    };
-    let value = seed.deserialize(serde_yaml_ng::Deserializer::from_str(text))?;
+        json,
+    })?;
     Ok(Parsed {
         value,
         numbers: Numbers(numbers),

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Text from the user's files, fit for one line of a message: control characters (a line break
 /// in a JSON key, say) are shown escaped, so a message line cannot be split by what it quotes.
@@ -23,23 +23,83 @@ pub fn visible(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// What a place is in: a template file, or an input (`environment-variables`, `secrets`,
+/// `tags`), whose lines are the place's lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File(PathBuf),
+    Input(&'static str),
+}
+
+impl Default for Origin {
+    fn default() -> Self {
+        Origin::File(PathBuf::new())
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Input(name) => write!(f, "input `{name}`"),
+        }
+    }
+}
+
 /// Where a reference or a problem sits: a file position, or a line of an input.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Location {
-    /// The template path, or ``input `secrets` ``.
-    pub source: String,
+    pub origin: Origin,
+    /// 1-based; 0 when the place cannot be told (then only the path is known).
     pub line: usize,
     pub column: usize,
-    /// The JSON path of the string value, e.g. `containerDefinitions[0].secrets[1].valueFrom`.
+    /// The JSON path of the value, e.g. `containerDefinitions[0].secrets[1].valueFrom`.
     pub path: String,
+}
+
+impl Location {
+    pub fn in_file(file: &Path, line: usize, column: usize, path: String) -> Self {
+        Self {
+            origin: Origin::File(file.to_owned()),
+            line,
+            column,
+            path,
+        }
+    }
+
+    /// The template file, when the place is in one.
+    pub fn file(&self) -> Option<&Path> {
+        match &self.origin {
+            Origin::File(path) if !path.as_os_str().is_empty() => Some(path),
+            _ => None,
+        }
+    }
+}
+
+/// In a JSON report: `file` (or `input`), `path`, and `line` and `column` where known.
+impl serde::Serialize for Location {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        match &self.origin {
+            Origin::File(path) => map.serialize_entry("file", &path.display().to_string())?,
+            Origin::Input(name) => map.serialize_entry("input", name)?,
+        }
+        map.serialize_entry("path", &self.path)?;
+        if self.line > 0 {
+            map.serialize_entry("line", &self.line)?;
+            map.serialize_entry("column", &self.column)?;
+        }
+        map.end()
+    }
 }
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line > 0 {
-            write!(f, "{}:{}:{}", self.source, self.line, self.column)?;
+            write!(f, "{}:{}:{}", self.origin, self.line, self.column)?;
         } else {
-            f.write_str(&self.source)?;
+            write!(f, "{}", self.origin)?;
         }
         if !self.path.is_empty() {
             write!(f, " ({})", visible(&self.path))?;

@@ -1,14 +1,12 @@
-//! IAM: read a role (trust policy, inline and attached identity policies), ask IAM's own
-//! evaluator (`SimulatePrincipalPolicy`) whether it may do something, and where that call is not
-//! available, evaluate the identity policies and the permissions boundary ourselves: Allow and
-//! Deny, action and resource wildcards. Conditions, SCPs and resource policies are reported as
-//! not evaluated rather than guessed.
+//! IAM's policy language, evaluated here: a role's identity policies and permissions boundary
+//! (Allow and Deny, action and resource wildcards), resource policies (KMS key policies, secret
+//! resource policies), trust policies, and the meaning of IAM's own simulator answer.
+//! Conditions, SCPs and the like are reported as not evaluated rather than guessed. No call is
+//! made here: the documents come from `aws::iam`.
 
-use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum};
-use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
-use crate::aws;
+use crate::aws::iam::{RoleDocuments, Simulated};
 
 /// A role and the identity policies attached to it.
 #[derive(Debug, Clone)]
@@ -58,11 +56,6 @@ pub enum Decision {
     OutsideBoundary,
 }
 
-fn decode(document: &str) -> Value {
-    let text = percent_decode_str(document).decode_utf8_lossy();
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
 fn strings(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::String(s)) => vec![s.clone()],
@@ -95,103 +88,34 @@ fn statements(policy: &str, document: &Value) -> Vec<Statement> {
         .collect()
 }
 
-/// Reads the role and its inline and attached identity policies.
-pub async fn role(client: &aws_sdk_iam::Client, arn: &str) -> Result<Role, String> {
-    let name = arn.rsplit('/').next().unwrap_or(arn).to_owned();
-    let got = client
-        .get_role()
-        .role_name(&name)
-        .send()
-        .await
-        .map_err(|e| aws::describe(&e))?;
-    let role = got.role().ok_or("GetRole returned no role")?;
-    let mut result = Role {
-        arn: role.arn().to_owned(),
-        name: name.clone(),
-        trust: role
-            .assume_role_policy_document()
-            .map_or(Value::Null, decode),
-        statements: Vec::new(),
-        boundary: None,
-        boundary_unread: None,
-    };
-    if let Some(arn) = role
-        .permissions_boundary()
-        .and_then(|b| b.permissions_boundary_arn())
-    {
-        match managed_policy(client, arn).await {
-            Ok((label, document)) => {
+impl Role {
+    /// The role its documents describe.
+    pub fn from_documents(documents: RoleDocuments) -> Self {
+        let mut role = Role {
+            arn: documents.arn,
+            name: documents.name,
+            trust: documents.trust,
+            statements: Vec::new(),
+            boundary: None,
+            boundary_unread: None,
+        };
+        for (policy, document) in &documents.policies {
+            role.statements.extend(statements(policy, document));
+        }
+        match documents.boundary {
+            Some(Ok((label, document))) => {
                 let boundary = statements(&label, &document);
-                result.boundary = Some((label, boundary));
+                role.boundary = Some((label, boundary));
             }
-            Err(reason) => {
-                result.boundary_unread = Some(format!(
+            Some(Err((arn, reason))) => {
+                role.boundary_unread = Some(format!(
                     "permissions boundary `{arn}` cannot be read: {reason}"
                 ));
             }
+            None => {}
         }
+        role
     }
-    let inline = client
-        .list_role_policies()
-        .role_name(&name)
-        .send()
-        .await
-        .map_err(|e| aws::describe(&e))?;
-    for policy in inline.policy_names() {
-        let got = client
-            .get_role_policy()
-            .role_name(&name)
-            .policy_name(policy)
-            .send()
-            .await
-            .map_err(|e| aws::describe(&e))?;
-        result
-            .statements
-            .extend(statements(policy, &decode(got.policy_document())));
-    }
-    let attached = client
-        .list_attached_role_policies()
-        .role_name(&name)
-        .send()
-        .await
-        .map_err(|e| aws::describe(&e))?;
-    for policy in attached.attached_policies() {
-        if let Some(policy_arn) = policy.policy_arn() {
-            let (label, document) = managed_policy(client, policy_arn).await?;
-            result.statements.extend(statements(&label, &document));
-        }
-    }
-    Ok(result)
-}
-
-/// A managed policy's name and the document of its default version.
-async fn managed_policy(
-    client: &aws_sdk_iam::Client,
-    arn: &str,
-) -> Result<(String, Value), String> {
-    let got = client
-        .get_policy()
-        .policy_arn(arn)
-        .send()
-        .await
-        .map_err(|e| aws::describe(&e))?;
-    let policy = got.policy();
-    let label = policy
-        .and_then(|p| p.policy_name())
-        .unwrap_or(arn)
-        .to_owned();
-    let Some(version) = policy.and_then(|p| p.default_version_id()) else {
-        return Ok((label, Value::Null));
-    };
-    let document = client
-        .get_policy_version()
-        .policy_arn(arn)
-        .version_id(version)
-        .send()
-        .await
-        .map_err(|e| aws::describe(&e))?;
-    let text = document.policy_version().and_then(|v| v.document());
-    Ok((label, text.map_or(Value::Null, decode)))
 }
 
 /// Whether the trust policy lets ECS tasks assume the role.
@@ -465,66 +389,29 @@ pub fn resource_verdict(policy: &Value, action: &str, role_arn: &str) -> Verdict
     verdict
 }
 
-/// Asks IAM's evaluator. `Err` when the call is not available (permission, or not implemented).
-/// `via_service` is the `kms:ViaService` context of a decryption on the role's behalf.
-pub async fn simulate(
-    client: &aws_sdk_iam::Client,
-    role_arn: &str,
-    action: &str,
-    resource: &str,
-    via_service: Option<&str>,
-) -> Result<Decision, String> {
-    let mut request = client
-        .simulate_principal_policy()
-        .policy_source_arn(role_arn)
-        .action_names(action)
-        .resource_arns(resource);
-    if let Some(service) = via_service {
-        request = request.context_entries(
-            ContextEntry::builder()
-                .context_key_name("kms:ViaService")
-                .context_key_values(service)
-                .context_key_type(ContextKeyTypeEnum::String)
-                .build(),
-        );
-    }
-    let output = request.send().await.map_err(|e| aws::describe(&e))?;
-    let result = output
-        .evaluation_results()
-        .first()
-        .ok_or("SimulatePrincipalPolicy returned no result")?;
-    let by = result
-        .matched_statements()
-        .iter()
-        .filter_map(|s| s.source_policy_id())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let outside_boundary = result
-        .permissions_boundary_decision_detail()
-        .is_some_and(|d| !d.allowed_by_permissions_boundary());
-    let outside_scps = result
-        .organizations_decision_detail()
-        .is_some_and(|d| !d.allowed_by_organizations());
-    Ok(match result.eval_decision().as_str() {
+/// What IAM's simulator answer means for the role.
+pub fn simulated(result: &Simulated) -> Decision {
+    let by = result.matched.join(", ");
+    match result.decision.as_str() {
         "allowed" => Decision::Allowed { by },
         "explicitDeny" => Decision::Denied { by },
         // The organization's SCPs limit every grant, a resource policy's too.
-        _ if outside_scps => Decision::Denied {
+        _ if result.outside_scps => Decision::Denied {
             by: "the organization's service control policies".to_owned(),
         },
         // Conditions on context the simulation lacked: it cannot say no for certain.
-        _ if !result.missing_context_values().is_empty() => Decision::AllowedIf {
+        _ if !result.missing_context.is_empty() => Decision::AllowedIf {
             by: format!(
                 "policies with conditions on {}",
-                result.missing_context_values().join(", ")
+                result.missing_context.join(", ")
             ),
         },
         // Whether the identity policies allow it is not in the answer: the caller knows them.
-        _ if outside_boundary => Decision::OutsideBoundary,
+        _ if result.outside_boundary => Decision::OutsideBoundary,
         _ => Decision::NotAllowed {
             boundary_too: false,
         },
-    })
+    }
 }
 
 #[cfg(test)]

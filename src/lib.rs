@@ -1,19 +1,22 @@
 //! ecs-secrets as a library: the modules of the binary, public so that the binary, the fuzz
-//! targets and the tests can reach the parts they drive. The pipeline is `app::run`.
+//! targets and the tests can reach the parts they drive. The run is `app::main`.
+//!
+//! In the order data flows: `cli` (inputs) → `command` (one story per command) → `prepare`
+//! (`template`, `placeholder`, `reference`, `resolve`) → `check`, `plan`, `policy`,
+//! `artifacts`, `rollout`, `report` → `aws` (every SDK call); `ci`, `output` and `mask` carry
+//! every byte written.
 
 pub mod app;
 mod artifacts;
 mod aws;
 mod check;
 pub mod ci;
+pub mod cli;
+mod command;
 mod diagnose;
 pub mod document;
-mod ecs;
 pub mod error;
-mod export;
 mod iam;
-pub mod inputs;
-mod kms;
 pub mod logging;
 mod manifest;
 pub mod mask;
@@ -21,8 +24,10 @@ pub mod output;
 pub mod placeholder;
 mod plan;
 mod policy;
+mod prepare;
 pub mod reference;
-pub mod report;
+mod report;
 mod resolve;
 mod rollout;
-pub mod taskdef;
+pub mod template;
+mod variables;

@@ -7,8 +7,18 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::prelude::*;
 
-use crate::inputs::Logging;
 use crate::output::StderrWriter;
+
+/// Logging options, read before anything else so that errors in the inputs are logged the same
+/// way.
+#[derive(Debug, Clone)]
+pub struct Logging {
+    /// -1 and below: warnings only; 0: info; 1: debug; 2 and above: trace.
+    pub verbosity: i8,
+    /// `RUST_LOG`, which wins over the verbosity.
+    pub rust_log: Option<String>,
+    pub color: bool,
+}
 
 /// Targets whose `trace` output holds bodies.
 const CAPPED_TARGETS: &[&str] = &["aws_", "hyper", "h2", "rustls", "tower"];

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::inputs::{Image, parse_image};
+use crate::template::Image;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,7 +74,7 @@ pub fn load(path: &Path) -> Result<Vec<Entry>, Error> {
                 cluster: raw.cluster,
                 images: images
                     .iter()
-                    .map(|i| parse_image(i))
+                    .map(|i| Image::parse(i))
                     .collect::<Result<_, _>>()?,
             })
         })

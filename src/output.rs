@@ -73,24 +73,18 @@ pub fn redact(text: &str) -> String {
 
 /// Writes through the redactor; no line of it can pass for a workflow command.
 pub fn write(stream: Stream, bytes: &[u8]) {
-    let mut state = state();
-    let State {
-        redactor,
-        stdout,
-        stderr,
-        at_line_start,
-    } = &mut *state;
-    let pending = match stream {
-        Stream::Stdout => stdout,
-        Stream::Stderr => stderr,
-    };
-    let ready = pending.push(redactor, bytes);
-    let start = &mut at_line_start[stream.index()];
-    emit(stream, &neutralize(&ready, *start), start);
+    release(&[stream], |pending, redactor| pending.push(redactor, bytes));
 }
 
-/// Writes everything held back (at exit, or before a raw line).
+/// Writes everything held back (at exit).
 pub fn flush() {
+    release(&[Stream::Stdout, Stream::Stderr], |pending, redactor| {
+        pending.finish(redactor)
+    });
+}
+
+/// Emits, for each of `streams`, what `take` releases from its held-back output, neutralized.
+fn release(streams: &[Stream], take: impl Fn(&mut Pending, &Redactor) -> Vec<u8>) {
     let mut state = state();
     let State {
         redactor,
@@ -98,8 +92,12 @@ pub fn flush() {
         stderr,
         at_line_start,
     } = &mut *state;
-    for (stream, pending) in [(Stream::Stdout, stdout), (Stream::Stderr, stderr)] {
-        let ready = pending.finish(redactor);
+    for &stream in streams {
+        let pending = match stream {
+            Stream::Stdout => &mut *stdout,
+            Stream::Stderr => &mut *stderr,
+        };
+        let ready = take(pending, redactor);
         let start = &mut at_line_start[stream.index()];
         emit(stream, &neutralize(&ready, *start), start);
     }

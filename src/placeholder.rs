@@ -6,7 +6,17 @@
 
 use std::fmt;
 
+use crate::mask::Secret;
 use crate::reference::{Parameter, SecretId};
+
+/// A placeholder resolved: the text it renders to, and whether that text is a secret value.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub text: Secret,
+    pub secret: bool,
+    /// When the value last changed (epoch seconds), for references to AWS.
+    pub changed_at: Option<i64>,
+}
 
 /// What a placeholder asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -181,19 +191,25 @@ pub fn parse(text: &str) -> Result<Vec<Segment>, Vec<ParseError>> {
     }
 }
 
+/// The references of a text with only well-formed placeholders, for tests.
+#[cfg(test)]
+pub fn references(text: &str) -> Vec<Reference> {
+    parse(text)
+        .expect("well-formed placeholders")
+        .into_iter()
+        .filter_map(|s| match s {
+            Segment::Placeholder { reference, .. } => Some(reference),
+            Segment::Literal(_) => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn refs(text: &str) -> Vec<Reference> {
-        parse(text)
-            .unwrap()
-            .into_iter()
-            .filter_map(|s| match s {
-                Segment::Placeholder { reference, .. } => Some(reference),
-                Segment::Literal(_) => None,
-            })
-            .collect()
+        references(text)
     }
 
     #[test]

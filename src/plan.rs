@@ -5,8 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
+use crate::aws::ecs::Latest;
 use crate::mask::MASK;
-use crate::taskdef::{self, Rendered};
+use crate::output;
+use crate::template::{self, Rendered};
 
 /// One changed field.
 #[derive(Debug, PartialEq, Eq)]
@@ -163,7 +165,7 @@ fn flatten_into(
 /// definition is `***` on both sides; an old value is shown only where it cannot be a value
 /// ([`Leaf::harmless`]), else `***`.
 pub fn diff(old: &Map<String, Value>, rendered: &Rendered, compare_tags: bool) -> Vec<Change> {
-    let flat = |body: &Map<String, Value>| flatten(&taskdef::canonical(body, compare_tags));
+    let flat = |body: &Map<String, Value>| flatten(&template::canonical(body, compare_tags));
     let old = flat(old);
     let new = flat(&rendered.body);
     let mask = format!("{MASK:?}");
@@ -215,6 +217,32 @@ fn path_of(change: &Change) -> &str {
     match change {
         Change::Added(p, _) | Change::Removed(p, _) | Change::Changed(p, _, _) => p,
     }
+}
+
+/// Prints the plan against the latest revision on stderr; returns whether anything changed
+/// (decided on real values, shown masked).
+pub fn print(latest: &Latest, rendered: &Rendered) -> bool {
+    let family = rendered.family();
+    let tags = rendered.body.contains_key("tags");
+    let changed =
+        template::canonical(&latest.body, tags) != template::canonical(&rendered.body, tags);
+    let revision = latest.revision.revision;
+    if !changed {
+        output::err(&format!(
+            "plan: no change against revision {revision} of `{family}`"
+        ));
+        return false;
+    }
+    let diff = diff(&latest.body, rendered, tags);
+    output::err(&format!(
+        "plan: {} change{} against revision {revision} of `{family}`:",
+        diff.len(),
+        if diff.len() == 1 { "" } else { "s" },
+    ));
+    for line in lines(&diff) {
+        output::err(&line);
+    }
+    true
 }
 
 /// Renders changes as lines: `+ path: value`, `- path: value`, `~ path: old → new`.

@@ -2,16 +2,58 @@
 //! needs to read the secrets at task start) and one for the CI role that runs `ecs-secrets`
 //! (registering, rolling out, and only the read calls the template's placeholders need).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
-use crate::placeholder::Reference;
+use crate::placeholder::{Reference, Resolved};
 use crate::reference::Arn;
-use crate::taskdef::{Rendered, Resolved, Slot};
+use crate::template::{Rendered, Slot};
 
-/// Groups `(action, resource)` pairs into statements, one per action set, resources sorted.
-fn statements(needs: &[(String, String)], region: &str) -> Vec<Value> {
+/// The version of the `policy` output's shape.
+pub const VERSION: u32 = 1;
+
+/// Both policies, as `policy` prints them.
+#[derive(Debug, Serialize)]
+pub struct Policies {
+    pub version: u32,
+    #[serde(rename = "execution-role")]
+    pub execution_role: Document,
+    pub deployer: Document,
+}
+
+/// An IAM policy document.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Document {
+    #[serde(rename = "Version")]
+    version: &'static str,
+    #[serde(rename = "Statement")]
+    statements: Vec<Statement>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+struct Statement {
+    #[serde(rename = "Effect")]
+    effect: &'static str,
+    #[serde(rename = "Action")]
+    action: String,
+    #[serde(rename = "Resource")]
+    resources: Vec<String>,
+    #[serde(rename = "Condition", skip_serializing_if = "Option::is_none")]
+    condition: Option<BTreeMap<&'static str, BTreeMap<&'static str, Value>>>,
+}
+
+fn document(statements: Vec<Statement>) -> Document {
+    Document {
+        version: "2012-10-17",
+        statements,
+    }
+}
+
+/// Groups `(action, resource)` pairs into statements, one per action, resources sorted; KMS
+/// decryption limited to the services that decrypt on the role's behalf.
+fn statements(needs: &[(String, String)], region: &str) -> Vec<Statement> {
     let mut by_action: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (action, resource) in needs {
         let list = by_action.entry(action).or_default();
@@ -23,11 +65,7 @@ fn statements(needs: &[(String, String)], region: &str) -> Vec<Value> {
         .into_iter()
         .map(|(action, mut resources)| {
             resources.sort_unstable();
-            let mut statement =
-                json!({ "Effect": "Allow", "Action": action, "Resource": resources });
-            if action == "kms:Decrypt" {
-                // Only when Secrets Manager or Parameter Store decrypt on the role's behalf, in
-                // the Regions of the keys (the default Region for a key given as `*`).
+            let condition = (action == "kms:Decrypt").then(|| {
                 let mut regions: Vec<&str> = resources
                     .iter()
                     .map(|r| Arn::parse(r).map_or(region, |a| a.region))
@@ -43,28 +81,145 @@ fn statements(needs: &[(String, String)], region: &str) -> Vec<Value> {
                         ]
                     })
                     .collect();
-                statement["Condition"] = json!({ "StringEquals": { "kms:ViaService": services } });
+                condition("kms:ViaService", Value::from(services))
+            });
+            Statement {
+                effect: "Allow",
+                action: action.to_owned(),
+                resources: resources.into_iter().map(str::to_owned).collect(),
+                condition,
             }
-            statement
         })
         .collect()
 }
 
-/// The execution role's policy, from what `check` found the role needs.
-pub fn execution_role(needs: &[(String, String)], region: &str) -> Value {
-    json!({ "Version": "2012-10-17", "Statement": statements(needs, region) })
+fn condition(
+    key: &'static str,
+    value: Value,
+) -> BTreeMap<&'static str, BTreeMap<&'static str, Value>> {
+    BTreeMap::from([("StringEquals", BTreeMap::from([(key, value)]))])
 }
 
-/// What else the CI role runs besides registering.
+/// The execution role's policy: what the check found the role needs.
+pub fn execution_role(needs: &[(String, String)], region: &str) -> Document {
+    document(statements(needs, region))
+}
+
+/// What the deployer's policy covers besides the placeholders.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Extras<'a> {
-    /// With `preflight`, the calls the check makes (see `check::Report::reads`).
+    /// The reads the preflight check makes, when it runs.
     pub preflight: Option<&'a [(String, String)]>,
     pub keep_revisions: bool,
+    /// The service rolled out to: (cluster, service).
+    pub service: Option<(&'a str, &'a str)>,
 }
 
-/// The read calls of `preflight` and the calls of `keep-revisions`.
-fn extra_needs(extras: Extras, need: &mut impl FnMut(&str, String)) {
+/// The CI role's policy for deploying `rendered`.
+pub fn deployer(
+    rendered: &Rendered,
+    slots: &[Slot],
+    resolved: &HashMap<Reference, Resolved>,
+    region: &str,
+    extras: Extras,
+) -> Document {
+    let roles: Vec<&str> = ["executionRoleArn", "taskRoleArn"]
+        .iter()
+        .filter_map(|k| rendered.body.get(*k).and_then(Value::as_str))
+        .collect();
+    let parts = roles.iter().find_map(|r| Arn::parse(r));
+    let place = Place {
+        region,
+        account: parts.as_ref().map_or("*", |a| a.account),
+        partition: parts.as_ref().map_or("aws", |a| a.partition),
+    };
+    let mut needs: Vec<(String, String)> = Vec::new();
+    let mut need = |action: &str, resource: String| needs.push((action.to_owned(), resource));
+    ecs_needs(rendered.family(), &place, extras, &mut need);
+    for slot in slots {
+        for (reference, _, _) in slot.references() {
+            reference_needs(reference, resolved.get(reference), &place, &mut need);
+        }
+    }
+    let mut statements = statements(&needs, region);
+    let pass_roles: Vec<String> = roles
+        .iter()
+        .map(|role| {
+            if role.starts_with("arn:") {
+                (*role).to_owned()
+            } else {
+                format!("arn:{}:iam::{}:role/{role}", place.partition, place.account)
+            }
+        })
+        .collect();
+    if !pass_roles.is_empty() {
+        statements.push(Statement {
+            effect: "Allow",
+            action: "iam:PassRole".to_owned(),
+            resources: pass_roles,
+            condition: Some(condition(
+                "iam:PassedToService",
+                Value::from("ecs-tasks.amazonaws.com"),
+            )),
+        });
+    }
+    document(statements)
+}
+
+/// The partition, Region and account that ARNs without their own are in.
+struct Place<'a> {
+    region: &'a str,
+    account: &'a str,
+    partition: &'a str,
+}
+
+impl Place<'_> {
+    fn secret_arn(&self, id: &str) -> String {
+        if id.starts_with("arn:") {
+            id.split(':').take(7).collect::<Vec<_>>().join(":")
+        } else {
+            format!(
+                "arn:{}:secretsmanager:{}:{}:secret:{id}-??????",
+                self.partition, self.region, self.account
+            )
+        }
+    }
+
+    fn parameter_arn(&self, id: &str) -> String {
+        if id.starts_with("arn:") {
+            id.to_owned()
+        } else {
+            format!(
+                "arn:{}:ssm:{}:{}:parameter/{}",
+                self.partition,
+                self.region,
+                self.account,
+                id.trim_start_matches('/')
+            )
+        }
+    }
+}
+
+/// Registering, tagging, the roll-out, and what the extras add.
+fn ecs_needs(family: &str, place: &Place<'_>, extras: Extras, need: &mut impl FnMut(&str, String)) {
+    let Place {
+        region,
+        account,
+        partition,
+    } = place;
+    need("ecs:RegisterTaskDefinition", "*".to_owned());
+    need("ecs:DescribeTaskDefinition", "*".to_owned());
+    need(
+        "ecs:TagResource",
+        format!("arn:{partition}:ecs:{region}:{account}:task-definition/{family}:*"),
+    );
+    if let Some((cluster, service)) = extras.service {
+        let arn = format!("arn:{partition}:ecs:{region}:{account}:service/{cluster}/{service}");
+        need("ecs:DescribeServices", arn.clone());
+        need("ecs:UpdateService", arn);
+        need("ecs:ListTasks", "*".to_owned());
+        need("ecs:DescribeTasks", "*".to_owned());
+    }
     for (action, resource) in extras.preflight.unwrap_or_default() {
         need(action, resource.clone());
     }
@@ -76,106 +231,35 @@ fn extra_needs(extras: Extras, need: &mut impl FnMut(&str, String)) {
     }
 }
 
-/// The CI role's policy.
-pub fn deployer(
-    rendered: &Rendered,
-    slots: &[Slot],
-    resolved: &std::collections::HashMap<Reference, Resolved>,
-    region: &str,
-    service: Option<(&str, &str)>,
-    extras: Extras,
-) -> Value {
-    // Roles may be given by name (ECS accepts that); their account is that of the other role.
-    let roles: Vec<&str> = ["executionRoleArn", "taskRoleArn"]
-        .iter()
-        .filter_map(|k| rendered.body.get(*k).and_then(Value::as_str))
-        .collect();
-    let parts = roles.iter().find_map(|r| Arn::parse(r));
-    let account = parts.as_ref().map_or("*", |a| a.account);
-    let partition = parts.as_ref().map_or("aws", |a| a.partition);
-    let mut needs: Vec<(String, String)> = Vec::new();
-    let mut need = |action: &str, resource: String| needs.push((action.to_owned(), resource));
-    need("ecs:RegisterTaskDefinition", "*".to_owned());
-    need("ecs:DescribeTaskDefinition", "*".to_owned());
-    // Tags come from the template, the `tags` input, or the previous revision: always allowed on
-    // this family's revisions.
-    need(
-        "ecs:TagResource",
-        format!(
-            "arn:{partition}:ecs:{region}:{account}:task-definition/{}:*",
-            rendered.family()
-        ),
-    );
-    if let Some((cluster, service)) = service {
-        let arn = format!("arn:{partition}:ecs:{region}:{account}:service/{cluster}/{service}");
-        need("ecs:DescribeServices", arn.clone());
-        need("ecs:UpdateService", arn);
-        need("ecs:ListTasks", "*".to_owned());
-        need("ecs:DescribeTasks", "*".to_owned());
-    }
-    let secret_arn = |id: &str| {
-        if id.starts_with("arn:") {
-            id.split(':').take(7).collect::<Vec<_>>().join(":")
-        } else {
-            format!("arn:{partition}:secretsmanager:{region}:{account}:secret:{id}-??????")
+/// The read calls one placeholder needs.
+fn reference_needs(
+    reference: &Reference,
+    resolved: Option<&Resolved>,
+    place: &Place<'_>,
+    need: &mut impl FnMut(&str, String),
+) {
+    match reference {
+        Reference::SecretArn(s) => {
+            let arn = resolved.map_or_else(
+                || place.secret_arn(&s.id),
+                |r| place.secret_arn(r.text.expose()),
+            );
+            need("secretsmanager:DescribeSecret", arn);
         }
-    };
-    let parameter_arn = |id: &str| {
-        if id.starts_with("arn:") {
-            id.to_owned()
-        } else {
-            format!(
-                "arn:{partition}:ssm:{region}:{account}:parameter/{}",
-                id.trim_start_matches('/')
-            )
+        Reference::Secret(s) => {
+            need("secretsmanager:BatchGetSecretValue", "*".to_owned());
+            need("secretsmanager:GetSecretValue", place.secret_arn(&s.id));
+            need("kms:Decrypt", "*".to_owned());
         }
-    };
-    extra_needs(extras, &mut need);
-    for slot in slots {
-        for (reference, _, _) in slot.references() {
-            match reference {
-                Reference::SecretArn(s) => {
-                    let arn = resolved
-                        .get(reference)
-                        .map_or_else(|| secret_arn(&s.id), |r| secret_arn(r.text.expose()));
-                    need("secretsmanager:DescribeSecret", arn);
-                }
-                Reference::Secret(s) => {
-                    need("secretsmanager:BatchGetSecretValue", "*".to_owned());
-                    need("secretsmanager:GetSecretValue", secret_arn(&s.id));
-                    need("kms:Decrypt", "*".to_owned());
-                }
-                Reference::SsmArn(p) => need("ssm:GetParameters", parameter_arn(&p.id)),
-                Reference::Ssm(p) => {
-                    need("ssm:GetParameters", parameter_arn(&p.id));
-                    if resolved.get(reference).is_some_and(|r| r.secret) {
-                        need("kms:Decrypt", "*".to_owned());
-                    }
-                }
-                Reference::Env { .. } => {}
+        Reference::SsmArn(p) => need("ssm:GetParameters", place.parameter_arn(&p.id)),
+        Reference::Ssm(p) => {
+            need("ssm:GetParameters", place.parameter_arn(&p.id));
+            if resolved.is_some_and(|r| r.secret) {
+                need("kms:Decrypt", "*".to_owned());
             }
         }
+        Reference::Env { .. } => {}
     }
-    let mut statements = statements(&needs, region);
-    let pass_roles: Vec<String> = roles
-        .iter()
-        .map(|role| {
-            if role.starts_with("arn:") {
-                (*role).to_owned()
-            } else {
-                format!("arn:{partition}:iam::{account}:role/{role}")
-            }
-        })
-        .collect();
-    if !pass_roles.is_empty() {
-        statements.push(json!({
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": pass_roles,
-            "Condition": { "StringEquals": { "iam:PassedToService": "ecs-tasks.amazonaws.com" } }
-        }));
-    }
-    json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
 #[cfg(test)]
@@ -198,7 +282,7 @@ mod tests {
                 "arn:aws:kms:us-east-1:1:key/k".to_owned(),
             ),
         ];
-        let policy = execution_role(&needs, "us-east-1");
+        let policy = serde_json::to_value(execution_role(&needs, "us-east-1")).unwrap();
         let statements = policy["Statement"].as_array().unwrap();
         assert_eq!(statements.len(), 2);
         let kms = statements

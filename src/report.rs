@@ -1,48 +1,165 @@
-//! The final report: on stdout (`key=value` lines, shell `export` lines or JSON), as GitHub step
-//! outputs, and as a GitHub step summary. None of it carries a secret value: ARNs, names,
-//! revision numbers and references only.
+//! The report of `render` and `deploy`: on stdout (`key=value` lines, shell `export` lines or
+//! JSON), as step outputs and as a step summary. None of it carries a secret value: ARNs, names,
+//! revision numbers and references only, so it is written exactly (see `output::write_exact`).
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
-use tracing::warn;
+use serde_json::Value;
 
-use crate::app::Report;
-use crate::ci::github;
-use crate::inputs::{Command, Inputs, ReportFormat};
-use crate::output;
+use crate::aws::ecs::Revision;
+use crate::ci::{Ci, github};
+use crate::output::{self, Stream};
+use crate::rollout;
+use crate::template::{self, Rendered};
 
-pub fn print(report: &Report, inputs: &Inputs) {
-    if matches!(
-        inputs.command,
-        Command::Check | Command::Policy | Command::Export
-    ) {
-        return; // their output is the report
+/// How the report is printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Lines,
+    Shell,
+    Json,
+}
+
+/// What a run did with one definition.
+#[derive(Debug)]
+pub struct Report {
+    pub family: String,
+    /// The revision registered, or the unchanged one reused; `None` for `render` and dry runs.
+    pub revision: Option<Revision>,
+    /// Whether the definition differs from the family's latest revision (`deploy` only).
+    pub changed: Option<bool>,
+    /// Where the rendered definition was written.
+    pub rendered: Option<PathBuf>,
+    /// The service rolled out to, and what happened to it.
+    pub service: Option<String>,
+    pub rollout: Option<rollout::Outcome>,
+    /// Each container's image and secret references, for the step summary.
+    pub containers: Vec<ContainerSummary>,
+}
+
+/// A container as the summary shows it: names and references, never values.
+#[derive(Debug)]
+pub struct ContainerSummary {
+    pub name: String,
+    pub image: String,
+    /// `secrets[]` and `logConfiguration.secretOptions[]`: name → `valueFrom`.
+    pub secrets: Vec<(String, String)>,
+}
+
+impl Report {
+    /// The report of a rendered definition, before anything is done with it.
+    pub fn of(rendered: &Rendered) -> Self {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
+        let containers = template::containers(&rendered.body)
+            .enumerate()
+            .map(|(i, c)| ContainerSummary {
+                name: text(c.get("name")),
+                image: text(c.get("image")),
+                secrets: template::secret_entries(i, c)
+                    .into_iter()
+                    .map(|e| {
+                        let owned = |v: Option<&str>| v.unwrap_or_default().to_owned();
+                        (owned(e.name), owned(e.value_from))
+                    })
+                    .collect(),
+            })
+            .collect();
+        Self {
+            family: rendered.family().to_owned(),
+            revision: None,
+            changed: None,
+            rendered: None,
+            service: None,
+            rollout: None,
+            containers,
+        }
     }
-    let pairs = pairs(report, inputs);
-    let text = match inputs.report_format {
-        ReportFormat::Lines => lines(&pairs, ""),
-        ReportFormat::Shell => shell(&pairs, ""),
-        ReportFormat::Json => {
-            let map: serde_json::Map<String, serde_json::Value> = pairs
+
+    /// The outputs, in their order.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs: Vec<(&str, String)> = vec![("family", self.family.clone())];
+        if let Some(revision) = &self.revision {
+            pairs.push(("task-definition-arn", revision.arn.clone()));
+            pairs.push(("task-definition-revision", revision.revision.to_string()));
+        }
+        if let Some(changed) = self.changed {
+            pairs.push(("changed", changed.to_string()));
+        }
+        if let (Some(service), Some(outcome)) = (&self.service, &self.rollout) {
+            pairs.push(("service", service.clone()));
+            pairs.push(("rollout", outcome.state().to_owned()));
+            if let Some(deployment) = outcome.deployment() {
+                pairs.push(("deployment-id", deployment.to_owned()));
+            }
+        }
+        if let Some(path) = &self.rendered {
+            pairs.push(("task-definition", path.display().to_string()));
+        }
+        pairs
+    }
+}
+
+/// Prints one definition's report on `stream` in `format`, and on GitHub as step outputs and a
+/// summary titled `ecs-secrets {command}`.
+pub fn print(report: &Report, format: Format, command: &str, stream: Stream, ci: &Ci) {
+    let pairs = report.pairs();
+    let text = match format {
+        Format::Lines => lines(&pairs, ""),
+        Format::Shell => shell(&pairs, ""),
+        Format::Json => {
+            let map: serde_json::Map<String, Value> = pairs
                 .iter()
-                .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
+                .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
                 .collect();
             serde_json::to_string_pretty(&map).expect("JSON serialises") + "\n"
         }
     };
-    // `render` without `output` prints the definition on stdout: the report goes to stderr.
-    let stdout_is_rendered = inputs.command == Command::Render && report.rendered.is_none();
-    let stream = if stdout_is_rendered {
-        output::Stream::Stderr
-    } else {
-        output::Stream::Stdout
-    };
     // Exact, not redacted: the report holds names, ARNs and numbers from AWS's answers.
     output::write_exact(stream, &text);
-    if let Some(github) = &inputs.ci.github {
-        set_outputs(github, &pairs);
-        summarise(github, &summary(report, inputs, &pairs));
-    }
+    ci.set_outputs(&pairs);
+    ci.summarise(&summary(report, command, &pairs));
+}
+
+/// The reports of a manifest deploy: one block per service (`family.key=value` lines, or the
+/// `services` list of a JSON object), and the outputs that hold for the whole run: `changed`
+/// (any service changed) and `services` (a JSON array of each service's report).
+pub fn print_many(reports: &[Report], format: Format, command: &str, ci: &Ci) {
+    let labels = labels(reports);
+    let all: Vec<serde_json::Map<String, Value>> = reports
+        .iter()
+        .map(|report| {
+            report
+                .pairs()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), Value::String(v)))
+                .collect()
+        })
+        .collect();
+    let services = serde_json::to_string(&all).expect("JSON serialises");
+    let changed = reports.iter().any(|r| r.changed == Some(true)).to_string();
+    let aggregate = [("changed", changed), ("services", services)];
+    let text = match format {
+        Format::Json => {
+            let document = serde_json::json!({ "changed": aggregate[0].1, "services": all });
+            serde_json::to_string_pretty(&document).expect("JSON serialises") + "\n"
+        }
+        Format::Lines | Format::Shell => {
+            let block = if format == Format::Shell {
+                shell
+            } else {
+                lines
+            };
+            let mut text = String::new();
+            for (report, label) in reports.iter().zip(&labels) {
+                text.push_str(&block(&report.pairs(), &format!("{label}.")));
+            }
+            text + &block(&aggregate, "")
+        }
+    };
+    output::write_exact(Stream::Stdout, &text);
+    ci.set_outputs(&aggregate);
+    ci.summarise(&summary_many(reports, &labels, command));
 }
 
 fn lines(pairs: &[(&str, String)], prefix: &str) -> String {
@@ -62,68 +179,6 @@ fn shell(pairs: &[(&str, String)], prefix: &str) -> String {
     })
 }
 
-fn set_outputs(github: &crate::inputs::GitHub, pairs: &[(&str, String)]) {
-    if let Some(path) = &github.output
-        && let Err(e) = github::set_outputs(path, pairs)
-    {
-        warn!(file = %path.display(), "cannot write step outputs: {e}");
-    }
-}
-
-fn summarise(github: &crate::inputs::GitHub, markdown: &str) {
-    if let Some(path) = &github.step_summary
-        && let Err(e) = github::append_summary(path, markdown)
-    {
-        warn!(file = %path.display(), "cannot write the step summary: {e}");
-    }
-}
-
-/// The reports of a manifest deploy: one block per service (`family.key=value` lines, or the
-/// `services` list of a JSON object), and the aggregate outputs that hold for the whole run:
-/// `changed` (any service changed) and `services` (a JSON array of each service's report).
-pub fn print_many(reports: &[Report], inputs: &Inputs) {
-    let labels = labels(reports);
-    let all: Vec<serde_json::Map<String, serde_json::Value>> = reports
-        .iter()
-        .map(|report| {
-            pairs(report, inputs)
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
-                .collect()
-        })
-        .collect();
-    let services = serde_json::to_string(&all).expect("JSON serialises");
-    let changed = reports.iter().any(|r| r.changed).to_string();
-    let text = match inputs.report_format {
-        ReportFormat::Json => {
-            let document = serde_json::json!({ "changed": changed, "services": all });
-            serde_json::to_string_pretty(&document).expect("JSON serialises") + "\n"
-        }
-        format => {
-            let mut text = String::new();
-            for (report, label) in reports.iter().zip(&labels) {
-                let pairs = pairs(report, inputs);
-                let prefix = format!("{label}.");
-                text.push_str(&match format {
-                    ReportFormat::Shell => shell(&pairs, &prefix),
-                    _ => lines(&pairs, &prefix),
-                });
-            }
-            let aggregate = [("changed", changed.clone()), ("services", services.clone())];
-            text.push_str(&match format {
-                ReportFormat::Shell => shell(&aggregate, ""),
-                _ => lines(&aggregate, ""),
-            });
-            text
-        }
-    };
-    output::write_exact(output::Stream::Stdout, &text);
-    if let Some(github) = &inputs.ci.github {
-        set_outputs(github, &[("changed", changed), ("services", services)]);
-        summarise(github, &summary_many(reports, &labels, inputs));
-    }
-}
-
 /// Each report's block name: its family, or `family@service` where two share a family.
 fn labels(reports: &[Report]) -> Vec<String> {
     let shared = |family: &str| reports.iter().filter(|r| r.family == family).count() > 1;
@@ -138,10 +193,9 @@ fn labels(reports: &[Report]) -> Vec<String> {
         .collect()
 }
 
-fn summary_many(reports: &[Report], labels: &[String], inputs: &Inputs) -> String {
+fn summary_many(reports: &[Report], labels: &[String], command: &str) -> String {
     let mut text = format!(
-        "### ecs-secrets {}: {} services\n\n| service | task definition | changed | rollout |\n|---|---|---|---|\n",
-        inputs.command.name(),
+        "### ecs-secrets {command}: {} services\n\n| service | task definition | changed | rollout |\n|---|---|---|---|\n",
         reports.len()
     );
     for (report, label) in reports.iter().zip(labels) {
@@ -151,41 +205,18 @@ fn summary_many(reports: &[Report], labels: &[String], inputs: &Inputs) -> Strin
             "| `{}` | `{}` | {} | {} |",
             github::markdown_cell(label),
             github::markdown_cell(arn),
-            report.changed,
+            report.changed.unwrap_or(false),
             report.rollout.as_ref().map_or("", |o| o.state()),
         );
     }
     text
 }
 
-fn pairs(report: &Report, inputs: &Inputs) -> Vec<(&'static str, String)> {
-    let mut pairs: Vec<(&str, String)> = vec![("family", report.family.clone())];
-    if let Some(revision) = &report.revision {
-        pairs.push(("task-definition-arn", revision.arn.clone()));
-        pairs.push(("task-definition-revision", revision.revision.to_string()));
-    }
-    if inputs.command == Command::Deploy {
-        pairs.push(("changed", report.changed.to_string()));
-    }
-    if let (Some(service), Some(outcome)) = (&report.service, &report.rollout) {
-        pairs.push(("service", service.clone()));
-        pairs.push(("rollout", outcome.state().to_owned()));
-        if let Some(deployment) = outcome.deployment() {
-            pairs.push(("deployment-id", deployment.to_owned()));
-        }
-    }
-    if let Some(path) = &report.rendered {
-        pairs.push(("task-definition", path.display().to_string()));
-    }
-    pairs
-}
-
 /// The GitHub step summary: the result (exact), the containers and their references (redacted
 /// cell by cell: an image could hold a value the user allowed in plain text).
-fn summary(report: &Report, inputs: &Inputs, pairs: &[(&str, String)]) -> String {
+fn summary(report: &Report, command: &str, pairs: &[(&str, String)]) -> String {
     let mut text = format!(
-        "### ecs-secrets {}: `{}`\n\n",
-        inputs.command.name(),
+        "### ecs-secrets {command}: `{}`\n\n",
         github::markdown_cell(&report.family)
     );
     text.push_str("| | |\n|---|---|\n");
@@ -226,5 +257,40 @@ mod tests {
     #[test]
     fn shell_quoting_survives_quotes() {
         assert_eq!(shell_quote("a'b"), "'a'\\''b'");
+    }
+
+    fn report(family: &str, service: Option<&str>) -> Report {
+        Report {
+            family: family.into(),
+            revision: Some(Revision {
+                arn: format!("arn:aws:ecs:us-east-1:1:task-definition/{family}:3"),
+                revision: 3,
+            }),
+            changed: Some(true),
+            rendered: None,
+            service: service.map(str::to_owned),
+            rollout: None,
+            containers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn outputs_name_the_revision_and_shell_names_are_variables() {
+        let pairs = report("web", None).pairs();
+        assert_eq!(
+            lines(&pairs, ""),
+            "family=web\ntask-definition-arn=arn:aws:ecs:us-east-1:1:task-definition/web:3\ntask-definition-revision=3\nchanged=true\n"
+        );
+        assert!(shell(&pairs, "web.").contains("export WEB_TASK_DEFINITION_REVISION='3'\n"));
+    }
+
+    #[test]
+    fn services_that_share_a_family_get_labels_of_their_own() {
+        let reports = [
+            report("web", Some("a")),
+            report("web", Some("b")),
+            report("api", None),
+        ];
+        assert_eq!(labels(&reports), ["web@a", "web@b", "api"]);
     }
 }

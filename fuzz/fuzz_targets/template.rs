@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use ecs_secrets::taskdef::{parse, slots};
+use ecs_secrets::template::{parse, slots};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Path::new("fuzz.yaml")
     };
-    if let Ok(template) = parse(path, String::from_utf8_lossy(rest).into_owned()) {
+    if let Ok(template) = parse(path, &String::from_utf8_lossy(rest)) {
         let _ = slots(&template);
     }
 });

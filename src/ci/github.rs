@@ -1,14 +1,24 @@
-//! GitHub Actions: `::add-mask::` workflow commands and step outputs.
+//! GitHub Actions: workflow commands (`::add-mask::`, groups, annotations), step outputs,
+//! `GITHUB_ENV` and the step summary.
 
 use std::collections::hash_map::RandomState;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher as _, Hasher as _};
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::check::Status;
-use crate::error::Location;
+use crate::error::{Location, Origin};
 use crate::output::{self, Stream};
+
+/// The runner's files, where it gives them.
+#[derive(Debug, Clone, Default)]
+pub struct GitHub {
+    pub output: Option<PathBuf>,
+    pub env: Option<PathBuf>,
+    pub step_summary: Option<PathBuf>,
+    /// `GITHUB_WORKSPACE`, to make annotation paths relative to the repository.
+    pub workspace: Option<PathBuf>,
+}
 
 /// Escapes workflow-command data exactly as the runner unescapes it.
 pub fn escape_data(value: &str) -> String {
@@ -132,8 +142,11 @@ pub fn annotation(level: Level, location: &Location, title: &str, message: &str)
         Level::Warning => "warning",
     };
     let mut properties = Vec::new();
-    if !location.source.is_empty() && !location.source.starts_with("input `") {
-        properties.push(format!("file={}", escape_property(&location.source)));
+    if let Some(file) = location.file() {
+        properties.push(format!(
+            "file={}",
+            escape_property(&file.display().to_string())
+        ));
         if location.line > 0 {
             properties.push(format!("line={},col={}", location.line, location.column));
         }
@@ -146,64 +159,34 @@ pub fn annotation(level: Level, location: &Location, title: &str, message: &str)
     )
 }
 
-/// The location with its file relative to the workspace, as annotations need it.
-fn in_workspace(github: &crate::inputs::GitHub, location: &Location) -> Location {
-    let source = match &github.workspace {
-        Some(workspace) => Path::new(&location.source)
-            .strip_prefix(workspace)
-            .map_or_else(|_| location.source.clone(), |p| p.display().to_string()),
-        None => location.source.clone(),
-    };
-    Location {
-        source,
-        ..location.clone()
-    }
-}
-
-/// Emits one `::error` annotation per problem of the error that has a place in a file.
-pub fn annotate(github: &crate::inputs::GitHub, error: &crate::error::Error) {
-    for problem in error.problems() {
-        if problem.location.source.starts_with("input `") {
-            continue;
-        }
-        let mut message = String::new();
-        if let Some(reference) = &problem.reference {
-            let _ = write!(message, "{reference}: ");
-        }
-        message.push_str(&problem.reason);
-        output::command(
-            Stream::Stderr,
-            &annotation(
-                Level::Error,
-                &in_workspace(github, &problem.location),
-                "ecs-secrets",
-                &message,
-            ),
-        );
-    }
-}
-
-/// Emits an annotation for each failure (`::error`) and warning (`::warning`) of a check, at the
-/// `valueFrom` or `executionRoleArn` it is about.
-pub fn annotate_check(github: &crate::inputs::GitHub, report: &crate::check::Report) {
-    for finding in &report.findings {
-        let level = match finding.status {
-            Status::Fail => Level::Error,
-            Status::Warn => Level::Warning,
-            Status::Ok | Status::Skip => continue,
+impl GitHub {
+    /// The location with its file relative to the workspace, as annotations need it.
+    fn in_workspace(&self, location: &Location) -> Location {
+        let origin = match (&location.origin, &self.workspace) {
+            (Origin::File(path), Some(workspace)) => {
+                Origin::File(path.strip_prefix(workspace).unwrap_or(path).to_owned())
+            }
+            (origin, _) => origin.clone(),
         };
-        let location = finding
-            .location
-            .as_ref()
-            .map(|l| in_workspace(github, l))
-            .unwrap_or_default();
-        let mut message = finding.message.clone();
-        if let Some(fix) = &finding.fix {
-            let _ = write!(message, "\nfix: {fix}");
+        Location {
+            origin,
+            ..location.clone()
+        }
+    }
+
+    /// Writes one annotation; a place in an input (not a file) gets none.
+    pub fn annotate(&self, annotation: &super::Annotation) {
+        if matches!(annotation.location.origin, Origin::Input(_)) {
+            return;
         }
         output::command(
             Stream::Stderr,
-            &annotation(level, &location, "ecs-secrets check", &message),
+            &self::annotation(
+                annotation.level,
+                &self.in_workspace(&annotation.location),
+                annotation.title,
+                &annotation.message,
+            ),
         );
     }
 }
@@ -215,7 +198,7 @@ mod tests {
     #[test]
     fn annotation_properties_are_escaped() {
         let location = Location {
-            source: "deploy/a,b:c.json".to_owned(),
+            origin: Origin::File("deploy/a,b:c.json".into()),
             line: 3,
             column: 7,
             path: "family".to_owned(),
@@ -225,7 +208,7 @@ mod tests {
             "::error file=deploy/a%2Cb%3Ac.json,line=3,col=7,title=ecs-secrets::bad%0Athing 100%25"
         );
         let input = Location {
-            source: "input `image`".to_owned(),
+            origin: Origin::Input("image"),
             ..location
         };
         assert_eq!(

@@ -6,6 +6,7 @@ mod errors;
 mod export;
 mod faults;
 mod hardening;
+mod layout;
 mod leak;
 mod render;
 mod rollout;

@@ -1,11 +1,17 @@
-//! Parameter Store: `GetParameters`, at most 10 names a call.
+//! Parameter Store: `GetParameters` (at most 10 names a call), `DescribeParameters` (metadata
+//! only), `GetParametersByPath`. Every page of a paginated call is paced under the Parameter
+//! Store rate bound, whose quota is low and shared by the whole account.
 
-use aws_sdk_ssm::types::ParameterType;
+use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType};
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 
-use crate::aws;
+use super::{Aws, Failure};
 use crate::mask::Secret;
 
-/// AWS's limit on names in one `GetParameters` call.
+const SERVICE: &str = "Parameter Store";
+
+/// AWS's limit on names in one `GetParameters` call, and on values of one `DescribeParameters`
+/// name filter.
 pub const BATCH: usize = 10;
 
 /// A fetched parameter. A `SecureString` read without decryption has no `value`.
@@ -24,21 +30,22 @@ pub async fn get_parameters(
     client: &aws_sdk_ssm::Client,
     names: &[String],
     decrypt: bool,
-) -> Vec<(String, Result<Fetched, String>)> {
+) -> Vec<(String, Result<Fetched, Failure>)> {
     debug_assert!(names.len() <= BATCH);
-    let response = client
+    let answer = client
         .get_parameters()
         .set_names(Some(names.to_vec()))
         .with_decryption(decrypt)
         .send()
-        .await;
-    let output = match response {
+        .await
+        .map_err(|err| Failure::of(SERVICE, &err));
+    let output = match answer {
         Ok(output) => output,
-        Err(err) => {
-            let reason = aws::describe(&err);
+        // The whole batch failed: each name, with the reason.
+        Err(failure) => {
             return names
                 .iter()
-                .map(|n| (n.clone(), Err(reason.clone())))
+                .map(|n| (n.clone(), Err(failure.clone())))
                 .collect();
         }
     };
@@ -48,35 +55,42 @@ pub async fn get_parameters(
         .iter()
         .map(|request| {
             if invalid.iter().any(|i| i == request) {
-                return (
-                    request.clone(),
-                    Err("parameter not found (or not readable)".to_owned()),
-                );
+                let failure = Failure {
+                    kind: super::Kind::NotFound,
+                    ..Failure::answer(SERVICE, "parameter not found (or not readable)")
+                };
+                return (request.clone(), Err(failure));
             }
             let found = parameters
                 .iter()
                 .find(|p| matches_request(p, request, names));
             let result = match found {
-                None => Err("parameter missing from the GetParameters response".to_owned()),
-                Some(p) => {
-                    let secure = p.r#type() == Some(&ParameterType::SecureString);
-                    match (p.arn(), p.value()) {
-                        (Some(arn), Some(value)) => Ok(Fetched {
-                            arn: arn.to_owned(),
-                            // Undecrypted SecureString text is ciphertext at best: never used.
-                            value: (decrypt || !secure).then(|| Secret::new(value)),
-                            secure,
-                            changed_at: p
-                                .last_modified_date()
-                                .map(aws_smithy_types::DateTime::secs),
-                        }),
-                        _ => Err("the GetParameters response lacks the ARN or value".to_owned()),
-                    }
-                }
+                None => Err(Failure::answer(
+                    SERVICE,
+                    "parameter missing from the GetParameters response",
+                )),
+                Some(p) => fetched(p, decrypt),
             };
             (request.clone(), result)
         })
         .collect()
+}
+
+fn fetched(p: &aws_sdk_ssm::types::Parameter, decrypt: bool) -> Result<Fetched, Failure> {
+    let secure = p.r#type() == Some(&ParameterType::SecureString);
+    match (p.arn(), p.value()) {
+        (Some(arn), Some(value)) => Ok(Fetched {
+            arn: arn.to_owned(),
+            // Undecrypted SecureString text is ciphertext at best: never used.
+            value: (decrypt || !secure).then(|| Secret::new(value)),
+            secure,
+            changed_at: p.last_modified_date().map(aws_smithy_types::DateTime::secs),
+        }),
+        _ => Err(Failure::answer(
+            SERVICE,
+            "the GetParameters response lacks the ARN or value",
+        )),
+    }
 }
 
 /// What `DescribeParameters` tells about a parameter: no value.
@@ -89,31 +103,27 @@ pub struct Metadata {
 /// Reads the metadata of up to [`BATCH`] parameters by name in `region`, each page paced under
 /// the Parameter Store rate bound. Missing names are absent from the answer.
 pub async fn describe_parameters(
-    aws: &aws::Aws,
+    aws: &Aws,
     region: &str,
     names: &[String],
-) -> Result<Vec<(String, Metadata)>, String> {
-    use aws_sdk_ssm::types::ParameterStringFilter;
-    let client = aws.ssm(Some(region));
+) -> Result<Vec<(String, Metadata)>, Failure> {
     let filter = ParameterStringFilter::builder()
         .key("Name")
         .option("Equals")
         .set_values(Some(names.to_vec()))
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failure::answer(SERVICE, e.to_string()))?;
+    let mut pages = aws
+        .ssm(Some(region))
+        .describe_parameters()
+        .parameter_filters(filter)
+        // The most one page holds (the default, 10, would need a second call for a full batch).
+        .max_results(50)
+        .into_paginator()
+        .send();
     let mut found = Vec::new();
-    let mut token = None;
-    loop {
-        aws.pace().await;
-        let page = client
-            .describe_parameters()
-            .parameter_filters(filter.clone())
-            // The most one page holds (the default, 10, would need a second call for a full batch).
-            .max_results(50)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| aws::describe(&e))?;
+    while let Some(page) = paced(aws, &mut pages).await {
+        let page = page.map_err(|err| Failure::of(SERVICE, &err))?;
         for p in page.parameters() {
             found.push((
                 p.name().unwrap_or_default().to_owned(),
@@ -123,11 +133,42 @@ pub async fn describe_parameters(
                 },
             ));
         }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok(found);
+        if page.next_token().is_none() {
+            break;
         }
     }
+    Ok(found)
+}
+
+/// The next page, its request paced under the rate bound. (Call it only while the last page
+/// had a next token: the pace of a request the paginator will not make would be wasted.)
+async fn paced<T>(aws: &Aws, pages: &mut PaginationStream<T>) -> Option<T> {
+    aws.pace().await;
+    pages.next().await
+}
+
+/// Every parameter under `path` (recursive), decrypted, each page paced.
+pub async fn by_path(aws: &Aws, path: &str) -> Result<Vec<(String, Secret)>, Failure> {
+    let mut pages = aws
+        .ssm(None)
+        .get_parameters_by_path()
+        .path(path.trim_end_matches('/'))
+        .recursive(true)
+        .with_decryption(true)
+        .into_paginator()
+        .send();
+    let mut found = Vec::new();
+    while let Some(page) = paced(aws, &mut pages).await {
+        let page = page.map_err(|err| Failure::of(SERVICE, &err))?;
+        found.extend(page.parameters().iter().map(|p| {
+            let name = p.name().unwrap_or_default().to_owned();
+            (name, Secret::new(p.value().unwrap_or_default()))
+        }));
+        if page.next_token().is_none() {
+            break;
+        }
+    }
+    Ok(found)
 }
 
 /// Whether a returned parameter answers `request` (a name or ARN, with an optional selector).

@@ -1,7 +1,6 @@
-//! `export`: secret and parameter values as environment variables, for a step that needs the
-//! values themselves (a migration, a smoke test). What aws-actions/aws-secretsmanager-get-secrets
-//! does, plus Parameter Store, pinned versions, prefixes and paths, batched fetching, and
-//! destinations beyond GitHub.
+//! Secret and parameter values as named variables, for `export`: what
+//! aws-actions/aws-secretsmanager-get-secrets does, plus Parameter Store, pinned versions,
+//! prefixes and paths, and batched fetching.
 //!
 //! Entry lines (`secret-ids`): `[ALIAS,]ID`, where ID is a Secrets Manager name or ARN (with
 //! `:json-key:version-stage:version-id` like placeholders), a prefix `name*`, a Parameter Store
@@ -10,14 +9,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
-
-use crate::aws::{self, Aws};
+use crate::aws::{Aws, secretsmanager, ssm};
 use crate::document;
 use crate::error::Error;
-use crate::mask::Secret;
+use crate::mask::{OnSecret, Secret};
 use crate::reference::{Arn, Parameter, SecretId};
-use crate::resolve::{secretsmanager, ssm};
 
 /// How variable names are cased.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +147,7 @@ pub async fn fetch(
     lines: &[String],
     casing: Casing,
     parse_json: bool,
-    on_secret: &dyn Fn(&Secret, &str),
+    on_secret: OnSecret<'_>,
 ) -> Result<Vec<Variable>, Error> {
     let mut problems = Vec::new();
     let entries: Vec<Entry> = lines
@@ -179,11 +175,7 @@ pub async fn fetch(
 }
 
 /// Expands prefixes into secret names and paths into their parameters.
-async fn expand(
-    aws: &Aws,
-    entries: &[Entry],
-    on_secret: &dyn Fn(&Secret, &str),
-) -> Result<Expanded, Error> {
+async fn expand(aws: &Aws, entries: &[Entry], on_secret: OnSecret<'_>) -> Result<Expanded, Error> {
     let mut expanded = Expanded::default();
     for entry in entries {
         let alias = entry.alias.clone();
@@ -192,7 +184,7 @@ async fn expand(
             Source::Secret(id) => expanded.secrets.push((alias, id.clone(), line)),
             Source::Parameter(p) => expanded.parameters.push((alias, p.clone(), line)),
             Source::SecretPrefix(prefix) => {
-                for name in list_secrets(&aws.secretsmanager(None), prefix).await? {
+                for name in secret_names(aws, prefix).await? {
                     let alias = alias
                         .as_ref()
                         .map(|a| format!("{a}_{}", variable_name(&name, Casing::None)));
@@ -203,7 +195,7 @@ async fn expand(
                 }
             }
             Source::ParameterPath(path) => {
-                for (name, value) in parameters_by_path(&aws.ssm(None), path).await? {
+                for (name, value) in parameters_under(aws, path).await? {
                     on_secret(&value, &format!("ssm:{name}"));
                     let alias = alias.as_ref().map(|a| {
                         let relative = name.trim_start_matches(path.as_str());
@@ -226,7 +218,7 @@ type Values = BTreeMap<String, Secret>;
 async fn fetch_values(
     aws: &Aws,
     expanded: &Expanded,
-    on_secret: &dyn Fn(&Secret, &str),
+    on_secret: OnSecret<'_>,
 ) -> Result<(Values, Values), Error> {
     let sm = aws.secretsmanager(None);
     let mut secrets = Values::new();
@@ -389,41 +381,10 @@ fn refuse_clashes(variables: &mut Vec<Variable>) -> Result<(), Error> {
     }
 }
 
-async fn list_secrets(
-    client: &aws_sdk_secretsmanager::Client,
-    prefix: &str,
-) -> Result<Vec<String>, Error> {
-    let filter = Filter::builder()
-        .key(FilterNameStringType::Name)
-        .values(prefix)
-        .build();
-    let mut names = Vec::new();
-    let mut token = None;
-    loop {
-        let page = client
-            .list_secrets()
-            .filters(filter.clone())
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| {
-                Error::Aws(format!(
-                    "ListSecrets for prefix `{prefix}*`: {}",
-                    aws::describe(&e)
-                ))
-            })?;
-        names.extend(
-            page.secret_list()
-                .iter()
-                .filter_map(|s| s.name())
-                .filter(|n| n.starts_with(prefix))
-                .map(str::to_owned),
-        );
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+async fn secret_names(aws: &Aws, prefix: &str) -> Result<Vec<String>, Error> {
+    let names = secretsmanager::names_starting_with(&aws.secretsmanager(None), prefix)
+        .await
+        .map_err(|failure| Error::Aws(format!("ListSecrets for prefix `{prefix}*`: {failure}")))?;
     if names.is_empty() {
         return Err(Error::Aws(format!(
             "no secret's name starts with `{prefix}`"
@@ -432,38 +393,10 @@ async fn list_secrets(
     Ok(names)
 }
 
-async fn parameters_by_path(
-    client: &aws_sdk_ssm::Client,
-    path: &str,
-) -> Result<Vec<(String, Secret)>, Error> {
-    let mut found = Vec::new();
-    let mut token = None;
-    loop {
-        let page = client
-            .get_parameters_by_path()
-            .path(path.trim_end_matches('/'))
-            .recursive(true)
-            .with_decryption(true)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| {
-                Error::Aws(format!(
-                    "GetParametersByPath `{path}`: {}",
-                    aws::describe(&e)
-                ))
-            })?;
-        for p in page.parameters() {
-            found.push((
-                p.name().unwrap_or_default().to_owned(),
-                Secret::new(p.value().unwrap_or_default()),
-            ));
-        }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+async fn parameters_under(aws: &Aws, path: &str) -> Result<Vec<(String, Secret)>, Error> {
+    let found = ssm::by_path(aws, path)
+        .await
+        .map_err(|failure| Error::Aws(format!("GetParametersByPath `{path}`: {failure}")))?;
     if found.is_empty() {
         return Err(Error::Aws(format!("no parameter under path `{path}`")));
     }
@@ -476,26 +409,15 @@ mod tests {
 
     #[test]
     fn names_follow_the_get_secrets_action() {
-        assert_eq!(
-            variable_name("test/secret", Casing::Uppercase),
-            "TEST_SECRET"
-        );
-        assert_eq!(
-            variable_name("test/secret", Casing::Lowercase),
-            "test_secret"
-        );
-        assert_eq!(
-            variable_name("Test/Secret.v2", Casing::None),
-            "Test_Secret_v2"
-        );
-        assert_eq!(
-            variable_name("1st-secret", Casing::Uppercase),
-            "_1ST_SECRET"
-        );
-        assert_eq!(
-            variable_name("/app/db/host", Casing::Uppercase),
-            "APP_DB_HOST"
-        );
+        for (name, casing, expected) in [
+            ("test/secret", Casing::Uppercase, "TEST_SECRET"),
+            ("test/secret", Casing::Lowercase, "test_secret"),
+            ("Test/Secret.v2", Casing::None, "Test_Secret_v2"),
+            ("1st-secret", Casing::Uppercase, "_1ST_SECRET"),
+            ("/app/db/host", Casing::Uppercase, "APP_DB_HOST"),
+        ] {
+            assert_eq!(variable_name(name, casing), expected);
+        }
     }
 
     #[test]

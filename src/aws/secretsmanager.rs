@@ -1,12 +1,15 @@
 //! Secrets Manager: `BatchGetSecretValue` (at most 20 ids, current versions), `GetSecretValue`
-//! for pinned versions, `DescribeSecret` where only the ARN and version metadata are needed.
+//! for pinned versions, `DescribeSecret` and `GetResourcePolicy` (metadata only), `ListSecrets`.
 
 use std::collections::HashMap;
 
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
 use aws_smithy_types::DateTime;
 
-use crate::aws;
+use super::Failure;
 use crate::mask::Secret;
+
+const SERVICE: &str = "Secrets Manager";
 
 /// AWS's limit on ids in one `BatchGetSecretValue` call.
 pub const BATCH: usize = 20;
@@ -32,14 +35,18 @@ pub struct Described {
     pub kms_key_id: Option<String>,
 }
 
-const MISSING_ARN: &str = "the Secrets Manager response lacks the secret's ARN";
-const BINARY: &str = "binary secrets are not supported; ECS reads only `SecretString`";
+fn missing_arn() -> Failure {
+    Failure::answer(
+        SERVICE,
+        "the Secrets Manager response lacks the secret's ARN",
+    )
+}
 
 /// Fetches the current value of up to [`BATCH`] secrets. One result per requested id.
 pub async fn batch_get(
     client: &aws_sdk_secretsmanager::Client,
     ids: &[String],
-) -> Vec<(String, Result<Fetched, String>)> {
+) -> Vec<(String, Result<Fetched, Failure>)> {
     debug_assert!(ids.len() <= BATCH);
     let output = match client
         .batch_get_secret_value()
@@ -49,22 +56,18 @@ pub async fn batch_get(
     {
         Ok(output) => output,
         Err(err) => {
-            let reason = aws::describe(&err);
+            let failure = Failure::of(SERVICE, &err);
             return ids
                 .iter()
-                .map(|id| (id.clone(), Err(reason.clone())))
+                .map(|id| (id.clone(), Err(failure.clone())))
                 .collect();
         }
     };
     ids.iter()
         .map(|id| {
             if let Some(error) = output.errors().iter().find(|e| e.secret_id() == Some(id)) {
-                let reason = match (error.error_code(), error.message()) {
-                    (Some(code), Some(message)) => format!("{code}: {message}"),
-                    (Some(code), None) => code.to_owned(),
-                    _ => "the secret could not be read".to_owned(),
-                };
-                return (id.clone(), Err(reason));
+                let failure = Failure::reported(SERVICE, error.error_code(), error.message());
+                return (id.clone(), Err(failure));
             }
             let entry = output.secret_values().iter().find(|entry| {
                 answers(
@@ -74,7 +77,10 @@ pub async fn batch_get(
                 )
             });
             let result = match entry {
-                None => Err("secret missing from the BatchGetSecretValue response".to_owned()),
+                None => Err(Failure::answer(
+                    SERVICE,
+                    "secret missing from the BatchGetSecretValue response",
+                )),
                 Some(entry) => value(
                     entry.arn(),
                     entry.secret_string(),
@@ -86,13 +92,13 @@ pub async fn batch_get(
         .collect()
 }
 
-/// Fetches one pinned version (by stage or by id).
+/// Fetches one pinned version (by stage or by id), or the current one.
 pub async fn get(
     client: &aws_sdk_secretsmanager::Client,
     id: &str,
     stage: Option<&str>,
     version_id: Option<&str>,
-) -> Result<Fetched, String> {
+) -> Result<Fetched, Failure> {
     let output = client
         .get_secret_value()
         .secret_id(id)
@@ -100,7 +106,7 @@ pub async fn get(
         .set_version_id(version_id.map(str::to_owned))
         .send()
         .await
-        .map_err(|err| aws::describe(&err))?;
+        .map_err(|err| Failure::of(SERVICE, &err))?;
     value(
         output.arn(),
         output.secret_string(),
@@ -112,15 +118,18 @@ fn value(
     arn: Option<&str>,
     secret_string: Option<&str>,
     changed_at: Option<i64>,
-) -> Result<Fetched, String> {
+) -> Result<Fetched, Failure> {
     match (arn, secret_string) {
         (Some(arn), Some(value)) => Ok(Fetched {
             arn: arn.to_owned(),
             value: Secret::new(value),
             changed_at,
         }),
-        (None, _) => Err(MISSING_ARN.to_owned()),
-        (Some(_), None) => Err(BINARY.to_owned()),
+        (None, _) => Err(missing_arn()),
+        (Some(_), None) => Err(Failure::answer(
+            SERVICE,
+            "binary secrets are not supported; ECS reads only `SecretString`",
+        )),
     }
 }
 
@@ -128,18 +137,21 @@ fn value(
 pub async fn describe(
     client: &aws_sdk_secretsmanager::Client,
     id: &str,
-) -> Result<Described, String> {
+) -> Result<Described, Failure> {
     let output = client
         .describe_secret()
         .secret_id(id)
         .send()
         .await
-        .map_err(|err| aws::describe(&err))?;
+        .map_err(|err| Failure::of(SERVICE, &err))?;
     if output.deleted_date().is_some() {
-        return Err("the secret is scheduled for deletion; ECS cannot read it".to_owned());
+        return Err(Failure::answer(
+            SERVICE,
+            "the secret is scheduled for deletion; ECS cannot read it",
+        ));
     }
     Ok(Described {
-        arn: output.arn().ok_or(MISSING_ARN)?.to_owned(),
+        arn: output.arn().ok_or_else(missing_arn)?.to_owned(),
         versions: output.version_ids_to_stages().cloned().unwrap_or_default(),
         changed_at: output.last_changed_date().map(DateTime::secs),
         kms_key_id: output.kms_key_id().map(str::to_owned),
@@ -150,19 +162,50 @@ pub async fn describe(
 pub async fn resource_policy(
     client: &aws_sdk_secretsmanager::Client,
     id: &str,
-) -> Result<Option<serde_json::Value>, String> {
+) -> Result<Option<serde_json::Value>, Failure> {
     let output = client
         .get_resource_policy()
         .secret_id(id)
         .send()
         .await
-        .map_err(|err| aws::describe(&err))?;
+        .map_err(|err| Failure::of(SERVICE, &err))?;
     output
         .resource_policy()
         .map(|text| {
-            serde_json::from_str(text).map_err(|e| format!("the resource policy is not JSON: {e}"))
+            serde_json::from_str(text).map_err(|e| {
+                Failure::answer(SERVICE, format!("the resource policy is not JSON: {e}"))
+            })
         })
         .transpose()
+}
+
+/// The names of the secrets whose name starts with `prefix` (`ListSecrets`, every page).
+pub async fn names_starting_with(
+    client: &aws_sdk_secretsmanager::Client,
+    prefix: &str,
+) -> Result<Vec<String>, Failure> {
+    let filter = Filter::builder()
+        .key(FilterNameStringType::Name)
+        .values(prefix)
+        .build();
+    let mut pages = client
+        .list_secrets()
+        .filters(filter)
+        .into_paginator()
+        .send();
+    let mut names = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|err| Failure::of(SERVICE, &err))?;
+        names.extend(
+            page.secret_list()
+                .iter()
+                .filter_map(|s| s.name())
+                // The filter matches words anywhere in the name: keep true prefixes.
+                .filter(|n| n.starts_with(prefix))
+                .map(str::to_owned),
+        );
+    }
+    Ok(names)
 }
 
 /// Whether a response entry with this ARN and name answers a request for `id` (a name, a full

@@ -1,0 +1,529 @@
+//! ECS: the family's latest revision (the raw JSON ECS returns), registration (the rendered JSON
+//! itself as the request body), revisions and services for `keep-revisions`, and the service,
+//! its deployments, events and stopped tasks for the roll-out, in the tool's own model.
+//!
+//! Registering sends the rendered JSON through `mutate_request`, so fields newer than our SDK
+//! reach ECS, while signing, retries, credentials and endpoints stay the SDK's.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_sdk_ecs::types::{
+    ContainerDefinition, DesiredStatus, SortOrder, TaskDefinitionField, TaskDefinitionStatus,
+};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::ConfigBag;
+use serde_json::{Map, Value};
+use tracing::warn;
+
+use super::{Failure, Kind};
+
+const SERVICE: &str = "ECS";
+
+/// A registered revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    pub arn: String,
+    pub revision: i64,
+}
+
+/// The family's latest ACTIVE revision, with its definition as ECS returned it.
+#[derive(Debug)]
+pub struct Latest {
+    pub revision: Revision,
+    pub body: Map<String, Value>,
+}
+
+/// Captures the raw response body of one call.
+#[derive(Debug, Default, Clone)]
+struct CaptureBody(Arc<Mutex<Option<Vec<u8>>>>);
+
+impl Intercept for CaptureBody {
+    fn name(&self) -> &'static str {
+        "CaptureBody"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(bytes) = context.response().body().bytes() {
+            *self.0.lock().expect("capture lock") = Some(bytes.to_vec());
+        }
+        Ok(())
+    }
+}
+
+/// Reads the family's latest ACTIVE revision, or `None` when the family has none.
+pub async fn latest(client: &aws_sdk_ecs::Client, family: &str) -> Result<Option<Latest>, Failure> {
+    let capture = CaptureBody::default();
+    let response = client
+        .describe_task_definition()
+        .task_definition(family)
+        .include(TaskDefinitionField::Tags)
+        .customize()
+        .interceptor(capture.clone())
+        .send()
+        .await;
+    let output = match response {
+        Ok(output) => output,
+        Err(err) => {
+            let failure = Failure::of(SERVICE, &err);
+            // ECS answers an unknown family (or one without ACTIVE revisions) this way.
+            if failure.code.as_deref() == Some("ClientException") {
+                return Ok(None);
+            }
+            return Err(failure);
+        }
+    };
+    let Some(definition) = output.task_definition() else {
+        return Ok(None);
+    };
+    let revision = Revision {
+        arn: definition
+            .task_definition_arn()
+            .unwrap_or_default()
+            .to_owned(),
+        revision: i64::from(definition.revision()),
+    };
+    let raw = capture.0.lock().expect("capture lock").take();
+    let mut response: Value = raw
+        .and_then(|raw| serde_json::from_slice(&raw).ok())
+        .unwrap_or_default();
+    let Some(Value::Object(mut body)) = response.get_mut("taskDefinition").map(Value::take) else {
+        return Err(Failure::answer(
+            SERVICE,
+            "DescribeTaskDefinition returned no readable definition",
+        ));
+    };
+    if let Some(Value::Array(tags)) = response.get_mut("tags").map(Value::take)
+        && !tags.is_empty()
+    {
+        body.insert("tags".to_owned(), Value::Array(tags));
+    }
+    Ok(Some(Latest { revision, body }))
+}
+
+/// One RegisterTaskDefinition attempt, never retried by the SDK: a retry after a lost answer
+/// could register twice, so [`register`] decides.
+async fn register_once(
+    client: &aws_sdk_ecs::Client,
+    family: &str,
+    body: &bytes::Bytes,
+) -> Result<Revision, Failure> {
+    let body = body.clone();
+    let output = client
+        .register_task_definition()
+        // The typed input only satisfies the builder; the body below replaces it.
+        .family(family)
+        .container_definitions(ContainerDefinition::builder().build())
+        .customize()
+        .config_override(
+            aws_sdk_ecs::config::Builder::default().retry_config(RetryConfig::disabled()),
+        )
+        .mutate_request(move |request| {
+            *request.body_mut() = SdkBody::from(body.clone());
+            request
+                .headers_mut()
+                .insert("content-length", body.len().to_string());
+        })
+        .send()
+        .await
+        .map_err(|err| Failure::of(SERVICE, &err))?;
+    let definition = output.task_definition().ok_or_else(|| Failure {
+        kind: Kind::Unavailable,
+        ..Failure::answer(
+            SERVICE,
+            "RegisterTaskDefinition returned no task definition",
+        )
+    })?;
+    Ok(Revision {
+        arn: definition
+            .task_definition_arn()
+            .unwrap_or_default()
+            .to_owned(),
+        revision: i64::from(definition.revision()),
+    })
+}
+
+/// How a registration ended without a revision.
+#[derive(Debug)]
+pub enum NotRegistered {
+    /// ECS answered and refused.
+    Refused(Failure),
+    /// Every attempt failed (throttled, or without an answer, and the family shows no new
+    /// revision); the last failure, and how many attempts were made.
+    GaveUp(Failure, u32),
+    /// An attempt got no answer, and whether it registered cannot be read.
+    Unknown(Failure, Failure),
+}
+
+/// Registers `json` (the rendered definition) as a new revision. Throttling is retried with
+/// backoff. When an attempt ends without an answer (a lost response, a timeout, a 5xx), the
+/// family's latest revision is read first: if `landed` recognises it as ours, it is the result,
+/// so a retry never leaves two new revisions.
+pub async fn register(
+    client: &aws_sdk_ecs::Client,
+    family: &str,
+    json: Vec<u8>,
+    max_attempts: u32,
+    landed: impl Fn(&Latest) -> bool,
+) -> Result<Revision, NotRegistered> {
+    let body = bytes::Bytes::from(json);
+    let mut backoff = Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        let failure = match register_once(client, family, &body).await {
+            Ok(revision) => return Ok(revision),
+            Err(failure) => failure,
+        };
+        match failure.kind {
+            Kind::Throttled => {}
+            Kind::Unavailable => {
+                // The attempt may have registered: look before trying again (or giving up).
+                let found = latest(client, family)
+                    .await
+                    .map_err(|read| NotRegistered::Unknown(failure.clone(), read))?;
+                if let Some(latest) = found
+                    && landed(&latest)
+                {
+                    warn!(
+                        arn = %latest.revision.arn,
+                        "the RegisterTaskDefinition answer was lost ({failure}), but the revision was registered; using it"
+                    );
+                    return Ok(latest.revision);
+                }
+            }
+            _ => return Err(NotRegistered::Refused(failure)),
+        }
+        if attempt >= max_attempts {
+            return Err(NotRegistered::GaveUp(failure, attempt));
+        }
+        warn!(
+            attempt,
+            "RegisterTaskDefinition failed ({failure}); retrying"
+        );
+        tokio::time::sleep(jitter(backoff)).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+        attempt += 1;
+    }
+}
+
+/// A random duration between half and all of `d`.
+fn jitter(d: Duration) -> Duration {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    #[allow(clippy::cast_precision_loss)]
+    let fraction = (random % 1000) as f64 / 2000.0;
+    d.mul_f64(0.5 + fraction)
+}
+
+/// The ACTIVE revisions of `family`, newest first (the prefix filter also matches `web-worker`
+/// for `web`: only the family's own are kept).
+pub async fn active_revisions(
+    client: &aws_sdk_ecs::Client,
+    family: &str,
+) -> Result<Vec<String>, Failure> {
+    let mut pages = client
+        .list_task_definitions()
+        .family_prefix(family)
+        .status(TaskDefinitionStatus::Active)
+        .sort(SortOrder::Desc)
+        .into_paginator()
+        .send();
+    let mut arns = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|err| Failure::of(SERVICE, &err))?;
+        arns.extend(
+            page.task_definition_arns()
+                .iter()
+                .filter(|arn| family_of(arn) == Some(family))
+                .cloned(),
+        );
+    }
+    arns.sort_by_key(|arn| {
+        std::cmp::Reverse(
+            arn.rsplit(':')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0),
+        )
+    });
+    Ok(arns)
+}
+
+fn family_of(arn: &str) -> Option<&str> {
+    let resource = arn.rsplit_once(":task-definition/")?.1;
+    Some(resource.rsplit_once(':')?.0)
+}
+
+pub async fn deregister(client: &aws_sdk_ecs::Client, arn: &str) -> Result<(), Failure> {
+    client
+        .deregister_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|err| Failure::of(SERVICE, &err))
+}
+
+/// Task definitions that the services of `cluster` run or are deploying.
+pub async fn revisions_in_use(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+) -> Result<HashSet<String>, Failure> {
+    let mut pages = client
+        .list_services()
+        .cluster(cluster)
+        .into_paginator()
+        .send();
+    let mut services = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|err| Failure::of(SERVICE, &err))?;
+        services.extend(page.service_arns().iter().cloned());
+    }
+    let mut in_use = HashSet::new();
+    for chunk in services.chunks(10) {
+        let output = client
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|err| Failure::of(SERVICE, &err))?;
+        for service in output.services() {
+            in_use.extend(service.task_definition().map(str::to_owned));
+            in_use.extend(
+                service
+                    .deployments()
+                    .iter()
+                    .filter_map(|d| d.task_definition().map(str::to_owned)),
+            );
+        }
+    }
+    Ok(in_use)
+}
+
+/// A service as the roll-out sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Service {
+    pub status: String,
+    /// `ECS`, `CODE_DEPLOY` or `EXTERNAL`; `None` when ECS does not say (the ECS controller).
+    pub controller: Option<String>,
+    pub task_definition: Option<String>,
+    pub desired_count: i32,
+    pub deployments: Vec<Deployment>,
+    /// Newest first, as ECS lists them.
+    pub events: Vec<Event>,
+}
+
+/// One deployment of a service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deployment {
+    /// Empty when ECS (or the emulator) gives none.
+    pub id: String,
+    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
+    pub status: String,
+    pub task_definition: Option<String>,
+    /// `IN_PROGRESS`, `COMPLETED` or `FAILED`; `None` when ECS does not say.
+    pub rollout_state: Option<String>,
+    pub rollout_state_reason: Option<String>,
+    pub running: i32,
+    pub desired: i32,
+    pub pending: i32,
+    pub failed_tasks: i32,
+    /// Epoch seconds.
+    pub created_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Event {
+    pub id: String,
+    pub message: String,
+}
+
+/// Why a service could not be read.
+#[derive(Debug)]
+pub enum NoService {
+    /// The call failed.
+    Failed(Failure),
+    /// ECS answered without it (the reason it gave).
+    Missing(String),
+}
+
+/// Reads one service.
+pub async fn describe_service(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+) -> Result<Service, NoService> {
+    let output = client
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send()
+        .await
+        .map_err(|err| NoService::Failed(Failure::of(SERVICE, &err)))?;
+    if let Some(failure) = output.failures().first() {
+        return Err(NoService::Missing(
+            failure.reason().unwrap_or("no reason given").to_owned(),
+        ));
+    }
+    let service = output
+        .services()
+        .first()
+        .ok_or_else(|| NoService::Missing("not in the answer".to_owned()))?;
+    Ok(Service {
+        status: service.status().unwrap_or("UNKNOWN").to_owned(),
+        controller: service
+            .deployment_controller()
+            .map(|c| c.r#type().as_str().to_owned()),
+        task_definition: service.task_definition().map(str::to_owned),
+        desired_count: service.desired_count(),
+        deployments: service
+            .deployments()
+            .iter()
+            .map(|d| Deployment {
+                id: d.id().unwrap_or_default().to_owned(),
+                status: d.status().unwrap_or_default().to_owned(),
+                task_definition: d.task_definition().map(str::to_owned),
+                rollout_state: d.rollout_state().map(|s| s.as_str().to_owned()),
+                rollout_state_reason: d.rollout_state_reason().map(str::to_owned),
+                running: d.running_count(),
+                desired: d.desired_count(),
+                pending: d.pending_count(),
+                failed_tasks: d.failed_tasks(),
+                created_at: d.created_at().map(aws_smithy_types::DateTime::secs),
+            })
+            .collect(),
+        events: service
+            .events()
+            .iter()
+            .filter_map(|e| {
+                Some(Event {
+                    id: e.id()?.to_owned(),
+                    message: e.message().unwrap_or_default().to_owned(),
+                })
+            })
+            .collect(),
+    })
+}
+
+/// Points the service at `revision`; returns the id of the PRIMARY deployment of it (empty when
+/// ECS names none).
+pub async fn update_service(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+    revision: &str,
+    desired_count: Option<i32>,
+    force: bool,
+) -> Result<String, Failure> {
+    let updated = client
+        .update_service()
+        .cluster(cluster)
+        .service(service)
+        .task_definition(revision)
+        .set_desired_count(desired_count)
+        .force_new_deployment(force)
+        .send()
+        .await
+        .map_err(|err| Failure::of(SERVICE, &err))?;
+    Ok(updated
+        .service()
+        .and_then(|s| {
+            s.deployments()
+                .iter()
+                .find(|d| d.status() == Some("PRIMARY") && d.task_definition() == Some(revision))
+        })
+        .and_then(|d| d.id())
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// A stopped task: its id, why it stopped, and each container's reason (or exit code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoppedTask {
+    pub id: String,
+    pub reason: String,
+    pub containers: Vec<(String, String)>,
+    pub task_definition: Option<String>,
+    pub started_by: Option<String>,
+}
+
+/// The stopped tasks of a service (the first 100 ECS lists).
+pub async fn stopped_tasks(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+) -> Result<Vec<StoppedTask>, Failure> {
+    let listed = client
+        .list_tasks()
+        .cluster(cluster)
+        .service_name(service)
+        .desired_status(DesiredStatus::Stopped)
+        .send()
+        .await
+        .map_err(|err| Failure::of(SERVICE, &err))?;
+    let arns: Vec<String> = listed.task_arns().iter().take(100).cloned().collect();
+    if arns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let described = client
+        .describe_tasks()
+        .cluster(cluster)
+        .set_tasks(Some(arns))
+        .send()
+        .await
+        .map_err(|err| Failure::of(SERVICE, &err))?;
+    Ok(described
+        .tasks()
+        .iter()
+        .map(|t| StoppedTask {
+            id: t
+                .task_arn()
+                .and_then(|a| a.rsplit('/').next())
+                .unwrap_or("?")
+                .to_owned(),
+            reason: t.stopped_reason().unwrap_or("no reason given").to_owned(),
+            containers: t
+                .containers()
+                .iter()
+                .filter_map(|c| {
+                    let reason = c.reason().map(str::to_owned).or_else(|| {
+                        c.exit_code()
+                            .filter(|code| *code != 0)
+                            .map(|code| format!("exit code {code}"))
+                    })?;
+                    Some((c.name().unwrap_or("?").to_owned(), reason))
+                })
+                .collect(),
+            task_definition: t.task_definition_arn().map(str::to_owned),
+            started_by: t.started_by().map(str::to_owned),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_family_is_read_from_a_revision_arn() {
+        assert_eq!(
+            family_of("arn:aws:ecs:us-east-1:1:task-definition/web-worker:3"),
+            Some("web-worker")
+        );
+        assert_eq!(family_of("nonsense"), None);
+    }
+}

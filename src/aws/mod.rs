@@ -1,0 +1,193 @@
+//! The AWS layer: every SDK call of the tool, one file per service, each returning typed
+//! failures ([`Failure`]); the SDK configuration, clients per Region, and the Parameter Store
+//! rate bound. Nothing above this module sees an SDK error.
+
+pub mod ecs;
+mod failure;
+pub mod iam;
+pub mod kms;
+pub mod secretsmanager;
+pub mod ssm;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+pub use failure::{Failure, Kind};
+
+use crate::error::Error;
+
+/// How hard to try with AWS, and how fast.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub max_attempts: u32,
+    pub timeout: Duration,
+    pub concurrency: usize,
+    pub requests_per_second: f64,
+}
+
+/// Where and how to reach AWS: the Region (else the SDK's) and the limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub region: Option<String>,
+    pub limits: Limits,
+}
+
+/// The SDK configuration, from which clients for any Region are made, and the rate limit that
+/// Parameter Store calls keep to.
+pub struct Aws {
+    config: SdkConfig,
+    pub limits: Limits,
+    /// When the requests of the last window went out.
+    sent: tokio::sync::Mutex<VecDeque<Instant>>,
+}
+
+impl Aws {
+    /// Loads credentials, Region and endpoint the way the AWS CLI does (environment, profile,
+    /// container and instance credentials), the `region` setting first. Every call retries
+    /// throttling, 5xx answers and lost connections (standard mode: capped exponential backoff
+    /// with jitter) up to `max_attempts`, and ends after `timeout`, retries included.
+    ///
+    /// No Region anywhere is a usage error, before any call (each call would fail on its own).
+    pub async fn load(settings: &Settings) -> Result<Self, Error> {
+        let limits = settings.limits;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(limits.max_attempts)
+                    .with_initial_backoff(Duration::from_millis(200))
+                    .with_max_backoff(Duration::from_secs(10)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5).min(limits.timeout))
+                    .operation_attempt_timeout(Duration::from_secs(30).min(limits.timeout))
+                    .operation_timeout(limits.timeout)
+                    .build(),
+            );
+        if let Some(region) = &settings.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        let config = loader.load().await;
+        check_region(config.region().map(Region::as_ref))?;
+        Ok(Self {
+            config,
+            limits,
+            sent: tokio::sync::Mutex::new(VecDeque::new()),
+        })
+    }
+
+    /// Waits until a request fits under `max-requests-per-second`: at most that many requests in
+    /// any one-second window (a sliding window, so a batch that fits goes out at once).
+    pub async fn pace(&self) {
+        let rate = self.limits.requests_per_second;
+        let (count, window) = if rate >= 1.0 {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let count = rate.floor() as usize;
+            (count, Duration::from_secs(1))
+        } else {
+            (1, Duration::from_secs_f64(1.0 / rate))
+        };
+        loop {
+            let wait = {
+                let mut sent = self.sent.lock().await;
+                let now = Instant::now();
+                while sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= window)
+                {
+                    sent.pop_front();
+                }
+                if sent.len() < count {
+                    sent.push_back(now);
+                    return;
+                }
+                window
+                    .saturating_sub(now.duration_since(*sent.front().expect("the window is full")))
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The default Region (always set: [`Aws::load`] refuses to go on without one).
+    pub fn region(&self) -> &str {
+        self.config.region().map_or("us-east-1", Region::as_ref)
+    }
+
+    pub fn ecs(&self) -> aws_sdk_ecs::Client {
+        aws_sdk_ecs::Client::new(&self.config)
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.config)
+    }
+
+    /// A KMS client for `region` (the default Region when `None`).
+    pub fn kms(&self, region: Option<&str>) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.in_region(region))
+    }
+
+    /// A Parameter Store client for `region` (the default Region when `None`).
+    pub fn ssm(&self, region: Option<&str>) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(&self.in_region(region))
+    }
+
+    /// A Secrets Manager client for `region` (the default Region when `None`).
+    pub fn secretsmanager(&self, region: Option<&str>) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.in_region(region))
+    }
+
+    fn in_region(&self, region: Option<&str>) -> SdkConfig {
+        match region {
+            Some(region) => self
+                .config
+                .to_builder()
+                .region(Region::new(region.to_owned()))
+                .build(),
+            None => self.config.clone(),
+        }
+    }
+}
+
+/// The Region must be set, and look like one (an empty `AWS_REGION` is not a Region).
+fn check_region(region: Option<&str>) -> Result<(), Error> {
+    match region.map(str::trim) {
+        None | Some("") => Err(Error::Usage(
+            "no AWS Region is configured: set the `region` input (`--region`), `AWS_REGION` (or `AWS_DEFAULT_REGION`), or a profile's `region`"
+                .to_owned(),
+        )),
+        Some(region)
+            if !region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+        {
+            Err(Error::Usage(format!(
+                "`{}` is not an AWS Region name (like `us-east-1`)",
+                crate::error::visible(region)
+            )))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_region_must_be_set_and_look_like_one() {
+        assert!(check_region(Some("eu-west-1")).is_ok());
+        for bad in [None, Some(""), Some("  ")] {
+            let err = check_region(bad).unwrap_err();
+            assert!(err.to_string().starts_with("no AWS Region"), "{err}");
+        }
+        let err = check_region(Some("us east")).unwrap_err();
+        assert!(
+            err.to_string().contains("is not an AWS Region name"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,441 @@
+//! The one table of inputs: each input's name, kind, the commands it applies to, its range and
+//! default, and its description. Flags, environment names, help, the README table and
+//! action.yml are all made from it.
+
+use crate::cli::Name;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// One value.
+    Text,
+    /// `true` or `false` (also `yes`/`no`, `1`/`0`); a bare flag means `true`.
+    Bool,
+    /// Several values: a repeated flag, or one per line (or comma-separated) in the environment.
+    List,
+    /// Multi-line `NAME=VALUE` text; the flag may be repeated.
+    Lines,
+}
+
+/// One input of the tool.
+#[derive(Debug)]
+pub struct InputSpec {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// The commands that use it: a flag for another command is a usage error; the same input
+    /// from the environment is ignored (GitHub sets every input of an action).
+    pub commands: &'static [Name],
+    /// For numbers: the values accepted.
+    pub range: Option<Range>,
+    pub default: Option<&'static str>,
+    pub description: &'static str,
+}
+
+/// The values a numeric input accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    pub min: f64,
+    pub max: f64,
+    /// Whole numbers only.
+    pub whole: bool,
+    pub unit: &'static str,
+}
+
+impl InputSpec {
+    /// The commands it applies to, for the docs: `all`, or `deploy, policy`.
+    pub fn applies_to(&self) -> String {
+        if self.commands.len() == Name::ALL.len() {
+            return "all".to_owned();
+        }
+        self.commands
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The description, with the range of a number.
+    pub fn full_description(&self) -> String {
+        match &self.range {
+            Some(range) => format!("{} Accepts {}.", self.description, range.describe()),
+            None => self.description.to_owned(),
+        }
+    }
+}
+
+impl Range {
+    /// `from 0.01 to 300 seconds`, `a whole number from 1 to 20`.
+    pub fn describe(&self) -> String {
+        let unit = if self.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", self.unit)
+        };
+        if self.whole {
+            format!("a whole number from {} to {}{unit}", self.min, self.max)
+        } else {
+            format!("from {} to {}{unit}", self.min, self.max)
+        }
+    }
+
+    pub fn admits(&self, n: f64) -> bool {
+        n.is_finite() && n >= self.min && n <= self.max && (!self.whole || n.fract() == 0.0)
+    }
+}
+
+const ALL: &[Name] = &Name::ALL;
+const TEMPLATE: &[Name] = &[Name::Render, Name::Deploy, Name::Check, Name::Policy];
+const MANY: &[Name] = &[Name::Deploy, Name::Check];
+const FILES: &[Name] = &[Name::Render, Name::Deploy];
+const REPORTS: &[Name] = &[Name::Render, Name::Deploy, Name::Check];
+const DEPLOY: &[Name] = &[Name::Deploy];
+const CHECK: &[Name] = &[Name::Check];
+const PREFLIGHT: &[Name] = &[Name::Deploy, Name::Policy];
+const SERVICE: &[Name] = &[Name::Deploy, Name::Policy];
+const EXPORT: &[Name] = &[Name::Export];
+
+pub const INPUTS: &[InputSpec] = &[
+    InputSpec {
+        name: "task-definition",
+        kind: Kind::Text,
+        commands: TEMPLATE,
+        range: None,
+        default: None,
+        description: "Path of the task-definition template: JSON or YAML, in the RegisterTaskDefinition shape or the `describe-task-definition` output. Required.",
+    },
+    InputSpec {
+        name: "manifest",
+        kind: Kind::Text,
+        commands: MANY,
+        range: None,
+        default: None,
+        description: "`deploy` (or `check`) of many services in one run: a YAML or JSON file listing `services:` entries, each with `task-definition` and optionally `service`, `cluster` and `image`. References of all of them are resolved in one batched pass.",
+    },
+    InputSpec {
+        name: "image",
+        kind: Kind::List,
+        commands: TEMPLATE,
+        range: None,
+        default: None,
+        description: "Image to set, `container=uri` (repeatable, one per line); a bare `uri` applies to `container-name`, or to the only container.",
+    },
+    InputSpec {
+        name: "container-name",
+        kind: Kind::List,
+        commands: TEMPLATE,
+        range: None,
+        default: None,
+        description: "Container(s) that a bare `image`, `environment-variables` and `secrets` apply to; defaults to the only container.",
+    },
+    InputSpec {
+        name: "environment-variables",
+        kind: Kind::Lines,
+        commands: TEMPLATE,
+        range: None,
+        default: None,
+        description: "`NAME=value` lines merged into the containers' `environment` by name (placeholders allowed).",
+    },
+    InputSpec {
+        name: "secrets",
+        kind: Kind::Lines,
+        commands: TEMPLATE,
+        range: None,
+        default: None,
+        description: "`NAME=valueFrom` lines merged into the containers' `secrets` by name, e.g. `DB_PASSWORD={{secretsmanager-arn:prod/db:password}}`.",
+    },
+    InputSpec {
+        name: "allow-plaintext-secrets",
+        kind: Kind::Bool,
+        commands: TEMPLATE,
+        range: None,
+        default: Some("false"),
+        description: "Allow secret values (Secrets Manager, SecureString) to land in plain text in the task definition. Off: only `-arn` references are accepted for secrets.",
+    },
+    InputSpec {
+        name: "skip-unchanged",
+        kind: Kind::Bool,
+        commands: DEPLOY,
+        range: None,
+        default: Some("true"),
+        description: "Register nothing when the rendered definition equals the family's latest ACTIVE revision; report that revision.",
+    },
+    InputSpec {
+        name: "output",
+        kind: Kind::Text,
+        commands: FILES,
+        range: None,
+        default: None,
+        description: "Where to write the rendered task definition (`-` for stdout). `render` writes to stdout by default.",
+    },
+    InputSpec {
+        name: "report-format",
+        kind: Kind::Text,
+        commands: REPORTS,
+        range: None,
+        default: Some("lines"),
+        description: "How the report is printed on stdout: `lines` (`key=value`), `shell` (`export TASK_DEFINITION_ARN='…'` lines to `eval` or source, e.g. for CodeBuild `exported-variables`) or `json`.",
+    },
+    InputSpec {
+        name: "max-attempts",
+        kind: Kind::Text,
+        commands: ALL,
+        range: Some(Range {
+            min: 1.0,
+            max: 20.0,
+            whole: true,
+            unit: "",
+        }),
+        default: Some("5"),
+        description: "Attempts per AWS call: throttling, 5xx answers and lost connections are retried with capped exponential backoff and jitter; access denied, validation and not-found never are.",
+    },
+    InputSpec {
+        name: "aws-timeout",
+        kind: Kind::Text,
+        commands: ALL,
+        range: Some(Range {
+            min: 1.0,
+            max: 3600.0,
+            whole: false,
+            unit: "seconds",
+        }),
+        default: Some("60"),
+        description: "Seconds one AWS call may take, retries included, before the run fails with a clear error.",
+    },
+    InputSpec {
+        name: "max-concurrency",
+        kind: Kind::Text,
+        commands: ALL,
+        range: Some(Range {
+            min: 1.0,
+            max: 256.0,
+            whole: true,
+            unit: "",
+        }),
+        default: Some("8"),
+        description: "AWS calls in flight at once while resolving references.",
+    },
+    InputSpec {
+        name: "max-requests-per-second",
+        kind: Kind::Text,
+        commands: ALL,
+        range: Some(Range {
+            min: 0.1,
+            max: 10000.0,
+            whole: false,
+            unit: "",
+        }),
+        default: Some("20"),
+        description: "Rate bound for Parameter Store calls, in any one-second window (its default quota is 40 a second, shared by the whole account and Region). Secrets Manager's quotas are far higher: its calls are bounded by `max-concurrency` only.",
+    },
+    InputSpec {
+        name: "region",
+        kind: Kind::Text,
+        commands: ALL,
+        range: None,
+        default: None,
+        description: "AWS Region; defaults to the SDK's (`AWS_REGION`, profile). References by ARN use their own Region.",
+    },
+    InputSpec {
+        name: "plan",
+        kind: Kind::Bool,
+        commands: DEPLOY,
+        range: None,
+        default: Some("true"),
+        description: "Read the family's latest revision to print the plan (a diff). Off, with `skip-unchanged` off too, `deploy` makes no call but the registration.",
+    },
+    InputSpec {
+        name: "read-values",
+        kind: Kind::Bool,
+        commands: CHECK,
+        range: None,
+        default: Some("false"),
+        description: "`check`: also read secret values (with this run's credentials, masked) to check the JSON keys that `valueFrom` names.",
+    },
+    InputSpec {
+        name: "preflight",
+        kind: Kind::Bool,
+        commands: PREFLIGHT,
+        range: None,
+        default: Some("false"),
+        description: "Before registering, run `check` (the execution role can read every secret) and register nothing when it fails.",
+    },
+    InputSpec {
+        name: "dry-run",
+        kind: Kind::Bool,
+        commands: DEPLOY,
+        range: None,
+        default: Some("false"),
+        description: "Resolve, render, validate and print the plan, but register nothing.",
+    },
+    InputSpec {
+        name: "tags",
+        kind: Kind::Lines,
+        commands: FILES,
+        range: None,
+        default: None,
+        description: "`key=value` lines added to the task definition's tags; the previous revision's tags are kept.",
+    },
+    InputSpec {
+        name: "keep-revisions",
+        kind: Kind::Text,
+        commands: SERVICE,
+        range: Some(Range {
+            min: 1.0,
+            max: 1000.0,
+            whole: true,
+            unit: "",
+        }),
+        default: None,
+        description: "After registering, deregister ACTIVE revisions of the family beyond the newest N, never one a service of `cluster` runs.",
+    },
+    InputSpec {
+        name: "image-definitions",
+        kind: Kind::Text,
+        commands: FILES,
+        range: None,
+        default: None,
+        description: "Write `imagedefinitions.json` (`[{\"name\", \"imageUri\"}]`) for the CodePipeline ECS standard deploy action to this path.",
+    },
+    InputSpec {
+        name: "codedeploy-artifacts",
+        kind: Kind::Text,
+        commands: FILES,
+        range: None,
+        default: None,
+        description: "Write `taskdef.json` and `appspec.yaml` (`<TASK_DEFINITION>`) for the CodePipeline CodeDeployToECS action into this directory.",
+    },
+    InputSpec {
+        name: "secret-ids",
+        kind: Kind::Lines,
+        commands: EXPORT,
+        range: None,
+        default: None,
+        description: "`export`: one `[ALIAS,]ID` a line: a secret name or ARN (`:json-key:version-stage:version-id` allowed), a prefix `name*`, a parameter `/name` or `ssm:name` (`:version`/`:label` allowed), or a parameter path `/path/` (recursive).",
+    },
+    InputSpec {
+        name: "name-transformation",
+        kind: Kind::Text,
+        commands: EXPORT,
+        range: None,
+        default: Some("uppercase"),
+        description: "`export`: variable names `uppercase`, `lowercase` or `none`; characters outside `[A-Za-z0-9_]` become `_`, a leading digit gets a `_` prefix.",
+    },
+    InputSpec {
+        name: "parse-json-secrets",
+        kind: Kind::Bool,
+        commands: EXPORT,
+        range: None,
+        default: Some("false"),
+        description: "`export`: flatten JSON secrets into `NAME_KEY_SUBKEY` variables (non-string leaves as their JSON text).",
+    },
+    InputSpec {
+        name: "env-file",
+        kind: Kind::Text,
+        commands: EXPORT,
+        range: None,
+        default: None,
+        description: "`export`: write `NAME='value'` lines to this file (mode 0600), to source in CodeBuild or any CI.",
+    },
+    InputSpec {
+        name: "export-to-github-env",
+        kind: Kind::Bool,
+        commands: EXPORT,
+        range: None,
+        default: Some("true"),
+        description: "`export` on GitHub: set the variables for later steps through `GITHUB_ENV` (each value masked first).",
+    },
+    InputSpec {
+        name: "export-to-stdout",
+        kind: Kind::Bool,
+        commands: EXPORT,
+        range: None,
+        default: Some("false"),
+        description: "`export`: print `export NAME='value'` lines on stdout, values in clear. Only when you mean it.",
+    },
+    InputSpec {
+        name: "cluster",
+        kind: Kind::Text,
+        commands: SERVICE,
+        range: None,
+        default: Some("default"),
+        description: "ECS cluster of `service`.",
+    },
+    InputSpec {
+        name: "service",
+        kind: Kind::Text,
+        commands: SERVICE,
+        range: None,
+        default: None,
+        description: "ECS service to update to the new revision (checked before anything is registered); none: register only.",
+    },
+    InputSpec {
+        name: "desired-count",
+        kind: Kind::Text,
+        commands: DEPLOY,
+        range: Some(Range {
+            min: 0.0,
+            max: 5000.0,
+            whole: true,
+            unit: "",
+        }),
+        default: None,
+        description: "Desired task count to set on the service; unset keeps the service's own.",
+    },
+    InputSpec {
+        name: "force-new-deployment",
+        kind: Kind::Bool,
+        commands: DEPLOY,
+        range: None,
+        default: Some("false"),
+        description: "Start a new deployment even when the service already runs the revision (picks up rotated secrets).",
+    },
+    InputSpec {
+        name: "redeploy-on-secret-change",
+        kind: Kind::Bool,
+        commands: DEPLOY,
+        range: None,
+        default: Some("false"),
+        description: "When the definition is unchanged but a referenced secret or parameter changed after the running deployment started, force a new deployment so tasks read the new value.",
+    },
+    InputSpec {
+        name: "wait-for-service-stability",
+        kind: Kind::Bool,
+        commands: DEPLOY,
+        range: None,
+        default: Some("true"),
+        description: "Wait until the new deployment is complete, and fail with the reason when it is rolled back, fails or times out.",
+    },
+    InputSpec {
+        name: "wait-for-minutes",
+        kind: Kind::Text,
+        commands: DEPLOY,
+        range: Some(Range {
+            min: 0.001,
+            max: 1440.0,
+            whole: false,
+            unit: "minutes",
+        }),
+        default: Some("30"),
+        description: "How long to wait for the roll-out, in minutes.",
+    },
+    InputSpec {
+        name: "poll-interval",
+        kind: Kind::Text,
+        commands: DEPLOY,
+        range: Some(Range {
+            min: 0.01,
+            max: 300.0,
+            whole: false,
+            unit: "seconds",
+        }),
+        default: Some("10"),
+        description: "Seconds between polls of the service while waiting.",
+    },
+];
+
+/// The input named `name`.
+pub fn spec(name: &str) -> &'static InputSpec {
+    INPUTS
+        .iter()
+        .find(|s| s.name == name)
+        .expect("every input read is in the table")
+}

@@ -1,0 +1,347 @@
+//! `deploy`: one template, or every service of a manifest. Everything is resolved, rendered,
+//! validated, preflighted and every service checked before the first write; then each
+//! definition is planned against the family's latest revision, its files staged, registered
+//! (or the unchanged revision reused), its files put in place, its service rolled out, and old
+//! revisions pruned. A manifest's services go side by side; one that fails does not stop the
+//! others, and the run fails if any did.
+
+use std::path::PathBuf;
+
+use futures_util::StreamExt as _;
+use serde_json::Value;
+use tracing::{info, warn};
+
+use crate::artifacts::{self, Staged};
+use crate::aws::ecs::{self, Latest, NotRegistered, Revision};
+use crate::aws::{Aws, Failure};
+use crate::check::Roles;
+use crate::ci::Ci;
+use crate::error::Error;
+use crate::manifest::Entry;
+use crate::output::{self, Stream};
+use crate::plan;
+use crate::prepare::{self, Definition, Definitions, Reads, Templates};
+use crate::report::{self, Report};
+use crate::rollout::{self, Before, LastChange, Target};
+use crate::template::{self, Rendered};
+
+#[allow(clippy::struct_excessive_bools)] // independent switches, each an input of its own
+pub struct Deploy {
+    pub definitions: Definitions,
+    /// The rendered file (a single template only).
+    pub output: Option<PathBuf>,
+    pub artifacts: artifacts::Targets,
+    pub format: report::Format,
+    pub skip_unchanged: bool,
+    pub plan: bool,
+    pub dry_run: bool,
+    pub preflight: bool,
+    pub keep_revisions: Option<usize>,
+    /// The cluster of `service`, and of a manifest's services that name none.
+    pub cluster: String,
+    /// The service of a single template.
+    pub service: Option<String>,
+    pub rollout: rollout::Settings,
+}
+
+/// One definition, ready to be deployed.
+struct Planned {
+    definition: Definition,
+    target: Option<(Target, Before)>,
+    last_change: LastChange,
+}
+
+impl Deploy {
+    pub async fn run(&self, ci: &Ci) -> Result<(), Error> {
+        let mut ready = prepare::prepare(&self.definitions, Reads::Values, true, ci).await?;
+        let definitions = std::mem::take(&mut ready.definitions);
+        let aws = ready.aws();
+        let client = aws.ecs();
+        let mut roles = Roles::default();
+        let mut planned = Vec::new();
+        for definition in definitions {
+            if self.preflight && !self.dry_run {
+                super::check::preflight(aws, &definition.rendered, &mut roles, ci).await?;
+            }
+            // The service is checked before anything is written.
+            let target = match self.target(&definition.entry) {
+                Some(target) => {
+                    let before = rollout::check(&client, &target).await?;
+                    Some((target, before))
+                }
+                None => None,
+            };
+            let last_change = definition.last_change(&ready.resolved);
+            planned.push(Planned {
+                definition,
+                target,
+                last_change,
+            });
+        }
+        match self.definitions.templates {
+            Templates::One(_) => {
+                let one = planned.pop().expect("a single template is one definition");
+                let mut report = Report::of(&one.definition.rendered);
+                self.deploy(aws, one, true, &mut report, ci).await?;
+                report::print(&report, self.format, "deploy", Stream::Stdout, ci);
+                Ok(())
+            }
+            Templates::Manifest(_) => self.deploy_many(aws, planned, ci).await,
+        }
+    }
+
+    /// Where a definition rolls out to: the entry's service (a manifest's), or `service`.
+    fn target(&self, entry: &Entry) -> Option<Target> {
+        let service = entry.service.as_ref().or(self.service.as_ref())?;
+        Some(Target {
+            cluster: entry
+                .cluster
+                .clone()
+                .unwrap_or_else(|| self.cluster.clone()),
+            service: service.clone(),
+        })
+    }
+
+    /// Every service of a manifest, at most `max-concurrency` at once; the report covers each,
+    /// in the manifest's order.
+    async fn deploy_many(&self, aws: &Aws, planned: Vec<Planned>, ci: &Ci) -> Result<(), Error> {
+        let count = planned.len();
+        let runs = planned.into_iter().map(|one| async move {
+            let mut report = Report::of(&one.definition.rendered);
+            let result = self.deploy(aws, one, false, &mut report, ci).await;
+            let failure = result.err().map(|e| format!("`{}`: {e}", report.family));
+            (report, failure)
+        });
+        let (reports, failures): (Vec<Report>, Vec<Option<String>>) =
+            futures_util::stream::iter(runs)
+                .buffered(aws.limits.concurrency)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .unzip();
+        report::print_many(&reports, self.format, "deploy", ci);
+        let failures: Vec<&String> = failures.iter().flatten().collect();
+        if failures.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Rollout(format!(
+            "{} of {count} services failed:\n  {}",
+            failures.len(),
+            failures
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        )))
+    }
+
+    /// Plans, stages the files (`files`: a single template's), registers unless nothing changed
+    /// or this is a dry run, puts the files in place, rolls out and prunes.
+    async fn deploy(
+        &self,
+        aws: &Aws,
+        one: Planned,
+        files: bool,
+        report: &mut Report,
+        ci: &Ci,
+    ) -> Result<(), Error> {
+        let Planned {
+            definition,
+            target,
+            last_change,
+        } = one;
+        let mut rendered = definition.rendered;
+        let client = aws.ecs();
+        let latest = self.latest(&client, &mut rendered, report).await?;
+        // The files, as they will be registered, staged before the registration (a deploy that
+        // cannot write them registers nothing) and put in place only after it.
+        let staged = if files {
+            Some(self.stage(&rendered, report)?)
+        } else {
+            None
+        };
+        if self.dry_run {
+            info!("dry run: registering nothing");
+            if let Some(staged) = staged {
+                artifacts::commit(staged, &rendered, report.rendered.as_deref())?;
+            }
+            return Ok(());
+        }
+        let reuse = report.changed == Some(false) && self.skip_unchanged;
+        let revision = match (&latest, reuse) {
+            (Some(latest), true) => {
+                info!(arn = %latest.revision.arn, "unchanged; registering nothing (skip-unchanged)");
+                latest.revision.clone()
+            }
+            _ => register(&client, &rendered, latest.as_ref(), aws.limits.max_attempts).await?,
+        };
+        report.revision = Some(revision.clone());
+        if let Some(staged) = staged {
+            artifacts::commit(staged, &rendered, report.rendered.as_deref()).map_err(|e| {
+                Error::Aws(format!(
+                    "{e}; the revision {} was registered, and the service was not updated",
+                    revision.arn
+                ))
+            })?;
+        }
+        if let Some((target, before)) = &target {
+            let rollout = rollout::Rollout {
+                client: &client,
+                target,
+                settings: &self.rollout,
+                revision: &revision.arn,
+                execution_role: rendered
+                    .body
+                    .get("executionRoleArn")
+                    .and_then(Value::as_str),
+                ci,
+            };
+            report.service = Some(target.service.clone());
+            report.rollout = Some(rollout.run(before.clone(), last_change).await?);
+        }
+        if let (Some(keep), false) = (self.keep_revisions, reuse) {
+            let cluster = target
+                .as_ref()
+                .map_or(self.cluster.as_str(), |(t, _)| t.cluster.as_str());
+            prune(&client, &report.family, keep, cluster, &revision.arn).await?;
+        }
+        Ok(())
+    }
+
+    /// The family's latest revision (it feeds the plan, skip-unchanged, kept tags and a
+    /// lost-answer check), its tags kept, and the plan printed.
+    async fn latest(
+        &self,
+        client: &aws_sdk_ecs::Client,
+        rendered: &mut Rendered,
+        report: &mut Report,
+    ) -> Result<Option<Latest>, Error> {
+        report.changed = Some(true);
+        if !(self.plan || self.skip_unchanged || self.dry_run) {
+            return Ok(None);
+        }
+        let family = rendered.family().to_owned();
+        let latest = ecs::latest(client, &family).await.map_err(|failure| {
+            Error::Aws(format!(
+                "cannot read the latest revision of family `{family}` (DescribeTaskDefinition): {failure}"
+            ))
+        })?;
+        let Some(latest) = latest else {
+            output::err(&format!(
+                "plan: family `{family}` has no ACTIVE revision; the first one will be registered"
+            ));
+            return Ok(None);
+        };
+        // A new revision keeps the tags of the previous one (the template and `tags` win a key).
+        if let Some(Value::Array(tags)) = latest.body.get("tags") {
+            let pairs: Vec<(&str, &str)> = tags
+                .iter()
+                .filter_map(|t| Some((t.get("key")?.as_str()?, t.get("value")?.as_str()?)))
+                // `aws:` keys are reserved: RegisterTaskDefinition refuses them.
+                .filter(|(key, _)| !key.starts_with("aws:"))
+                .collect();
+            template::merge_tags(&mut rendered.body, pairs, false);
+        }
+        report.changed = Some(plan::print(&latest, rendered));
+        Ok(Some(latest))
+    }
+
+    /// Stages the rendered file and the CodePipeline artifacts asked for.
+    fn stage(&self, rendered: &Rendered, report: &mut Report) -> Result<Staged, Error> {
+        let mut staged = Staged::default();
+        if let Some(target) = &self.output {
+            artifacts::stage_rendered(&mut staged, rendered, target)?;
+            report.rendered = Some(target.clone());
+        }
+        self.artifacts.stage(&mut staged, rendered)?;
+        Ok(staged)
+    }
+}
+
+/// Registers the rendered definition; a lost answer is recognised by the family's latest
+/// revision being this very definition.
+async fn register(
+    client: &aws_sdk_ecs::Client,
+    rendered: &Rendered,
+    latest: Option<&Latest>,
+    max_attempts: u32,
+) -> Result<Revision, Error> {
+    let family = rendered.family();
+    let tags = rendered.body.contains_key("tags");
+    let ours = template::canonical(&rendered.body, tags);
+    let previous = latest.map_or(0, |l| l.revision.revision);
+    let landed = |candidate: &Latest| {
+        candidate.revision.revision > previous && template::canonical(&candidate.body, tags) == ours
+    };
+    let revision = ecs::register(client, family, rendered.to_json(), max_attempts, landed)
+        .await
+        .map_err(|e| Error::Aws(not_registered(family, e)))?;
+    info!(arn = %revision.arn, "registered revision {}", revision.revision);
+    Ok(revision)
+}
+
+fn not_registered(family: &str, e: NotRegistered) -> String {
+    match e {
+        NotRegistered::Refused(failure) => format!(
+            "ECS refused the task definition of family `{family}` (RegisterTaskDefinition): {failure}"
+        ),
+        NotRegistered::GaveUp(failure, attempts) => format!(
+            "RegisterTaskDefinition for family `{family}` failed after {attempts} attempt{}: {failure}",
+            if attempts == 1 { "" } else { "s" }
+        ),
+        NotRegistered::Unknown(failure, read) => format!(
+            "RegisterTaskDefinition for `{family}` got no answer ({failure}), and whether it registered cannot be read: cannot read the latest revision of family `{family}` (DescribeTaskDefinition): {read}; look at the family's latest revision before running again"
+        ),
+    }
+}
+
+/// `keep-revisions`: deregisters ACTIVE revisions of `family` beyond the newest `keep`, never
+/// `newest` nor one a service of `cluster` runs or is deploying (when the cluster's services
+/// cannot be read, nothing).
+async fn prune(
+    client: &aws_sdk_ecs::Client,
+    family: &str,
+    keep: usize,
+    cluster: &str,
+    newest: &str,
+) -> Result<(), Error> {
+    let failed = |what: &str, failure: Failure| {
+        Error::Aws(format!(
+            "keep-revisions for family `{family}`: {what} failed: {failure}"
+        ))
+    };
+    let arns = ecs::active_revisions(client, family)
+        .await
+        .map_err(|f| failed("ListTaskDefinitions", f))?;
+    let in_use = match ecs::revisions_in_use(client, cluster).await {
+        Ok(in_use) => in_use,
+        Err(failure) => {
+            warn!(cluster, "reading the cluster's services failed: {failure}");
+            warn!(
+                family,
+                cluster,
+                "keep-revisions: the cluster's services cannot be read, so nothing is deregistered"
+            );
+            return Ok(());
+        }
+    };
+    let mut deregistered = Vec::new();
+    for arn in arns.iter().skip(keep) {
+        if arn == newest || in_use.contains(arn) {
+            info!(arn = %arn, "kept: a service runs it");
+            continue;
+        }
+        ecs::deregister(client, arn)
+            .await
+            .map_err(|f| failed("DeregisterTaskDefinition", f))?;
+        deregistered.push(arn.rsplit(':').next().unwrap_or(arn).to_owned());
+    }
+    if !deregistered.is_empty() {
+        info!(
+            family,
+            revisions = %deregistered.join(", "),
+            "deregistered old revisions (keep-revisions {keep})"
+        );
+    }
+    Ok(())
+}

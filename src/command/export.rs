@@ -1,0 +1,110 @@
+//! `export`: secret and parameter values as environment variables, for a step that needs the
+//! values themselves (a migration, a smoke test), to the destinations asked for: `GITHUB_ENV`,
+//! an env file, stdout. All or nothing: when one destination cannot be written, the others are
+//! left as they were. The log names the variables, never the values.
+
+use std::path::PathBuf;
+
+use crate::artifacts::Staged;
+use crate::aws::{self, Aws};
+use crate::ci::{Ci, github};
+use crate::error::Error;
+use crate::mask::Secret;
+use crate::output::{self, Stream};
+use crate::report::shell_quote;
+use crate::variables::{self, Casing, Variable};
+
+pub struct Export {
+    /// `secret-ids` lines.
+    pub ids: Vec<String>,
+    pub casing: Casing,
+    pub parse_json: bool,
+    pub env_file: Option<PathBuf>,
+    /// Set the variables for later GitHub steps through `GITHUB_ENV`.
+    pub github_env: bool,
+    /// Print `export NAME='value'` lines, values in clear.
+    pub stdout: bool,
+    pub aws: aws::Settings,
+}
+
+impl Export {
+    pub async fn run(&self, ci: &Ci) -> Result<(), Error> {
+        if self.ids.iter().all(|l| l.trim().is_empty()) {
+            return Err(Error::Usage("`export` needs `secret-ids`".to_owned()));
+        }
+        let github_env = ci.env_file().filter(|_| self.github_env);
+        if github_env.is_none() && self.env_file.is_none() && !self.stdout {
+            return Err(Error::Usage(
+                "`export` has nowhere to put the values: give `env-file`, run on GitHub (`GITHUB_ENV`), or set `export-to-stdout`"
+                    .to_owned(),
+            ));
+        }
+        let aws = Aws::load(&self.aws).await?;
+        let protect = |secret: &Secret, label: &str| ci.protect(secret, label);
+        let variables =
+            variables::fetch(&aws, &self.ids, self.casing, self.parse_json, &protect).await?;
+        let pairs: Vec<(String, &str)> = variables
+            .iter()
+            .map(|v| (v.name.clone(), v.value.expose()))
+            .collect();
+        self.write(&pairs, github_env)?;
+        if self.stdout {
+            for (name, value) in &pairs {
+                // Asked for in so many words: the values go out as they are.
+                output::write_unredacted_line(
+                    Stream::Stdout,
+                    &format!("export {name}={}", shell_quote(value)),
+                );
+            }
+        }
+        say_names(&variables);
+        Ok(())
+    }
+
+    /// The env file staged first, `GITHUB_ENV` appended, then the file put in place: when that
+    /// fails, `GITHUB_ENV` is cut back to what it was, and nothing of the run is left behind.
+    fn write(
+        &self,
+        pairs: &[(String, &str)],
+        github_env: Option<&std::path::Path>,
+    ) -> Result<(), Error> {
+        let mut staged = Staged::default();
+        if let Some(path) = &self.env_file {
+            let text = pairs.iter().fold(String::new(), |mut text, (name, value)| {
+                text.push_str(name);
+                text.push('=');
+                text.push_str(&shell_quote(value));
+                text.push('\n');
+                text
+            });
+            staged.file(path, text.as_bytes(), true)?;
+        }
+        let appended = match github_env {
+            Some(path) => Some((
+                path,
+                github::set_values(path, pairs).map_err(|source| Error::Write {
+                    path: path.to_owned(),
+                    source,
+                })?,
+            )),
+            None => None,
+        };
+        if let Err(error) = staged.commit() {
+            if let Some((path, before)) = appended {
+                github::truncate(path, before);
+            }
+            return Err(error);
+        }
+        Ok(())
+    }
+}
+
+fn say_names(variables: &[Variable]) {
+    let names: Vec<&str> = variables.iter().map(|v| v.name.as_str()).collect();
+    output::err(&format!(
+        "export: {} variable{}: {} (values not shown)",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    ));
+}

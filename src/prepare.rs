@@ -1,0 +1,226 @@
+//! The front half every command that takes a template shares: the templates (one, or a
+//! manifest's many) → overrides merged → placeholders found → every reference of every template
+//! resolved in one batched pass → each rendered and validated. Everything that can be wrong
+//! without AWS fails before the first call; nothing is written here.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::aws::{self, Aws};
+use crate::ci::Ci;
+use crate::error::Error;
+use crate::manifest::{self, Entry};
+use crate::placeholder::{Reference, Resolved};
+use crate::resolve;
+use crate::rollout::LastChange;
+use crate::template::{self, Image, Overrides, Rendered, Slot, Template};
+
+/// Where the definitions come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Templates {
+    /// One template file.
+    One(PathBuf),
+    /// A manifest naming many (`deploy` and `check`).
+    Manifest(PathBuf),
+}
+
+/// What every template-taking command reads: the templates, what the inputs change in them, and
+/// how placeholders are resolved.
+#[derive(Debug, Clone)]
+pub struct Definitions {
+    pub templates: Templates,
+    pub overrides: Overrides,
+    pub allow_plaintext_secrets: bool,
+    /// The process environment, for `{{env:…}}` placeholders.
+    pub environment: BTreeMap<String, String>,
+    pub aws: aws::Settings,
+}
+
+/// What resolution reads: values (`render`, `deploy`), or metadata only (`check`, `policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    Values,
+    Metadata,
+}
+
+/// Every definition rendered and valid, and the AWS set-up for what follows.
+pub struct Ready {
+    /// `None` only for a `render` that needed no AWS.
+    aws: Option<Aws>,
+    pub definitions: Vec<Definition>,
+    pub resolved: HashMap<Reference, Resolved>,
+}
+
+/// One template, rendered.
+pub struct Definition {
+    /// The template file, and for a manifest's entry its service.
+    pub entry: Entry,
+    pub rendered: Rendered,
+    /// Its placeholders.
+    pub slots: Vec<Slot>,
+}
+
+impl Ready {
+    /// The AWS set-up; every command but `render` has one.
+    pub fn aws(&self) -> &Aws {
+        self.aws
+            .as_ref()
+            .expect("AWS is loaded for every command that makes calls")
+    }
+}
+
+impl Definition {
+    /// The newest change of anything it references, for `redeploy-on-secret-change`.
+    pub fn last_change(&self, resolved: &HashMap<Reference, Resolved>) -> LastChange {
+        self.slots
+            .iter()
+            .flat_map(Slot::references)
+            .filter_map(|(reference, raw, _)| {
+                Some((raw.to_owned(), resolved.get(reference)?.changed_at?))
+            })
+            .max_by_key(|(_, at)| *at)
+    }
+}
+
+/// Loads, resolves, renders and validates every definition. `needs_aws`: load the AWS set-up
+/// even when no placeholder needs it (every command but `render` makes calls of its own).
+pub async fn prepare(
+    definitions: &Definitions,
+    reads: Reads,
+    needs_aws: bool,
+    ci: &Ci,
+) -> Result<Ready, Error> {
+    let loaded = load(definitions)?;
+    let all_slots: Vec<Slot> = loaded.iter().flat_map(|(_, _, s)| s.clone()).collect();
+    let protect = |secret: &crate::mask::Secret, label: &str| ci.protect(secret, label);
+    let mut resolved = resolve::resolve_local(
+        &all_slots,
+        &definitions.environment,
+        definitions.allow_plaintext_secrets,
+        &protect,
+    )?;
+    // A render of `env` placeholders only needs no AWS at all, not even a Region.
+    let aws = if needs_aws || resolve::needs_aws(&all_slots) {
+        Some(Aws::load(&definitions.aws).await?)
+    } else {
+        None
+    };
+    if let Some(aws) = &aws {
+        let mode = resolve::Mode {
+            decrypt: definitions.allow_plaintext_secrets && reads == Reads::Values,
+            read_secret_values: reads == Reads::Values,
+        };
+        resolved.extend(resolve::resolve_remote(&all_slots, aws, mode, &protect).await?);
+    }
+    resolve::refuse_plaintext(&all_slots, &resolved, definitions.allow_plaintext_secrets)?;
+    debug_panic(&definitions.environment, &resolved);
+    // Every template valid before the first is used: an invalid one stops the run, not half.
+    let mut rendered_all = Vec::new();
+    for (entry, template, slots) in loaded {
+        let rendered = template::render(template, &slots, &resolved);
+        template::validate(&rendered)?;
+        rendered_all.push(Definition {
+            entry,
+            rendered,
+            slots,
+        });
+    }
+    Ok(Ready {
+        aws,
+        definitions: rendered_all,
+        resolved,
+    })
+}
+
+/// Every template loaded with its overrides, and its placeholders.
+fn load(definitions: &Definitions) -> Result<Vec<(Entry, Template, Vec<Slot>)>, Error> {
+    let entries = match &definitions.templates {
+        Templates::One(path) => vec![Entry::of(path)],
+        Templates::Manifest(path) => manifest::load(path)?,
+    };
+    let many = matches!(definitions.templates, Templates::Manifest(_));
+    let mut loaded = Vec::new();
+    let mut used_images = BTreeSet::new();
+    for entry in entries {
+        let mut template = template::load(&entry.task_definition)?;
+        let overrides = if many {
+            for_manifest_entry(&definitions.overrides, &template, &entry, &mut used_images)
+        } else {
+            definitions.overrides.clone()
+        };
+        overrides.apply(&mut template)?;
+        let slots = template::slots(&template)?;
+        loaded.push((entry, template, slots));
+    }
+    if let Some(unused) = definitions
+        .overrides
+        .images
+        .iter()
+        .filter_map(|i| i.container.as_ref())
+        .find(|name| many && !used_images.contains(*name))
+    {
+        return Err(Error::Usage(format!(
+            "input `image`: no template of the manifest has a container named `{unused}`"
+        )));
+    }
+    Ok(loaded)
+}
+
+/// A manifest entry's overrides: a named `image` input applies to the templates that have that
+/// container, then the entry's own images.
+fn for_manifest_entry(
+    overrides: &Overrides,
+    template: &Template,
+    entry: &Entry,
+    used: &mut BTreeSet<String>,
+) -> Overrides {
+    let names = template::container_names(&template.body);
+    let global: Vec<Image> = overrides
+        .images
+        .iter()
+        .filter(|image| match &image.container {
+            Some(name) => names.contains(name),
+            None => true,
+        })
+        .cloned()
+        .collect();
+    used.extend(global.iter().filter_map(|i| i.container.clone()));
+    Overrides {
+        images: global
+            .into_iter()
+            .chain(entry.images.iter().cloned())
+            .collect(),
+        ..overrides.clone()
+    }
+}
+
+/// Debug builds only, for the leak suite: a panic whose message carries a value must still
+/// print `***`. Only a value long enough to be masked is used.
+#[cfg(debug_assertions)]
+fn debug_panic(environment: &BTreeMap<String, String>, resolved: &HashMap<Reference, Resolved>) {
+    if environment.contains_key("ECS_SECRETS_DEBUG_PANIC") {
+        let value = resolved
+            .values()
+            .find(|r| r.secret && r.text.expose().len() >= crate::mask::MIN_MASKED_LEN)
+            .map(|r| r.text.expose());
+        panic!(
+            "debug panic carrying a value: {}",
+            value.unwrap_or_default()
+        );
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn debug_panic(_: &BTreeMap<String, String>, _: &HashMap<Reference, Resolved>) {}
+
+impl Entry {
+    /// A single template as a manifest of one.
+    pub fn of(path: &Path) -> Self {
+        Entry {
+            task_definition: path.to_owned(),
+            service: None,
+            cluster: None,
+            images: Vec::new(),
+        }
+    }
+}

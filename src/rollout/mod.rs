@@ -1,0 +1,232 @@
+//! Roll-out: check the service before anything is written, point it at the new revision, watch
+//! the deployment with our own poll loop ([`watch`]) around a pure reading of the service's state
+//! ([`state`]), and when it fails say why ([`forensics`]).
+
+mod forensics;
+mod state;
+mod watch;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use crate::aws::ecs::{self, NoService, Service};
+use crate::ci::Ci;
+use crate::error::Error;
+use crate::output;
+
+/// How to roll out, whichever service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub desired_count: Option<i32>,
+    pub force_new_deployment: bool,
+    pub redeploy_on_secret_change: bool,
+    pub wait: bool,
+    pub timeout: Duration,
+    pub poll_interval: Duration,
+}
+
+/// The service to roll out to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub cluster: String,
+    pub service: String,
+}
+
+impl Target {
+    fn error(&self, what: &str) -> String {
+        format!(
+            "service `{}` in cluster `{}`: {what}",
+            self.service, self.cluster
+        )
+    }
+}
+
+/// What the service looked like before the update.
+#[derive(Debug, Clone)]
+pub struct Before {
+    pub task_definition: Option<String>,
+    pub desired_count: i32,
+    /// When the PRIMARY deployment started (epoch seconds).
+    running_since: Option<i64>,
+    /// The PRIMARY deployment's id and rollout state.
+    primary: Option<(String, Option<String>)>,
+    /// Events already there, so that only new ones are printed.
+    seen_events: HashSet<String>,
+}
+
+/// How the roll-out ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The service already ran the revision; nothing was updated.
+    AlreadyRunning,
+    /// Updated; not waited for.
+    Started { deployment: String },
+    /// Updated and complete.
+    Completed { deployment: String },
+}
+
+impl Outcome {
+    pub fn deployment(&self) -> Option<&str> {
+        match self {
+            Outcome::AlreadyRunning => None,
+            Outcome::Started { deployment } | Outcome::Completed { deployment } => Some(deployment),
+        }
+    }
+
+    pub fn state(&self) -> &'static str {
+        match self {
+            Outcome::AlreadyRunning => "unchanged",
+            Outcome::Started { .. } => "started",
+            Outcome::Completed { .. } => "completed",
+        }
+    }
+}
+
+/// The newest change of a referenced secret or parameter: the placeholder and when (epoch s).
+pub type LastChange = Option<(String, i64)>;
+
+async fn describe(client: &aws_sdk_ecs::Client, target: &Target) -> Result<Service, Error> {
+    ecs::describe_service(client, &target.cluster, &target.service)
+        .await
+        .map_err(|e| {
+            Error::Aws(target.error(&match e {
+                NoService::Failed(failure) => format!("DescribeServices failed: {failure}"),
+                NoService::Missing(reason) => format!("not found ({reason})"),
+            }))
+        })
+}
+
+/// Checks, before anything is registered, that the service exists, is ACTIVE and is driven by the
+/// ECS deployment controller.
+pub async fn check(client: &aws_sdk_ecs::Client, target: &Target) -> Result<Before, Error> {
+    let service = describe(client, target).await?;
+    if service.status != "ACTIVE" {
+        return Err(Error::Aws(target.error(&format!(
+            "its status is {}; only an ACTIVE service can be updated",
+            service.status
+        ))));
+    }
+    if let Some(kind) = service.controller.as_deref().filter(|k| *k != "ECS") {
+        return Err(Error::Aws(target.error(&format!(
+            "it uses the {kind} deployment controller; ecs-secrets drives ECS rolling deployments only. Register with `deploy` (no `service`) and hand the revision to that controller"
+        ))));
+    }
+    let primary = service.deployments.iter().find(|d| d.status == "PRIMARY");
+    Ok(Before {
+        task_definition: service.task_definition.clone(),
+        desired_count: service.desired_count,
+        running_since: primary.and_then(|d| d.created_at),
+        primary: primary.map(|d| (d.id.clone(), d.rollout_state.clone())),
+        seen_events: service.events.iter().map(|e| e.id.clone()).collect(),
+    })
+}
+
+fn timestamp(secs: i64) -> String {
+    aws_smithy_types::DateTime::from_secs(secs)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_else(|_| secs.to_string())
+}
+
+/// One roll-out: where to, how, and what for the forensics.
+pub struct Rollout<'a> {
+    pub client: &'a aws_sdk_ecs::Client,
+    pub target: &'a Target,
+    pub settings: &'a Settings,
+    pub revision: &'a str,
+    pub execution_role: Option<&'a str>,
+    pub ci: &'a Ci,
+}
+
+impl Rollout<'_> {
+    /// Points the service at the revision and, when asked, waits for the deployment to finish.
+    pub async fn run(&self, before: Before, last_change: LastChange) -> Result<Outcome, Error> {
+        let (target, revision) = (self.target, self.revision);
+        let count_changes = self
+            .settings
+            .desired_count
+            .is_some_and(|count| count != before.desired_count);
+        let already_running = before.task_definition.as_deref() == Some(revision);
+        let force = self.settings.force_new_deployment
+            || (already_running && self.secret_changed(&before, last_change.as_ref()));
+        if already_running && !force && !count_changes {
+            return self.already_running(before).await;
+        }
+        let deployment = ecs::update_service(
+            self.client,
+            &target.cluster,
+            &target.service,
+            revision,
+            self.settings.desired_count,
+            force,
+        )
+        .await
+        .map_err(|failure| {
+            Error::Aws(target.error(&format!(
+                "UpdateService failed: {failure}; the service stays on {}; the new revision is {revision}",
+                before
+                    .task_definition
+                    .as_deref()
+                    .unwrap_or("its previous revision")
+            )))
+        })?;
+        output::err(&format!(
+            "rollout: service `{}` in cluster `{}` now deploys {revision} (deployment {deployment})",
+            target.service, target.cluster
+        ));
+        if !self.settings.wait {
+            return Ok(Outcome::Started { deployment });
+        }
+        let title = format!("Waiting for service `{}`", target.service);
+        self.ci
+            .group(&title, self.watch(before.seen_events, &deployment))
+            .await?;
+        Ok(Outcome::Completed { deployment })
+    }
+
+    /// `redeploy-on-secret-change`: whether a referenced secret changed after the running
+    /// deployment started (said when it did).
+    fn secret_changed(&self, before: &Before, last_change: Option<&(String, i64)>) -> bool {
+        let (true, Some((reference, changed)), Some(since)) = (
+            self.settings.redeploy_on_secret_change,
+            last_change,
+            before.running_since,
+        ) else {
+            return false;
+        };
+        if *changed <= since {
+            return false;
+        }
+        output::err(&format!(
+            "rollout: `{reference}` changed at {} after the running deployment started at {}; forcing a new deployment so tasks read the new value",
+            timestamp(*changed),
+            timestamp(since)
+        ));
+        true
+    }
+
+    /// The service already points at the revision: watch a roll-out under way, report a failed
+    /// one, or leave it alone.
+    async fn already_running(&self, before: Before) -> Result<Outcome, Error> {
+        let (service, revision) = (&self.target.service, self.revision);
+        match &before.primary {
+            // A roll-out of this revision is under way (a run that timed out, say): watch it.
+            Some((id, Some(state))) if state == "IN_PROGRESS" && self.settings.wait => {
+                output::err(&format!(
+                    "rollout: service `{service}` is already rolling out {revision} (deployment {id}); waiting for it"
+                ));
+                let deployment = id.clone();
+                self.watch(before.seen_events, &deployment).await?;
+                Ok(Outcome::Completed { deployment })
+            }
+            Some((id, Some(state))) if state == "FAILED" => Err(Error::Rollout(format!(
+                "service `{service}` points at {revision}, but its deployment {id} FAILED; run with `force-new-deployment` to try again"
+            ))),
+            _ => {
+                output::err(&format!(
+                    "rollout: service `{service}` already runs {revision}; nothing to roll out"
+                ));
+                Ok(Outcome::AlreadyRunning)
+            }
+        }
+    }
+}
