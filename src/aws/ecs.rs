@@ -517,6 +517,49 @@ pub async fn stopped_tasks(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::replay::{block_on, config};
+
+    #[test]
+    fn a_service_answer_becomes_the_tool_s_model() {
+        let answer = r#"{"services": [{
+            "serviceName": "web", "status": "ACTIVE", "desiredCount": 2,
+            "taskDefinition": "arn:aws:ecs:us-east-1:1:task-definition/web:7",
+            "deploymentController": {"type": "ECS"},
+            "deployments": [
+                {"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": "arn:aws:ecs:us-east-1:1:task-definition/web:7",
+                 "rolloutState": "IN_PROGRESS", "runningCount": 1, "desiredCount": 2, "pendingCount": 1,
+                 "failedTasks": 0, "createdAt": 1700000000},
+                {"status": "ACTIVE", "taskDefinition": "arn:aws:ecs:us-east-1:1:task-definition/web:6"}
+            ],
+            "events": [{"id": "e2", "message": "(service web) has started 1 tasks"}]
+        }], "failures": []}"#;
+        let client = aws_sdk_ecs::Client::new(&config(&[(200, answer)]));
+        let service = block_on(describe_service(&client, "prod", "web")).unwrap();
+        assert_eq!(service.controller.as_deref(), Some("ECS"));
+        assert_eq!(
+            service.deployments[0].rollout_state.as_deref(),
+            Some("IN_PROGRESS")
+        );
+        assert_eq!(service.deployments[0].created_at, Some(1_700_000_000));
+        assert_eq!(service.deployments[1].id, "", "a deployment without an id");
+        assert_eq!(service.events[0].id, "e2");
+    }
+
+    #[test]
+    fn a_missing_service_is_told_from_a_failed_call() {
+        let missing = r#"{"services": [], "failures": [{"arn": "x", "reason": "MISSING"}]}"#;
+        let client = aws_sdk_ecs::Client::new(&config(&[(200, missing)]));
+        let result = block_on(describe_service(&client, "prod", "web"));
+        assert!(matches!(result, Err(NoService::Missing(reason)) if reason == "MISSING"));
+    }
+
+    #[test]
+    fn an_unknown_family_has_no_latest_revision() {
+        let answer =
+            r#"{"__type": "ClientException", "message": "Unable to describe task definition."}"#;
+        let client = aws_sdk_ecs::Client::new(&config(&[(400, answer)]));
+        assert!(block_on(latest(&client, "web")).unwrap().is_none());
+    }
 
     #[test]
     fn a_family_is_read_from_a_revision_arn() {

@@ -173,6 +173,52 @@ fn check_region(region: Option<&str>) -> Result<(), Error> {
     }
 }
 
+/// SDK clients that answer from a script (the SDK's replay client), for unit tests of what the
+/// tool makes of an answer.
+#[cfg(test)]
+pub mod replay {
+    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+    use aws_smithy_types::body::SdkBody;
+
+    /// A configuration whose client answers each request, in order, with `answers` (status and
+    /// JSON body), whatever was asked.
+    pub fn config(answers: &[(u16, &str)]) -> SdkConfig {
+        let events = answers
+            .iter()
+            .map(|(status, body)| {
+                ReplayEvent::new(
+                    http::Request::builder()
+                        .uri("https://aws.test/")
+                        .body(SdkBody::empty())
+                        .expect("a request"),
+                    http::Response::builder()
+                        .status(*status)
+                        .body(SdkBody::from(body.to_string()))
+                        .expect("a response"),
+                )
+            })
+            .collect();
+        SdkConfig::builder()
+            .http_client(StaticReplayClient::new(events))
+            .region(Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_ecs::config::SharedCredentialsProvider::new(
+                aws_sdk_ecs::config::Credentials::new("test", "test", None, None, "test"),
+            ))
+            .behavior_version(BehaviorVersion::latest())
+            .build()
+    }
+
+    /// Runs a future to its end on a runtime of its own.
+    pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(future)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

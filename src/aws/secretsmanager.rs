@@ -219,6 +219,71 @@ fn answers(id: &str, arn: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::Kind;
+    use crate::aws::replay::{block_on, config};
+
+    #[test]
+    fn a_batch_answer_gives_one_result_per_id_with_errors_in_it_failures() {
+        let answer = r#"{
+            "SecretValues": [
+                {"ARN": "arn:aws:secretsmanager:us-east-1:1:secret:app/db-AbCdEf", "Name": "app/db",
+                 "SecretString": "v1", "CreatedDate": 1700000000},
+                {"ARN": "arn:aws:secretsmanager:us-east-1:1:secret:bin-XyZabc", "Name": "bin",
+                 "SecretBinary": "AAEC"}
+            ],
+            "Errors": [{"SecretId": "gone", "ErrorCode": "ResourceNotFoundException",
+                        "Message": "Secrets Manager can't find the specified secret."}]
+        }"#;
+        let client = aws_sdk_secretsmanager::Client::new(&config(&[(200, answer)]));
+        let ids = [
+            "arn:aws:secretsmanager:us-east-1:1:secret:app/db".to_owned(),
+            "gone".to_owned(),
+            "bin".to_owned(),
+            "absent".to_owned(),
+        ];
+        let results = block_on(batch_get(&client, &ids));
+        let fetched = results[0].1.as_ref().unwrap();
+        assert_eq!(
+            fetched.value.expose(),
+            "v1",
+            "a partial ARN finds its secret"
+        );
+        assert_eq!(fetched.changed_at, Some(1_700_000_000));
+        let gone = results[1].1.as_ref().unwrap_err();
+        assert!(gone.is(Kind::NotFound));
+        assert_eq!(
+            gone.to_string(),
+            "ResourceNotFoundException: Secrets Manager can't find the specified secret."
+        );
+        assert!(
+            results[2]
+                .1
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .starts_with("binary secrets")
+        );
+        assert!(
+            results[3]
+                .1
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("missing from")
+        );
+    }
+
+    #[test]
+    fn a_refused_batch_fails_every_id_with_the_service_s_words() {
+        let answer = r#"{"__type": "AccessDeniedException", "message": "not authorized"}"#;
+        let client = aws_sdk_secretsmanager::Client::new(&config(&[(400, answer)]));
+        let ids = ["a".to_owned(), "b".to_owned()];
+        for (_, result) in block_on(batch_get(&client, &ids)) {
+            let failure = result.unwrap_err();
+            assert!(failure.is(Kind::Denied));
+            assert_eq!(failure.to_string(), "AccessDeniedException: not authorized");
+        }
+    }
 
     #[test]
     fn entry_answers_name_full_arn_and_partial_arn() {

@@ -200,3 +200,74 @@ fn say(report: &mut Report, role: &Role, action: &str, resource: &str, decision:
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::replay::{block_on, config};
+
+    const SECRET: &str = "arn:aws:secretsmanager:us-east-1:1:secret:db-AbCdEf";
+
+    fn role(policy: &str) -> Role {
+        Role::from_documents(aws::iam::RoleDocuments {
+            arn: "arn:aws:iam::1:role/exec".into(),
+            name: "exec".into(),
+            trust: serde_json::Value::Null,
+            policies: vec![("p".into(), serde_json::from_str(policy).unwrap())],
+            boundary: None,
+        })
+    }
+
+    /// The findings of one local decision (IAM's simulator not used).
+    fn decide(role: &Role, granted: Option<&Granted<'_>>) -> Vec<(Status, String)> {
+        let client = aws_sdk_iam::Client::new(&config(&[]));
+        let mut permissions = Permissions::new(&client, Some(role));
+        permissions.simulator = false;
+        let mut report = Report::default();
+        block_on(permissions.check_via(
+            &mut report,
+            "secretsmanager:GetSecretValue",
+            SECRET,
+            None,
+            granted,
+        ));
+        assert_eq!(report.needs.len(), 1, "the need is recorded either way");
+        report
+            .findings
+            .into_iter()
+            .map(|f| (f.status, f.message))
+            .collect()
+    }
+
+    #[test]
+    fn the_role_s_own_policies_decide_and_a_deny_wins() {
+        let allowed = role(
+            r#"{"Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#,
+        );
+        assert_eq!(decide(&allowed, None)[0].0, Status::Ok);
+        let denied = role(
+            r#"{"Statement":[{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"},{"Effect":"Deny","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#,
+        );
+        let findings = decide(&denied, None);
+        assert_eq!(findings[0].0, Status::Fail);
+        assert!(findings[0].1.contains("is denied"), "{findings:?}");
+    }
+
+    #[test]
+    fn a_resource_policy_naming_the_role_stands_in_for_its_own_policies() {
+        let bare = role(r#"{"Statement":[]}"#);
+        assert_eq!(decide(&bare, None)[0].0, Status::Fail);
+        let names_role = Granted {
+            by: "the secret's resource policy",
+            to_role: Allows::Yes,
+            delegates: true,
+        };
+        let findings = decide(&bare, Some(&names_role));
+        assert_eq!(findings[0].0, Status::Ok, "{findings:?}");
+        let unread = Granted {
+            to_role: Allows::Unknown,
+            ..names_role
+        };
+        assert_eq!(decide(&bare, Some(&unread))[0].0, Status::Warn);
+    }
+}
