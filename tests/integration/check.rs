@@ -3,9 +3,14 @@
 
 use serde_json::{Value, json};
 
-use crate::util::{ECS_TASKS_TRUST as TRUST, Env, Output, count};
+use std::ops::Deref;
 
-struct Scene {
+use crate::snapshot;
+use crate::support::{ECS_TASKS_TRUST as TRUST, Env, Output, Scene, count};
+
+/// The scene of these tests, with what they point at.
+struct Keyed {
+    scene: Scene,
     /// The customer managed key that encrypts the secret (its default key policy delegates to
     /// the account's IAM policies).
     key: String,
@@ -14,20 +19,33 @@ struct Scene {
     template: String,
 }
 
+impl Deref for Keyed {
+    type Target = Scene;
+
+    fn deref(&self) -> &Scene {
+        &self.scene
+    }
+}
+
 /// A secret encrypted with a customer-managed key, a SecureString parameter, an execution role
 /// (no permissions yet) and a template that references both by `-arn` placeholders.
-fn setup(env: &Env) -> Scene {
-    let key = env
-        .block_on(env.kms.create_key().send())
+fn setup() -> Keyed {
+    let scene = Scene::new()
+        .secure("/web/api-key", "check-canary-api-key")
+        .role("web-execution")
+        .role("web-task");
+    let key = scene
+        .block_on(scene.kms.create_key().send())
         .unwrap()
         .key_metadata()
         .unwrap()
         .arn()
         .unwrap()
         .to_owned();
-    let secret_arn = env
+    let secret_arn = scene
         .block_on(
-            env.sm
+            scene
+                .sm
                 .create_secret()
                 .name("web/db")
                 .secret_string(r#"{"password":"check-canary-password"}"#)
@@ -38,10 +56,7 @@ fn setup(env: &Env) -> Scene {
         .arn()
         .unwrap()
         .to_owned();
-    env.parameter("/web/api-key", "check-canary-api-key", true);
-    env.task_role("web-execution");
-    env.task_role("web-task");
-    let template = env.file(
+    let scene = scene.template(
         "web.json",
         r#"{
   "family": "web",
@@ -56,47 +71,55 @@ fn setup(env: &Env) -> Scene {
   ]
 }"#,
     );
-    Scene {
+    let template = scene.path().to_owned();
+    Keyed {
+        scene,
         key,
         secret_arn,
         parameter_arn: Env::parameter_arn("/web/api-key"),
-        template: template.to_str().unwrap().to_owned(),
+        template,
     }
 }
 
-fn inline(env: &Env, role: &str, name: &str, policy: &Value) {
-    env.block_on(
-        env.iam
-            .put_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .policy_document(policy.to_string())
-            .send(),
-    )
-    .unwrap();
+fn inline(scene: &Env, role: &str, name: &str, policy: &Value) {
+    scene
+        .block_on(
+            scene
+                .iam
+                .put_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .policy_document(policy.to_string())
+                .send(),
+        )
+        .unwrap();
 }
 
 /// Makes `policy` the permissions boundary `team-boundary` of `web-execution`.
-fn set_boundary(env: &Env, policy: &Value) {
-    env.block_on(
-        env.iam
-            .create_policy()
-            .policy_name("team-boundary")
-            .policy_document(policy.to_string())
-            .send(),
-    )
-    .unwrap();
-    env.block_on(
-        env.iam
-            .put_role_permissions_boundary()
-            .role_name("web-execution")
-            .permissions_boundary("arn:aws:iam::123456789012:policy/team-boundary")
-            .send(),
-    )
-    .unwrap();
+fn set_boundary(scene: &Env, policy: &Value) {
+    scene
+        .block_on(
+            scene
+                .iam
+                .create_policy()
+                .policy_name("team-boundary")
+                .policy_document(policy.to_string())
+                .send(),
+        )
+        .unwrap();
+    scene
+        .block_on(
+            scene
+                .iam
+                .put_role_permissions_boundary()
+                .role_name("web-execution")
+                .permissions_boundary("arn:aws:iam::123456789012:policy/team-boundary")
+                .send(),
+        )
+        .unwrap();
 }
 
-fn allow_all(scene: &Scene) -> Value {
+fn allow_all(scene: &Keyed) -> Value {
     json!({ "Version": "2012-10-17", "Statement": [
         { "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": scene.secret_arn },
         { "Effect": "Allow", "Action": "ssm:GetParameters", "Resource": scene.parameter_arn },
@@ -104,36 +127,18 @@ fn allow_all(scene: &Scene) -> Value {
     ]})
 }
 
-fn check(env: &Env, scene: &Scene) -> Output {
-    env.run(["check", "--task-definition", &scene.template])
-        .output()
+fn check(scene: &Keyed) -> Output {
+    scene.check(&[]).output()
 }
 
 #[test]
 fn a_correct_setup_passes_without_reading_any_value() {
-    let env = Env::new();
-    let scene = setup(&env);
-    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
-    env.record();
-    let out = check(&env, &scene).success();
-    out.stdout_has("execution role `web-execution` exists and trusts `ecs-tasks.amazonaws.com`");
-    out.stdout_has(&format!(
-        "`web-execution` may `secretsmanager:GetSecretValue` on `{}` (policy `read-secrets`)",
-        scene.secret_arn
-    ));
-    out.stdout_has(&format!(
-        "`web-execution` may `kms:Decrypt` on `{}`",
-        scene.key
-    ));
-    out.stdout_has(&format!(
-        "`web-execution` may `ssm:GetParameters` on `{}`",
-        scene.parameter_arn
-    ));
-    out.stdout_has(
-        "IAM's policy simulator is not available (HTTP 500 without an AWS error in the answer)",
-    );
-    out.stdout_has("0 failed");
-    let calls = env.calls();
+    let scene = setup();
+    inline(&scene, "web-execution", "read-secrets", &allow_all(&scene));
+    scene.record();
+    let out = check(&scene).success();
+    snapshot!("check_correct_setup", scene.dir.path(), out.stdout);
+    let calls = scene.calls();
     assert_eq!(
         count(&calls, "GetSecretValue") + count(&calls, "BatchGetSecretValue"),
         0,
@@ -149,141 +154,113 @@ fn a_correct_setup_passes_without_reading_any_value() {
     assert!(!out.all().contains("check-canary"));
 }
 
+/// The report of `check` on a fresh scene after `cause` broke something; it must fail.
+fn report_of(cause: impl FnOnce(&Keyed)) -> String {
+    let scene = setup();
+    cause(&scene);
+    let out = check(&scene).failure(1);
+    out.stderr_has("check failed:");
+    out.stdout
+}
+
+/// Replaces `from` with `to` in the scene's template.
+fn edit(scene: &Keyed, from: &str, to: &str) {
+    let text = std::fs::read_to_string(&scene.template).unwrap();
+    assert!(text.contains(from), "{from} not in the template");
+    std::fs::write(&scene.template, text.replace(from, to)).unwrap();
+}
+
 #[test]
 fn each_cause_in_the_troubleshooting_list_is_caught_with_role_action_resource_and_fix() {
-    // No policy at all.
-    let env = Env::new();
-    let scene = setup(&env);
-    let out = check(&env, &scene).failure(1);
-    out.stdout_has(&format!(
-        "[fail] `web-execution` may not `secretsmanager:GetSecretValue` on `{}`",
-        scene.secret_arn
-    ));
-    out.stdout_has(&format!(
-        r#"fix: add to a policy of role `web-execution` (the execution role, not the task role): {{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"{}"}}"#,
-        scene.secret_arn
-    ));
-    out.stderr_has("check failed: 3 problems");
-
-    // The policy is on the task role, not the execution role.
-    drop(env); // one emulator hold at a time
-    let env = Env::new();
-    let scene = setup(&env);
-    inline(&env, "web-task", "read-secrets", &allow_all(&scene));
-    let out = check(&env, &scene).failure(1);
-    out.stdout_has("`web-execution` may not `secretsmanager:GetSecretValue`");
-
-    // Denied by an explicit Deny, despite a wildcard Allow.
-    drop(env); // one emulator hold at a time
-    let env = Env::new();
-    let scene = setup(&env);
-    inline(
-        &env,
-        "web-execution",
-        "read-all",
-        &json!({ "Version": "2012-10-17", "Statement": [
-            { "Effect": "Allow", "Action": ["secretsmanager:*", "ssm:GetParameters", "kms:Decrypt"], "Resource": "*" }
-        ]}),
+    let dir = tempfile::tempdir().unwrap();
+    let snap = |name: &str, report: String| {
+        snapshot!(format!("check_cause_{name}"), dir.path(), report);
+    };
+    snap("no_policy", report_of(|_| {}));
+    snap(
+        "policy_on_the_task_role",
+        report_of(|scene| inline(scene, "web-task", "read-secrets", &allow_all(scene))),
     );
-    inline(
-        &env,
-        "web-execution",
-        "deny-web",
-        &json!({ "Version": "2012-10-17", "Statement": [
-            { "Effect": "Deny", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:web/*" }
-        ]}),
+    snap(
+        "explicit_deny",
+        report_of(|scene| {
+            let all = json!({ "Version": "2012-10-17", "Statement": [
+                { "Effect": "Allow", "Action": ["secretsmanager:*", "ssm:GetParameters", "kms:Decrypt"], "Resource": "*" }
+            ]});
+            inline(scene, "web-execution", "read-all", &all);
+            let deny = json!({ "Version": "2012-10-17", "Statement": [
+                { "Effect": "Deny", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:web/*" }
+            ]});
+            inline(scene, "web-execution", "deny-web", &deny);
+        }),
     );
-    let out = check(&env, &scene).failure(1);
-    out.stdout_has("is denied `secretsmanager:GetSecretValue`");
-    out.stdout_has("by policy `deny-web`");
-    assert!(
-        out.stdout
-            .contains("`web-execution` may `ssm:GetParameters` on"),
-        "the wildcard allows the rest:\n{out}"
+    snap(
+        "no_kms_permission",
+        report_of(|scene| {
+            let mut policy = allow_all(scene);
+            policy["Statement"].as_array_mut().unwrap().pop();
+            inline(scene, "web-execution", "no-kms", &policy);
+        }),
     );
-
-    // The KMS permission is missing.
-    drop(env); // one emulator hold at a time
-    let env = Env::new();
-    let scene = setup(&env);
-    let mut policy = allow_all(&scene);
-    policy["Statement"].as_array_mut().unwrap().pop();
-    inline(&env, "web-execution", "no-kms", &policy);
-    let out = check(&env, &scene).failure(1);
-    out.stdout_has(&format!(
-        "[fail] `web-execution` may not `kms:Decrypt` on `{}`",
-        scene.key
-    ));
-
-    // The key that encrypts the secret is gone.
-    drop(env); // one emulator hold at a time
-    let env = Env::new();
-    let scene = setup(&env);
-    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
-    let gone = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-    env.block_on(
-        env.sm
-            .update_secret()
-            .secret_id(&scene.secret_arn)
-            .kms_key_id(gone)
-            .send(),
-    )
-    .unwrap();
-    let out = check(&env, &scene).failure(1);
-    out.stdout_has(&format!(
-        "[fail] the key `{gone}` that encrypts it does not exist (NotFoundException"
-    ));
-
-    // A wrong ARN, and a role that ECS tasks may not assume.
-    drop(env); // one emulator hold at a time
-    let env = Env::new();
-    let scene = setup(&env);
-    env.block_on(
-        env.iam
-            .update_assume_role_policy()
-            .role_name("web-execution")
-            .policy_document(TRUST.replace("ecs-tasks", "ec2"))
-            .send(),
-    )
-    .unwrap();
-    let text = std::fs::read_to_string(&scene.template).unwrap().replace(
-        "{{secretsmanager-arn:web/db:password}}",
-        "arn:aws:secretsmanager:us-east-1:123456789012:secret:web/typo-AbCdEf",
+    snap(
+        "key_gone",
+        report_of(|scene| {
+            inline(scene, "web-execution", "read-secrets", &allow_all(scene));
+            let gone =
+                "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+            let update = scene
+                .sm
+                .update_secret()
+                .secret_id(&scene.secret_arn)
+                .kms_key_id(gone);
+            scene.block_on(update.send()).unwrap();
+        }),
     );
-    std::fs::write(&scene.template, text).unwrap();
-    let out = check(&env, &scene).failure(1);
-    out.stdout_has("does not let `ecs-tasks.amazonaws.com` assume it");
-    out.stdout_has("the secret cannot be described: ResourceNotFoundException");
-
-    // No execution role at all.
-    drop(env); // one emulator hold at a time
-    let env = Env::new();
-    let scene = setup(&env);
-    let text = std::fs::read_to_string(&scene.template).unwrap().replace(
-        r#""executionRoleArn": "arn:aws:iam::123456789012:role/web-execution","#,
-        "",
+    snap(
+        "wrong_arn_and_untrusted_role",
+        report_of(|scene| {
+            let trust = scene
+                .iam
+                .update_assume_role_policy()
+                .role_name("web-execution")
+                .policy_document(TRUST.replace("ecs-tasks", "ec2"));
+            scene.block_on(trust.send()).unwrap();
+            edit(
+                scene,
+                "{{secretsmanager-arn:web/db:password}}",
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:web/typo-AbCdEf",
+            );
+        }),
     );
-    std::fs::write(&scene.template, text).unwrap();
-    let out = check(&env, &scene).failure(1);
-    out.stdout_has("references secrets but has no `executionRoleArn`");
+    snap(
+        "no_execution_role",
+        report_of(|scene| {
+            edit(
+                scene,
+                r#""executionRoleArn": "arn:aws:iam::123456789012:role/web-execution","#,
+                "",
+            );
+        }),
+    );
 }
 
 #[test]
 fn findings_point_into_the_template_as_annotations_and_in_the_json_report() {
-    let env = Env::new();
-    let scene = setup(&env);
-    env.block_on(
-        env.iam
-            .update_assume_role_policy()
-            .role_name("web-execution")
-            .policy_document(TRUST.replace("ecs-tasks", "ec2"))
-            .send(),
-    )
-    .unwrap();
-    let out = env
+    let scene = setup();
+    scene
+        .block_on(
+            scene
+                .iam
+                .update_assume_role_policy()
+                .role_name("web-execution")
+                .policy_document(TRUST.replace("ecs-tasks", "ec2"))
+                .send(),
+        )
+        .unwrap();
+    let out = scene
         .run(["check", "--task-definition", &scene.template])
         .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_WORKSPACE", env.dir.path().to_str().unwrap())
+        .env("GITHUB_WORKSPACE", scene.dir.path().to_str().unwrap())
         .output()
         .failure(1);
     let annotations: Vec<&str> = out
@@ -309,7 +286,7 @@ fn findings_point_into_the_template_as_annotations_and_in_the_json_report() {
         assert!(annotation.contains("%0Afix: "), "{annotation}");
     }
 
-    let out = env
+    let out = scene
         .run([
             "check",
             "--task-definition",
@@ -340,15 +317,14 @@ fn findings_point_into_the_template_as_annotations_and_in_the_json_report() {
 
 #[test]
 fn a_permissions_boundary_that_leaves_out_a_secret_is_caught() {
-    let env = Env::new();
-    let scene = setup(&env);
-    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
+    let scene = setup();
+    inline(&scene, "web-execution", "read-secrets", &allow_all(&scene));
     // The boundary lets the role read parameters and decrypt, not read secrets.
     let boundary = json!({ "Version": "2012-10-17", "Statement": [
         { "Effect": "Allow", "Action": ["ssm:GetParameters", "kms:Decrypt"], "Resource": "*" }
     ]});
-    set_boundary(&env, &boundary);
-    let out = check(&env, &scene).failure(1);
+    set_boundary(&scene, &boundary);
+    let out = check(&scene).failure(1);
     out.stdout_has(&format!(
             "[fail] `web-execution` may not `secretsmanager:GetSecretValue` on `{}`: its policies allow it, its permissions boundary `team-boundary` does not",
             scene.secret_arn
@@ -358,28 +334,30 @@ fn a_permissions_boundary_that_leaves_out_a_secret_is_caught() {
     out.stdout_has("[skip] not evaluated: policy conditions, SCPs, KMS grants\n");
 
     // A boundary that cannot be read is said to be unread, not taken as allowing everything.
-    env.block_on(
-        env.iam
-            .put_role_permissions_boundary()
-            .role_name("web-execution")
-            .permissions_boundary("arn:aws:iam::123456789012:policy/gone")
-            .send(),
-    )
-    .unwrap();
-    let out = check(&env, &scene).success();
+    scene
+        .block_on(
+            scene
+                .iam
+                .put_role_permissions_boundary()
+                .role_name("web-execution")
+                .permissions_boundary("arn:aws:iam::123456789012:policy/gone")
+                .send(),
+        )
+        .unwrap();
+    let out = check(&scene).success();
     out.stdout_has("[skip] permissions boundary `arn:aws:iam::123456789012:policy/gone` cannot be read: NoSuchEntity");
     out.stdout_has("not evaluated: policy conditions, the permissions boundary, SCPs");
 }
 
 #[test]
 fn a_key_policy_that_leaves_the_role_out_is_caught_and_one_that_names_it_is_enough() {
-    let env = Env::new();
-    let (key, secret_arn, template) = alias_scene(&env);
+    let scene = Env::new();
+    let (key, secret_arn, template) = alias_scene(&scene);
     let template = template.to_str().unwrap();
     let parameter_arn = Env::parameter_arn("/web/api-key");
     // The role's own policies allow everything it needs, kms:Decrypt included.
     inline(
-        &env,
+        &scene,
         "web-execution",
         "read-secrets",
         &json!({ "Version": "2012-10-17", "Statement": [
@@ -390,22 +368,24 @@ fn a_key_policy_that_leaves_the_role_out_is_caught_and_one_that_names_it_is_enou
     );
     let key_policy = |statement: Value| {
         let policy = json!({ "Version": "2012-10-17", "Statement": [statement] });
-        env.block_on(
-            env.kms
-                .put_key_policy()
-                .key_id(&key)
-                .policy_name("default")
-                .policy(policy.to_string())
-                .send(),
-        )
-        .unwrap();
+        scene
+            .block_on(
+                scene
+                    .kms
+                    .put_key_policy()
+                    .key_id(&key)
+                    .policy_name("default")
+                    .policy(policy.to_string())
+                    .send(),
+            )
+            .unwrap();
     };
     // The key's policy trusts only an admin role: no identity policy can help.
     key_policy(
         json!({ "Effect": "Allow", "Action": "kms:*", "Resource": "*",
         "Principal": { "AWS": "arn:aws:iam::123456789012:role/admin" } }),
     );
-    let out = env
+    let out = scene
         .run(["check", "--task-definition", template])
         .output()
         .failure(1);
@@ -424,7 +404,7 @@ fn a_key_policy_that_leaves_the_role_out_is_caught_and_one_that_names_it_is_enou
         "Principal": { "AWS": "arn:aws:iam::123456789012:role/web-execution" } }),
     );
     inline(
-        &env,
+        &scene,
         "web-execution",
         "read-secrets",
         &json!({ "Version": "2012-10-17", "Statement": [
@@ -432,7 +412,7 @@ fn a_key_policy_that_leaves_the_role_out_is_caught_and_one_that_names_it_is_enou
             { "Effect": "Allow", "Action": "ssm:GetParameters", "Resource": parameter_arn }
         ]}),
     );
-    let out = env
+    let out = scene
         .run(["check", "--task-definition", template])
         .output()
         .success();
@@ -448,16 +428,18 @@ fn a_key_policy_that_leaves_the_role_out_is_caught_and_one_that_names_it_is_enou
         "Principal": { "AWS": "arn:aws:iam::123456789012:role/web-execution" },
         "Condition": { "StringEquals": { "kms:ViaService": "ssm.us-east-1.amazonaws.com" } } });
     let policy = json!({ "Version": "2012-10-17", "Statement": [root, via] });
-    env.block_on(
-        env.kms
-            .put_key_policy()
-            .key_id(&key)
-            .policy_name("default")
-            .policy(policy.to_string())
-            .send(),
-    )
-    .unwrap();
-    let out = env
+    scene
+        .block_on(
+            scene
+                .kms
+                .put_key_policy()
+                .key_id(&key)
+                .policy_name("default")
+                .policy(policy.to_string())
+                .send(),
+        )
+        .unwrap();
+    let out = scene
         .run(["check", "--task-definition", template])
         .output()
         .success();
@@ -466,19 +448,20 @@ fn a_key_policy_that_leaves_the_role_out_is_caught_and_one_that_names_it_is_enou
 
 #[test]
 fn a_secret_resource_policy_can_deny_the_role_or_be_enough_on_its_own() {
-    let env = Env::new();
-    let scene = setup(&env);
-    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
+    let scene = setup();
+    inline(&scene, "web-execution", "read-secrets", &allow_all(&scene));
     let resource_policy = |statement: Value| {
         let policy = json!({ "Version": "2012-10-17", "Statement": [statement] });
-        env.block_on(
-            env.sm
-                .put_resource_policy()
-                .secret_id(&scene.secret_arn)
-                .resource_policy(policy.to_string())
-                .send(),
-        )
-        .unwrap();
+        scene
+            .block_on(
+                scene
+                    .sm
+                    .put_resource_policy()
+                    .secret_id(&scene.secret_arn)
+                    .resource_policy(policy.to_string())
+                    .send(),
+            )
+            .unwrap();
     };
     let role_arn = "arn:aws:iam::123456789012:role/web-execution";
     // A Deny in the secret's policy wins over the role's Allow.
@@ -486,7 +469,7 @@ fn a_secret_resource_policy_can_deny_the_role_or_be_enough_on_its_own() {
         json!({ "Sid": "OnlyTheApp", "Effect": "Deny", "Action": "secretsmanager:*",
         "Resource": "*", "Principal": { "AWS": role_arn } }),
     );
-    let out = check(&env, &scene).failure(1);
+    let out = check(&scene).failure(1);
     out.stdout_has("[fail] the secret's resource policy denies `web-execution` `secretsmanager:GetSecretValue` (statement `OnlyTheApp`)");
     out.stderr_has("check failed: 1 problem ");
 
@@ -497,8 +480,8 @@ fn a_secret_resource_policy_can_deny_the_role_or_be_enough_on_its_own() {
     );
     let mut policy = allow_all(&scene);
     policy["Statement"].as_array_mut().unwrap().remove(0);
-    inline(&env, "web-execution", "read-secrets", &policy);
-    let out = check(&env, &scene).success();
+    inline(&scene, "web-execution", "read-secrets", &policy);
+    let out = check(&scene).success();
     out.stdout_has(&format!(
             "[ok]   `web-execution` may `secretsmanager:GetSecretValue` on `{}` (the secret's resource policy names the role)",
             scene.secret_arn
@@ -507,21 +490,20 @@ fn a_secret_resource_policy_can_deny_the_role_or_be_enough_on_its_own() {
 
 #[test]
 fn an_execution_role_given_by_name_is_checked_like_one_given_by_arn() {
-    let env = Env::new();
-    let scene = setup(&env);
-    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
+    let scene = setup();
+    inline(&scene, "web-execution", "read-secrets", &allow_all(&scene));
     let text = std::fs::read_to_string(&scene.template).unwrap().replace(
         "arn:aws:iam::123456789012:role/web-execution",
         "web-execution",
     );
     std::fs::write(&scene.template, text).unwrap();
-    let out = check(&env, &scene).success();
+    let out = check(&scene).success();
     out.stdout_has(&format!(
         "`web-execution` may `ssm:GetParameters` on `{}`",
         scene.parameter_arn
     ));
     // The deployer's preflight policy names the role by its ARN, as IAM requires.
-    let out = env
+    let out = scene
         .run([
             "policy",
             "--task-definition",
@@ -540,15 +522,14 @@ fn an_execution_role_given_by_name_is_checked_like_one_given_by_arn() {
 
 #[test]
 fn an_execution_role_of_another_account_is_not_mistaken_for_the_callers() {
-    let env = Env::new();
-    let scene = setup(&env);
-    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
+    let scene = setup();
+    inline(&scene, "web-execution", "read-secrets", &allow_all(&scene));
     let text = std::fs::read_to_string(&scene.template).unwrap().replace(
         "iam::123456789012:role/web-execution",
         "iam::210987654321:role/web-execution",
     );
     std::fs::write(&scene.template, text).unwrap();
-    let out = check(&env, &scene).failure(1);
+    let out = check(&scene).failure(1);
     out.stdout_has("[fail] execution role `arn:aws:iam::210987654321:role/web-execution` is not in the account of this run's credentials (which has `arn:aws:iam::123456789012:role/web-execution`)");
     assert!(
         !out.stdout.contains("may `"),
@@ -559,26 +540,29 @@ fn an_execution_role_of_another_account_is_not_mistaken_for_the_callers() {
 /// A customer managed key behind `alias/web-secrets`, a secret and a SecureString parameter
 /// encrypted under the alias, the execution role (no permissions), and a template for both.
 /// Returns the key ARN, the secret ARN and the template.
-fn alias_scene(env: &Env) -> (String, String, std::path::PathBuf) {
-    let key = env
-        .block_on(env.kms.create_key().send())
+fn alias_scene(scene: &Env) -> (String, String, std::path::PathBuf) {
+    let key = scene
+        .block_on(scene.kms.create_key().send())
         .unwrap()
         .key_metadata()
         .unwrap()
         .arn()
         .unwrap()
         .to_owned();
-    env.block_on(
-        env.kms
-            .create_alias()
-            .alias_name("alias/web-secrets")
-            .target_key_id(&key)
-            .send(),
-    )
-    .unwrap();
-    let secret_arn = env
+    scene
         .block_on(
-            env.sm
+            scene
+                .kms
+                .create_alias()
+                .alias_name("alias/web-secrets")
+                .target_key_id(&key)
+                .send(),
+        )
+        .unwrap();
+    let secret_arn = scene
+        .block_on(
+            scene
+                .sm
                 .create_secret()
                 .name("web/db")
                 .secret_string("alias-canary-password")
@@ -589,18 +573,20 @@ fn alias_scene(env: &Env) -> (String, String, std::path::PathBuf) {
         .arn()
         .unwrap()
         .to_owned();
-    env.block_on(
-        env.ssm
-            .put_parameter()
-            .name("/web/api-key")
-            .value("alias-canary-api-key")
-            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-            .key_id("alias/web-secrets")
-            .send(),
-    )
-    .unwrap();
-    env.task_role("web-execution");
-    let template = env.file(
+    scene
+        .block_on(
+            scene
+                .ssm
+                .put_parameter()
+                .name("/web/api-key")
+                .value("alias-canary-api-key")
+                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                .key_id("alias/web-secrets")
+                .send(),
+        )
+        .unwrap();
+    scene.task_role("web-execution");
+    let template = scene.file(
         "web.json",
         r#"{"family": "web", "executionRoleArn": "arn:aws:iam::123456789012:role/web-execution",
   "containerDefinitions": [{ "name": "web", "image": "web:1", "memory": 128, "secrets": [
@@ -612,12 +598,12 @@ fn alias_scene(env: &Env) -> (String, String, std::path::PathBuf) {
 
 #[test]
 fn a_customer_key_named_by_alias_is_resolved_and_decrypt_is_checked_on_the_key() {
-    let env = Env::new();
-    let (key, secret_arn, template) = alias_scene(&env);
+    let scene = Env::new();
+    let (key, secret_arn, template) = alias_scene(&scene);
     let template = template.to_str().unwrap();
     let parameter_arn = Env::parameter_arn("/web/api-key");
     inline(
-        &env,
+        &scene,
         "web-execution",
         "read-secrets",
         &json!({ "Version": "2012-10-17", "Statement": [
@@ -625,8 +611,8 @@ fn a_customer_key_named_by_alias_is_resolved_and_decrypt_is_checked_on_the_key()
             { "Effect": "Allow", "Action": "ssm:GetParameters", "Resource": parameter_arn }
         ]}),
     );
-    env.record();
-    let out = env
+    scene.record();
+    let out = scene
         .run(["check", "--task-definition", template])
         .output()
         .failure(1);
@@ -634,17 +620,17 @@ fn a_customer_key_named_by_alias_is_resolved_and_decrypt_is_checked_on_the_key()
     let missing = format!("[fail] `web-execution` may not `kms:Decrypt` on `{key}`");
     assert_eq!(out.stdout.matches(&missing).count(), 2, "{out}");
     out.stderr_has("check failed: 2 problems");
-    assert_eq!(count(&env.calls(), "DescribeKey"), 1);
+    assert_eq!(count(&scene.calls(), "DescribeKey"), 1);
 
     inline(
-        &env,
+        &scene,
         "web-execution",
         "decrypt",
         &json!({ "Version": "2012-10-17", "Statement": [
             { "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key }
         ]}),
     );
-    let out = env
+    let out = scene
         .run(["check", "--task-definition", template])
         .output()
         .success();
@@ -653,7 +639,7 @@ fn a_customer_key_named_by_alias_is_resolved_and_decrypt_is_checked_on_the_key()
     ));
 
     // The deployer that runs the preflight may make each of its read calls.
-    let out = env
+    let out = scene
         .run(["policy", "--task-definition", template, "--preflight"])
         .output()
         .success();
@@ -682,30 +668,32 @@ fn a_customer_key_named_by_alias_is_resolved_and_decrypt_is_checked_on_the_key()
 
 #[test]
 fn a_parameter_named_without_an_arn_is_looked_for_in_the_other_regions_the_task_names() {
-    let env = Env::new();
+    let scene = Env::new();
     let eu = aws_sdk_ssm::Client::from_conf(
-        env.ssm
+        scene
+            .ssm
             .config()
             .to_builder()
             .region(aws_config::Region::new("eu-west-1"))
             .build(),
     );
-    env.block_on(
-        eu.put_parameter()
-            .name("/web/api-key")
-            .value("region-canary")
-            .r#type(aws_sdk_ssm::types::ParameterType::String)
-            .send(),
-    )
-    .unwrap();
-    env.task_role("web-execution");
+    scene
+        .block_on(
+            eu.put_parameter()
+                .name("/web/api-key")
+                .value("region-canary")
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .send(),
+        )
+        .unwrap();
+    scene.task_role("web-execution");
     let text = r#"{"family": "web", "executionRoleArn": "arn:aws:iam::123456789012:role/web-execution",
   "containerDefinitions": [{ "name": "web", "image": "web:1", "memory": 128,
     "logConfiguration": { "logDriver": "awslogs", "options": { "awslogs-region": "eu-west-1",
       "awslogs-group": "web", "awslogs-stream-prefix": "web" } },
     "secrets": [ { "name": "API_KEY", "valueFrom": "/web/api-key" } ] }]}"#;
-    let template = env.file("web.json", text);
-    let out = env
+    let template = scene.file("web.json", text);
+    let out = scene
         .run(["check", "--task-definition", template.to_str().unwrap()])
         .output()
         .failure(1);
@@ -719,7 +707,7 @@ fn a_parameter_named_without_an_arn_is_looked_for_in_the_other_regions_the_task_
         text.replace("\"/web/api-key\"", &format!("\"{arn}\"")),
     )
     .unwrap();
-    let out = env
+    let out = scene
         .run(["check", "--task-definition", template.to_str().unwrap()])
         .output();
     out.stdout_has(&format!("[ok]   the parameter exists ({arn})"));
@@ -727,9 +715,8 @@ fn a_parameter_named_without_an_arn_is_looked_for_in_the_other_regions_the_task_
 
 #[test]
 fn the_printed_policy_attached_to_a_fresh_role_makes_check_pass() {
-    let env = Env::new();
-    let scene = setup(&env);
-    let out = env
+    let scene = setup();
+    let out = scene
         .run([
             "policy",
             "--task-definition",
@@ -762,28 +749,32 @@ fn the_printed_policy_attached_to_a_fresh_role_makes_check_pass() {
         "{execution}"
     );
 
-    env.task_role("fresh-execution");
-    env.block_on(
-        env.iam
-            .create_policy()
-            .policy_name("ecs-secrets-generated")
-            .policy_document(execution.to_string())
-            .send(),
-    )
-    .unwrap();
-    env.block_on(
-        env.iam
-            .attach_role_policy()
-            .role_name("fresh-execution")
-            .policy_arn("arn:aws:iam::123456789012:policy/ecs-secrets-generated")
-            .send(),
-    )
-    .unwrap();
+    scene.task_role("fresh-execution");
+    scene
+        .block_on(
+            scene
+                .iam
+                .create_policy()
+                .policy_name("ecs-secrets-generated")
+                .policy_document(execution.to_string())
+                .send(),
+        )
+        .unwrap();
+    scene
+        .block_on(
+            scene
+                .iam
+                .attach_role_policy()
+                .role_name("fresh-execution")
+                .policy_arn("arn:aws:iam::123456789012:policy/ecs-secrets-generated")
+                .send(),
+        )
+        .unwrap();
     let text = std::fs::read_to_string(&scene.template)
         .unwrap()
         .replace("role/web-execution", "role/fresh-execution");
     std::fs::write(&scene.template, text).unwrap();
-    let out = check(&env, &scene);
+    let out = check(&scene);
     // kms:Decrypt is allowed only through the ViaService condition, which is not evaluated here.
     out.stdout_has("only under the conditions of policy `ecs-secrets-generated`");
     let out = out.success();
@@ -792,10 +783,9 @@ fn the_printed_policy_attached_to_a_fresh_role_makes_check_pass() {
 
 #[test]
 fn preflight_refuses_to_register_when_the_role_cannot_read_a_secret() {
-    let env = Env::new();
-    let scene = setup(&env);
-    env.record();
-    let out = env
+    let scene = setup();
+    scene.record();
+    let out = scene
         .run([
             "deploy",
             "--task-definition",
@@ -806,10 +796,10 @@ fn preflight_refuses_to_register_when_the_role_cannot_read_a_secret() {
         .failure(1);
     out.stderr_has("preflight failed (3 problems); nothing was registered");
     out.stderr_has("may not `secretsmanager:GetSecretValue`");
-    assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 0);
+    assert_eq!(count(&scene.calls(), "RegisterTaskDefinition"), 0);
 
-    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
-    let out = env
+    inline(&scene, "web-execution", "read-secrets", &allow_all(&scene));
+    let out = scene
         .run([
             "deploy",
             "--task-definition",
@@ -823,12 +813,11 @@ fn preflight_refuses_to_register_when_the_role_cannot_read_a_secret() {
 
 #[test]
 fn a_manifest_checks_every_template_and_fails_when_any_fails() {
-    let env = Env::new();
-    let scene = setup(&env);
-    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
+    let scene = setup();
+    inline(&scene, "web-execution", "read-secrets", &allow_all(&scene));
     // The worker shares the web's references; its own role may read none of them.
-    env.task_role("worker-execution");
-    let worker = env.file(
+    scene.task_role("worker-execution");
+    let worker = scene.file(
         "worker.json",
         &std::fs::read_to_string(&scene.template)
             .unwrap()
@@ -836,13 +825,13 @@ fn a_manifest_checks_every_template_and_fails_when_any_fails() {
             .replace("role/web-execution", "role/worker-execution"),
     );
     // The api shares the web's role: read once for both.
-    let api = env.file(
+    let api = scene.file(
         "api.json",
         &std::fs::read_to_string(&scene.template)
             .unwrap()
             .replace(r#""family": "web""#, r#""family": "api""#),
     );
-    let manifest = env.file(
+    let manifest = scene.file(
         "services.yml",
         &format!(
             "services:\n  - task-definition: {}\n  - task-definition: {}\n  - task-definition: {}\n",
@@ -852,8 +841,8 @@ fn a_manifest_checks_every_template_and_fails_when_any_fails() {
         ),
     );
     let manifest = manifest.to_str().unwrap();
-    env.record();
-    let out = env
+    scene.record();
+    let out = scene
         .run(["check", "--manifest", manifest])
         .output()
         .failure(1);
@@ -871,7 +860,7 @@ fn a_manifest_checks_every_template_and_fails_when_any_fails() {
         "{out}"
     );
     out.stderr_has("check failed: 3 problems");
-    let calls = env.calls();
+    let calls = scene.calls();
     assert_eq!(
         count(&calls, "GetSecretValue") + count(&calls, "BatchGetSecretValue"),
         0
@@ -882,7 +871,7 @@ fn a_manifest_checks_every_template_and_fails_when_any_fails() {
         "one read for each distinct role"
     );
 
-    let out = env
+    let out = scene
         .run(["check", "--manifest", manifest, "--report-format", "json"])
         .output()
         .failure(1);
@@ -903,80 +892,29 @@ fn a_manifest_checks_every_template_and_fails_when_any_fails() {
     );
 
     // Other commands do not take a manifest: said, not ignored.
-    let out = env
+    let out = scene
         .run(["render", "--manifest", manifest])
         .output()
         .failure(2);
     out.stderr_has("input `manifest` applies to `deploy` and `check`, not `render`");
 }
 
-/// A scripted IAM endpoint: answers `SimulatePrincipalPolicy` (which moto does not implement)
-/// from a table of decisions, and forwards every other IAM call to moto.
-fn scripted_iam(moto_port: u16, decisions: &'static [(&'static str, &'static str)]) -> u16 {
-    use crate::scripted_ecs::{forward, read_request, reply_as};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let Some((head, body)) = read_request(&stream) else {
-                continue;
-            };
-            let form = String::from_utf8_lossy(&body).into_owned();
-            if !form.contains("Action=SimulatePrincipalPolicy") {
-                let (status, response) = forward(moto_port, &head, &body);
-                reply_as(&mut stream, status, "text/xml", &response);
-                continue;
-            }
-            let field = |name: &str| {
-                form.split('&')
-                    .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
-                    .map(|v| {
-                        percent_encoding::percent_decode_str(v)
-                            .decode_utf8_lossy()
-                            .into_owned()
-                    })
-                    .unwrap_or_default()
-            };
-            let action = field("ActionNames.member.1");
-            let resource = field("ResourceArns.member.1");
-            let decision = decisions
-                .iter()
-                .find(|(a, _)| *a == action)
-                .map_or("implicitDeny", |(_, d)| *d);
-            // `outsideBoundary`: what IAM answers when only the permissions boundary says no.
-            let (decision, boundary) = match decision {
-                "outsideBoundary" => (
-                    "implicitDeny",
-                    "<PermissionsBoundaryDecisionDetail><AllowedByPermissionsBoundary>false</AllowedByPermissionsBoundary></PermissionsBoundaryDecisionDetail>",
-                ),
-                other => (other, ""),
-            };
-            let xml = format!(
-                r#"<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults><member><EvalActionName>{action}</EvalActionName><EvalResourceName>{resource}</EvalResourceName><EvalDecision>{decision}</EvalDecision>{boundary}<MatchedStatements><member><SourcePolicyId>simulated-policy</SourcePolicyId></member></MatchedStatements><MissingContextValues/></member></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>0</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>"#
-            );
-            reply_as(&mut stream, 200, "text/xml", &xml);
-        }
-    });
-    port
-}
-
 #[test]
 fn iams_own_simulator_answers_where_it_is_available() {
-    let env = Env::new();
-    let scene = setup(&env);
+    let scene = setup();
     // The role has no policy at first: only the simulator's answers can make these pass or fail.
-    let iam = scripted_iam(
-        env.port,
+    let iam = crate::support::iam::simulator(
+        scene.port,
         &[
             ("secretsmanager:GetSecretValue", "allowed"),
             ("ssm:GetParameters", "outsideBoundary"),
             ("kms:Decrypt", "explicitDeny"),
         ],
     );
-    set_boundary(&env, &allow_all(&scene));
-    let out = env
+    set_boundary(&scene, &allow_all(&scene));
+    let out = scene
         .run(["check", "--task-definition", &scene.template])
-        .env("AWS_ENDPOINT_URL_IAM", format!("http://127.0.0.1:{iam}"))
+        .env("AWS_ENDPOINT_URL_IAM", iam.url())
         .output()
         .failure(1);
     assert!(!out.stdout.contains("simulator is not available"), "{out}");
@@ -995,10 +933,10 @@ fn iams_own_simulator_answers_where_it_is_available() {
         "[skip] not evaluated: conditions in key policies and secret resource policies, KMS grants",
     );
 
-    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
-    let out = env
+    inline(&scene, "web-execution", "read-secrets", &allow_all(&scene));
+    let out = scene
         .run(["check", "--task-definition", &scene.template])
-        .env("AWS_ENDPOINT_URL_IAM", format!("http://127.0.0.1:{iam}"))
+        .env("AWS_ENDPOINT_URL_IAM", iam.url())
         .output()
         .failure(1);
     out.stdout_has(&format!(
@@ -1009,10 +947,9 @@ fn iams_own_simulator_answers_where_it_is_available() {
 
 #[test]
 fn read_values_checks_json_keys_and_masks_what_it_reads() {
-    let env = Env::new();
-    let scene = setup(&env);
-    inline(&env, "web-execution", "read-secrets", &allow_all(&scene));
-    let out = env
+    let scene = setup();
+    inline(&scene, "web-execution", "read-secrets", &allow_all(&scene));
+    let out = scene
         .run([
             "check",
             "--task-definition",
@@ -1030,7 +967,7 @@ fn read_values_checks_json_keys_and_masks_what_it_reads() {
         .unwrap()
         .replace("web/db:password", "web/db:passwd");
     std::fs::write(&scene.template, text).unwrap();
-    let out = env
+    let out = scene
         .run([
             "check",
             "--task-definition",

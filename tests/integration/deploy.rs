@@ -2,7 +2,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::util::{Env, count};
+use crate::snapshot;
+use crate::support::{Env, Scene, count, fixture};
 
 /// Line and column (1-based) of the first occurrence of `needle` in `text`.
 pub fn position(text: &str, needle: &str) -> (usize, usize) {
@@ -246,76 +247,51 @@ fn deploys_57_references_across_3_containers_in_the_minimum_calls() {
 fn simple_template(env: &Env) -> std::path::PathBuf {
     env.secret("web/db", r#"{"password":"pw-canary-value"}"#);
     env.parameter("/web/host", "db.example", false);
-    env.file(
-        "web.json",
-        r#"{
-  "family": "web",
-  "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
-  "containerDefinitions": [
-    {
-      "name": "web",
-      "image": "web:placeholder",
-      "memory": 128,
-      "environment": [{ "name": "HOST", "value": "{{ssm:/web/host}}" }],
-      "secrets": [{ "name": "DB_PASSWORD", "valueFrom": "{{secretsmanager-arn:web/db:password}}" }]
-    }
-  ]
-}"#,
-    )
+    env.file("web.json", &fixture("web.json"))
+}
+
+/// The scene of the simple template: a secret, a parameter, and `web.json`.
+fn simple() -> Scene {
+    let scene = Scene::new()
+        .secret("web/db", r#"{"password":"pw-canary-value"}"#)
+        .parameter("/web/host", "db.example")
+        .template("web.json", &fixture("web.json"));
+    scene.record();
+    scene
 }
 
 #[test]
 fn deploying_the_same_definition_twice_registers_one_revision() {
-    let env = Env::new();
-    let path = simple_template(&env);
-    let path = path.to_str().unwrap();
-    env.record();
-    let first = env
-        .run(["deploy", "--task-definition", path, "--image", "web=web:2"])
-        .output()
-        .success();
-    let second = env
-        .run(["deploy", "--task-definition", path, "--image", "web=web:2"])
-        .output()
-        .success();
-    assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 1, "{second}");
+    let scene = simple();
+    let first = scene.deploy(&["--image", "web=web:2"]).output().success();
+    let second = scene.deploy(&["--image", "web=web:2"]).output().success();
+    assert_eq!(
+        count(&scene.calls(), "RegisterTaskDefinition"),
+        1,
+        "{second}"
+    );
     assert_eq!(first.report("changed").as_deref(), Some("true"));
     assert_eq!(second.report("changed").as_deref(), Some("false"));
     assert_eq!(
         second.report("task-definition-arn"),
         first.report("task-definition-arn")
     );
-    assert!(
-        second.stderr.contains("no change against revision 1"),
-        "{second}"
+    assert_eq!(
+        second.plan(),
+        "plan: no change against revision 1 of `web`\n"
     );
 
     // A new image is a change: a plan line names it, and revision 2 is registered.
-    let third = env
-        .run(["deploy", "--task-definition", path, "--image", "web=web:3"])
-        .output()
-        .success();
+    let third = scene.deploy(&["--image", "web=web:3"]).output().success();
     assert_eq!(
         third.report("task-definition-revision").as_deref(),
         Some("2")
     );
-    assert!(
-        third
-            .stderr
-            .contains(r#"~ containerDefinitions["web"].image: "web:2" → "web:3""#),
-        "{third}"
-    );
+    snapshot!("plan_new_image", scene.dir.path(), third.plan());
 
     // skip-unchanged off: always register.
-    let fourth = env
-        .run([
-            "deploy",
-            "--task-definition",
-            path,
-            "--image",
-            "web=web:3",
-            "--skip-unchanged=false",
-        ])
+    let fourth = scene
+        .deploy(&["--image", "web=web:3", "--skip-unchanged=false"])
         .output()
         .success();
     assert_eq!(

@@ -1,7 +1,7 @@
 //! `export`: values as variables, named as the get-secrets action names them, fetched in batches,
 //! written only where asked.
 
-use crate::util::{Env, count, mode};
+use crate::support::{Env, count, mode};
 
 fn seed(env: &Env) {
     env.secret("test/secret", "plain-export-canary");

@@ -3,175 +3,13 @@
 //! ends within the deadline, a lost RegisterTaskDefinition answer leaves one revision, the rate
 //! and concurrency bounds hold, and UpdateService only follows a successful registration.
 
-use std::collections::{HashMap, VecDeque};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::scripted_ecs::{self, Scenario, ScriptedEcs};
-use crate::util::Env;
-
-#[derive(Debug, Clone, Copy)]
-pub enum Fault {
-    /// `ThrottlingException: Rate exceeded`, before the request reaches the service.
-    Throttle,
-    /// An HTTP status with an error body, before the request reaches the service.
-    Status(u16),
-    AccessDenied,
-    /// Waits, then forwards.
-    Delay(Duration),
-    /// Closes the connection without an answer, before the request reaches the service.
-    Reset,
-    /// Forwards (the service acts on it), then closes the connection without an answer.
-    LoseResponse,
-}
-
-#[derive(Default)]
-struct State {
-    queued: HashMap<String, VecDeque<Fault>>,
-    always: HashMap<String, Fault>,
-    seen: Vec<(Instant, String)>,
-    in_flight: usize,
-    max_in_flight: usize,
-}
-
-pub struct FaultProxy {
-    pub port: u16,
-    state: Arc<Mutex<State>>,
-}
-
-impl FaultProxy {
-    pub fn start(upstream: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(Mutex::new(State::default()));
-        let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let state = Arc::clone(&shared);
-                std::thread::spawn(move || handle(stream, &state, upstream));
-            }
-        });
-        Self { port, state }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Injects `fault` into the next `times` calls of `operation`.
-    pub fn inject(&self, operation: &str, fault: Fault, times: usize) -> &Self {
-        let mut state = self.state.lock().unwrap();
-        let queue = state.queued.entry(operation.to_owned()).or_default();
-        queue.extend(std::iter::repeat_n(fault, times));
-        self
-    }
-
-    /// Injects `fault` into every call of `operation`.
-    pub fn always(&self, operation: &str, fault: Fault) -> &Self {
-        self.state
-            .lock()
-            .unwrap()
-            .always
-            .insert(operation.to_owned(), fault);
-        self
-    }
-
-    pub fn seen(&self, operation: &str) -> usize {
-        self.state
-            .lock()
-            .unwrap()
-            .seen
-            .iter()
-            .filter(|(_, o)| o == operation)
-            .count()
-    }
-
-    pub fn max_in_flight(&self) -> usize {
-        self.state.lock().unwrap().max_in_flight
-    }
-
-    /// The most requests of `operation` seen within any `window`.
-    pub fn peak_within(&self, operation: &str, window: Duration) -> usize {
-        let state = self.state.lock().unwrap();
-        let times: Vec<Instant> = state
-            .seen
-            .iter()
-            .filter(|(_, o)| o == operation)
-            .map(|(t, _)| *t)
-            .collect();
-        times
-            .iter()
-            .map(|start| {
-                times
-                    .iter()
-                    .filter(|t| **t >= *start && **t < *start + window)
-                    .count()
-            })
-            .max()
-            .unwrap_or(0)
-    }
-}
-
-fn error_body(kind: &str, message: &str) -> String {
-    json!({ "__type": kind, "message": message }).to_string()
-}
-
-fn handle(mut stream: TcpStream, state: &Mutex<State>, upstream: u16) {
-    let Some((head, body)) = scripted_ecs::read_request(&stream) else {
-        return;
-    };
-    let operation = scripted_ecs::operation(&head);
-    let fault = {
-        let mut state = state.lock().unwrap();
-        state.seen.push((Instant::now(), operation.clone()));
-        state.in_flight += 1;
-        state.max_in_flight = state.max_in_flight.max(state.in_flight);
-        let queued = state
-            .queued
-            .get_mut(&operation)
-            .and_then(VecDeque::pop_front);
-        queued.or_else(|| state.always.get(&operation).copied())
-    };
-    let answer = match fault {
-        None => {
-            // Holds the request a moment, so that concurrency shows at the proxy.
-            std::thread::sleep(Duration::from_millis(20));
-            Some(scripted_ecs::forward(upstream, &head, &body))
-        }
-        Some(Fault::Throttle) => Some((400, error_body("ThrottlingException", "Rate exceeded"))),
-        Some(Fault::Status(status)) => {
-            let kind = if status == 503 {
-                "ServiceUnavailable"
-            } else {
-                "InternalFailure"
-            };
-            Some((status, error_body(kind, "injected")))
-        }
-        Some(Fault::AccessDenied) => {
-            let message = "User: arn:aws:sts::123456789012:assumed-role/deployer/ci is not authorized to perform this action";
-            Some((400, error_body("AccessDeniedException", message)))
-        }
-        Some(Fault::Delay(delay)) => {
-            std::thread::sleep(delay);
-            Some(scripted_ecs::forward(upstream, &head, &body))
-        }
-        Some(Fault::Reset) => None,
-        Some(Fault::LoseResponse) => {
-            let _ = scripted_ecs::forward(upstream, &head, &body);
-            None
-        }
-    };
-    // The exchange ends here for the count: once the client has the answer it may send the next
-    // request, which must not find this one still counted.
-    state.lock().unwrap().in_flight -= 1;
-    match answer {
-        Some((status, response)) => scripted_ecs::reply(&mut stream, status, &response),
-        None => drop(stream),
-    }
-}
+use crate::support::Env;
+use crate::support::ecs::{self, Scenario, ScriptedEcs};
+use crate::support::faults::{Fault, FaultProxy};
 
 fn template(env: &Env) -> String {
     env.secret("web/db", r#"{"password":"fault-canary-password"}"#);
@@ -424,7 +262,7 @@ fn update_service_follows_only_a_successful_registration() {
     let path = template(&env);
     // ECS refuses the registration: no UpdateService.
     let ecs = ScriptedEcs::start(env.port, Scenario::Clean);
-    let proxy = FaultProxy::start(ecs.port);
+    let proxy = FaultProxy::start(ecs.port());
     proxy.always("RegisterTaskDefinition", Fault::Status(400));
     let out = env
         .run([
@@ -443,7 +281,7 @@ fn update_service_follows_only_a_successful_registration() {
 
     // UpdateService keeps failing: the service stays on its revision, the new one is named.
     let ecs = ScriptedEcs::start(env.port, Scenario::Clean);
-    let proxy = FaultProxy::start(ecs.port);
+    let proxy = FaultProxy::start(ecs.port());
     proxy.always("UpdateService", Fault::Status(500));
     let out = env
         .run([
@@ -460,10 +298,7 @@ fn update_service_follows_only_a_successful_registration() {
         .output()
         .failure(1);
     out.stderr_has("UpdateService failed");
-    out.stderr_has(&format!(
-        "the service stays on {}",
-        scripted_ecs::OLD_REVISION
-    ));
+    out.stderr_has(&format!("the service stays on {}", ecs::OLD_REVISION));
     out.stderr_has("the new revision is arn:aws:ecs:us-east-1:123456789012:task-definition/web:1");
 }
 

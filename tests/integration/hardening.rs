@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::deploy::position;
-use crate::scripted_ecs::{Scenario, ScriptedEcs};
-use crate::util::{ACCOUNT, Env, REGION, count};
+use crate::support::ecs::{Scenario, ScriptedEcs};
+use crate::support::{ACCOUNT, Env, REGION, count};
 
 fn container(extra: &Value) -> Value {
     let mut container = json!({ "name": "web", "image": "web:1", "memory": 64 });
@@ -330,7 +330,15 @@ fn numbers_reach_the_file_ecs_and_export_as_written() {
     // YAML, the same.
     let yaml = env.file(
         "web.yaml",
-        "family: web\ncontainerDefinitions:\n  - name: web\n    image: web:1\n    memory: 64\nfutureField:\n  ratio: 1.10\n  thousand: 1e3\n",
+        r"family: web
+containerDefinitions:
+  - name: web
+    image: web:1
+    memory: 64
+futureField:
+  ratio: 1.10
+  thousand: 1e3
+",
     );
     env.run([
         "render",
@@ -625,7 +633,11 @@ fn usage_mistakes_are_refused_and_a_byte_order_mark_is_not_one() {
     let path = env.file("web.json", &format!("\u{feff}{text}"));
     let yaml = env.file(
         "web.yaml",
-        "\u{feff}family: web\ncontainerDefinitions:\n  - name: web\n    image: web:1\n",
+        "\u{feff}family: web
+containerDefinitions:
+  - name: web
+    image: web:1
+",
     );
     let manifest = env.file(
         "services.yaml",

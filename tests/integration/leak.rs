@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::util::{Env, Output};
+use crate::support::{Env, Output};
 
 fn long_canary() -> String {
     // Deterministic pseudo-random text, 16,000 characters.

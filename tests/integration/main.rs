@@ -10,6 +10,6 @@ mod layout;
 mod leak;
 mod render;
 mod rollout;
-mod scripted_ecs;
 mod ship;
-mod util;
+#[macro_use]
+mod support;

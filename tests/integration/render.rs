@@ -1,24 +1,18 @@
 use std::ops::Not as _;
 
-use crate::util::{Env, count, mode};
+use crate::support::{Env, count, fixture, mode};
 
 fn seed(env: &Env) -> std::path::PathBuf {
     env.secret("svc/db", r#"{"password":"render-canary-pw"}"#);
     env.parameter("/svc/token", "render-canary-token", true);
-    env.file(
-        "svc.yaml",
-        "family: svc\ncontainerDefinitions:\n  - name: app\n    image: app:1\n    memory: 64\n    environment:\n      - name: PASSWORD\n        value: \"{{secretsmanager:svc/db:password}}\"\n    secrets:\n      - name: TOKEN\n        valueFrom: \"{{ssm-arn:/svc/token}}\"\n",
-    )
+    env.file("svc.yaml", &fixture("svc.yaml"))
 }
 
 #[test]
 fn render_writes_references_only_and_makes_no_aws_write() {
     let env = Env::new();
     env.secret("svc/db", r#"{"password":"render-canary-pw"}"#);
-    let path = env.file(
-        "svc.yaml",
-        "family: svc\ncpu: 256\nmemory: 512\ncontainerDefinitions:\n  - name: app\n    image: app:1\n    secrets:\n      - name: PASSWORD\n        valueFrom: \"{{secretsmanager-arn:svc/db:password}}\"\n",
-    );
+    let path = env.file("svc.yaml", &fixture("svc-arn.yaml"));
     let output = env.dir.path().join("rendered.json");
     env.record();
     let out = env

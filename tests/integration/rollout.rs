@@ -1,7 +1,7 @@
 //! Roll-out scenarios against the scripted ECS endpoint (moto does not roll deployments out).
 
-use crate::scripted_ecs::{NEW_DEPLOYMENT, SECRET_ARN, Scenario, ScriptedEcs};
-use crate::util::{Env, Output, count};
+use crate::support::ecs::{NEW_DEPLOYMENT, SECRET_ARN, Scenario, ScriptedEcs};
+use crate::support::{Env, Output, count};
 
 fn template(env: &Env) -> String {
     env.secret("web/db", r#"{"password":"rollout-canary-pw"}"#);

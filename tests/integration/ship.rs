@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::scripted_ecs::{Scenario, ScriptedEcs};
-use crate::util::Env;
+use crate::support::Env;
+use crate::support::ecs::{Scenario, ScriptedEcs};
 
 fn manifest(file: &str) -> Value {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
@@ -36,7 +36,7 @@ fn seed(env: &Env) {
 
 /// Runs the binary as the GitHub runner runs the Docker action: no arguments, every input that
 /// action.yml declares as `INPUT_<NAME>` (hyphens kept, unset ones empty), and the runner's files.
-fn run_as_action(env: &Env, inputs: &[(&str, &str)]) -> (crate::util::Output, String, String) {
+fn run_as_action(env: &Env, inputs: &[(&str, &str)]) -> (crate::support::Output, String, String) {
     let action = manifest("action.yml");
     let workspace = env.dir.path();
     let output = workspace.join("github_output");

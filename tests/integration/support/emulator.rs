@@ -440,6 +440,21 @@ impl Output {
             .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_owned))
     }
 
+    /// The plan on stderr: its `plan:` line and the change lines under it.
+    pub fn plan(&self) -> String {
+        let mut plan = String::new();
+        let mut lines = self.stderr.lines().skip_while(|l| !l.starts_with("plan:"));
+        if let Some(head) = lines.next() {
+            plan.push_str(head);
+            plan.push('\n');
+        }
+        for line in lines.take_while(|l| l.starts_with("  ")) {
+            plan.push_str(line);
+            plan.push('\n');
+        }
+        plan
+    }
+
     pub fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }

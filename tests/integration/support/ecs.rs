@@ -1,14 +1,12 @@
-//! A scripted ECS endpoint for roll-out tests. moto registers task definitions but never rolls a
-//! deployment out, so this small HTTP server in front of it answers the service calls
-//! (`DescribeServices`, `UpdateService`, `ListTasks`, `DescribeTasks`) from a scenario, and forwards every
-//! other call to moto. The binary talks to it over HTTP like it talks to AWS.
+//! A scripted ECS service for roll-out tests. moto registers task definitions but never rolls a
+//! deployment out, so the stub answers the service calls (`DescribeServices`, `UpdateService`,
+//! `ListTasks`, `DescribeTasks`) from a scenario, and passes every other call to moto.
 
-use std::fmt::Write as _;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
+
+use super::stub::{Answer, Stub};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
@@ -38,36 +36,31 @@ struct State {
     /// The revision the service was updated to.
     revision: Option<String>,
     polls_after_update: usize,
-    operations: Vec<String>,
-    update: Option<Value>,
 }
 
 pub struct ScriptedEcs {
-    pub port: u16,
+    stub: Stub,
     state: Arc<Mutex<State>>,
 }
 
 impl ScriptedEcs {
     pub fn start(moto_port: u16, scenario: Scenario) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State {
             scenario,
             current: OLD_REVISION.to_owned(),
             current_rollout: "COMPLETED",
             revision: None,
             polls_after_update: 0,
-            operations: Vec::new(),
-            update: None,
         }));
         let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let state = Arc::clone(&shared);
-                std::thread::spawn(move || handle(stream, &state, moto_port));
+        let stub = Stub::start(moto_port, move |request| {
+            let mut state = shared.lock().unwrap();
+            match script(&request.operation, &request.json, &mut state) {
+                Some(answer) => Answer::json(200, &answer),
+                None => Answer::Forward,
             }
         });
-        Self { port, state }
+        Self { stub, state }
     }
 
     /// Makes the service run `revision` before the update.
@@ -87,112 +80,22 @@ impl ScriptedEcs {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.stub.url()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.stub.port
     }
 
     /// The ECS operations the binary called, in order.
     pub fn operations(&self) -> Vec<String> {
-        self.state.lock().unwrap().operations.clone()
+        self.stub.operations()
     }
 
     /// The body of the `UpdateService` call, if there was one.
     pub fn update(&self) -> Option<Value> {
-        self.state.lock().unwrap().update.clone()
+        self.stub.bodies("UpdateService").pop()
     }
-}
-
-/// Reads one HTTP request: its head lines and its body.
-pub fn read_request(stream: &TcpStream) -> Option<(Vec<String>, Vec<u8>)> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut head = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return None;
-        }
-        if line == "\r\n" {
-            break;
-        }
-        head.push(line.trim_end().to_owned());
-    }
-    let length: usize = header(&head, "content-length")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some((head, body))
-}
-
-pub fn header(head: &[String], name: &str) -> Option<String> {
-    head.iter().find_map(|h| {
-        let (k, v) = h.split_once(':')?;
-        k.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().to_owned())
-    })
-}
-
-/// The operation named by `X-Amz-Target`.
-pub fn operation(head: &[String]) -> String {
-    let target = header(head, "x-amz-target").unwrap_or_default();
-    target.rsplit('.').next().unwrap_or_default().to_owned()
-}
-
-pub fn reply(stream: &mut TcpStream, status: u16, response: &str) {
-    reply_as(stream, status, "application/x-amz-json-1.1", response);
-}
-
-pub fn reply_as(stream: &mut TcpStream, status: u16, content_type: &str, response: &str) {
-    let reply = format!(
-        "HTTP/1.1 {status} OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{response}",
-        response.len()
-    );
-    let _ = stream.write_all(reply.as_bytes());
-}
-
-fn handle(mut stream: TcpStream, state: &Mutex<State>, moto_port: u16) {
-    let Some((head, body)) = read_request(&stream) else {
-        return;
-    };
-    let operation = operation(&head);
-    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    state.lock().unwrap().operations.push(operation.clone());
-    let scripted = script(&operation, &request, &mut state.lock().unwrap());
-    let (status, response) = match scripted {
-        Some(value) => (200, value.to_string()),
-        None => forward(moto_port, &head, &body),
-    };
-    reply(&mut stream, status, &response);
-}
-
-/// Sends the request on to `port` as it came, and returns the answer.
-pub fn forward(moto_port: u16, head: &[String], body: &[u8]) -> (u16, String) {
-    let mut upstream = TcpStream::connect(("127.0.0.1", moto_port)).unwrap();
-    let mut request = String::new();
-    for (i, line) in head.iter().enumerate() {
-        let lower = line.to_ascii_lowercase();
-        if i > 0 && (lower.starts_with("connection:") || lower.starts_with("host:")) {
-            continue;
-        }
-        request.push_str(line);
-        request.push_str("\r\n");
-    }
-    let _ = write!(
-        request,
-        "Host: 127.0.0.1:{moto_port}\r\nConnection: close\r\n\r\n"
-    );
-    upstream.write_all(request.as_bytes()).unwrap();
-    upstream.write_all(body).unwrap();
-    let mut response = Vec::new();
-    upstream.read_to_end(&mut response).unwrap();
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let (head, rest) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(500);
-    (status, rest.to_owned())
 }
 
 fn deployment(
@@ -225,7 +128,6 @@ fn script(operation: &str, request: &Value, state: &mut State) -> Option<Value> 
                 .unwrap_or_default()
                 .to_owned();
             state.revision = Some(revision.clone());
-            state.update = Some(request.clone());
             let mut service = service(state, &revision);
             service["deployments"] = json!([
                 deployment(NEW_DEPLOYMENT, "PRIMARY", &revision, "IN_PROGRESS", 0, 0),
