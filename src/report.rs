@@ -23,7 +23,7 @@ pub enum Format {
 
 /// What a run did with one definition.
 #[derive(Debug)]
-pub struct Report {
+pub struct Outputs {
     pub family: String,
     /// The revision registered, or the unchanged one reused; `None` for `render` and dry runs.
     pub revision: Option<Revision>,
@@ -47,7 +47,7 @@ pub struct ContainerSummary {
     pub secrets: Vec<(String, String)>,
 }
 
-impl Report {
+impl Outputs {
     /// The report of a rendered definition, before anything is done with it.
     pub fn of(rendered: &Rendered) -> Self {
         let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -102,7 +102,7 @@ impl Report {
 
 /// Prints one definition's report on `stream` in `format`, and on GitHub as step outputs and a
 /// summary titled `ecs-secrets {command}`.
-pub fn print(report: &Report, format: Format, command: &str, stream: Stream, ci: &Ci) {
+pub fn print(report: &Outputs, format: Format, command: &str, stream: Stream, ci: &Ci) {
     let pairs = report.pairs();
     let text = match format {
         Format::Lines => lines(&pairs, ""),
@@ -124,7 +124,7 @@ pub fn print(report: &Report, format: Format, command: &str, stream: Stream, ci:
 /// The reports of a manifest deploy: one block per service (`family.key=value` lines, or the
 /// `services` list of a JSON object), and the outputs that hold for the whole run: `changed`
 /// (any service changed) and `services` (a JSON array of each service's report).
-pub fn print_many(reports: &[Report], format: Format, command: &str, ci: &Ci) {
+pub fn print_many(reports: &[Outputs], format: Format, command: &str, ci: &Ci) {
     let labels = labels(reports);
     let all: Vec<serde_json::Map<String, Value>> = reports
         .iter()
@@ -180,7 +180,7 @@ fn shell(pairs: &[(&str, String)], prefix: &str) -> String {
 }
 
 /// Each report's block name: its family, or `family@service` where two share a family.
-fn labels(reports: &[Report]) -> Vec<String> {
+fn labels(reports: &[Outputs]) -> Vec<String> {
     let shared = |family: &str| reports.iter().filter(|r| r.family == family).count() > 1;
     reports
         .iter()
@@ -193,7 +193,7 @@ fn labels(reports: &[Report]) -> Vec<String> {
         .collect()
 }
 
-fn summary_many(reports: &[Report], labels: &[String], command: &str) -> String {
+fn summary_many(reports: &[Outputs], labels: &[String], command: &str) -> String {
     let mut text = format!(
         "### ecs-secrets {command}: {} services\n\n| service | task definition | changed | rollout |\n|---|---|---|---|\n",
         reports.len()
@@ -214,7 +214,7 @@ fn summary_many(reports: &[Report], labels: &[String], command: &str) -> String 
 
 /// The GitHub step summary: the result (exact), the containers and their references (redacted
 /// cell by cell: an image could hold a value the user allowed in plain text).
-fn summary(report: &Report, command: &str, pairs: &[(&str, String)]) -> String {
+fn summary(report: &Outputs, command: &str, pairs: &[(&str, String)]) -> String {
     let mut text = format!(
         "### ecs-secrets {command}: `{}`\n\n",
         github::markdown_cell(&report.family)
@@ -259,8 +259,8 @@ mod tests {
         assert_eq!(shell_quote("a'b"), "'a'\\''b'");
     }
 
-    fn report(family: &str, service: Option<&str>) -> Report {
-        Report {
+    fn report(family: &str, service: Option<&str>) -> Outputs {
+        Outputs {
             family: family.into(),
             revision: Some(Revision {
                 arn: format!("arn:aws:ecs:us-east-1:1:task-definition/{family}:3"),

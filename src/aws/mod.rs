@@ -72,7 +72,7 @@ impl Aws {
             loader = loader.region(Region::new(region.clone()));
         }
         let config = loader.load().await;
-        check_region(config.region().map(Region::as_ref))?;
+        valid_region(config.region().map(Region::as_ref))?;
         Ok(Self {
             config,
             limits,
@@ -153,7 +153,7 @@ impl Aws {
 }
 
 /// The Region must be set, and look like one (an empty `AWS_REGION` is not a Region).
-fn check_region(region: Option<&str>) -> Result<(), Error> {
+fn valid_region(region: Option<&str>) -> Result<(), Error> {
     match region.map(str::trim) {
         None | Some("") => Err(Error::Usage(
             "no AWS Region is configured: set the `region` input (`--region`), `AWS_REGION` (or `AWS_DEFAULT_REGION`), or a profile's `region`"
@@ -225,12 +225,12 @@ mod tests {
 
     #[test]
     fn a_region_must_be_set_and_look_like_one() {
-        assert!(check_region(Some("eu-west-1")).is_ok());
+        assert!(valid_region(Some("eu-west-1")).is_ok());
         for bad in [None, Some(""), Some("  ")] {
-            let err = check_region(bad).unwrap_err();
+            let err = valid_region(bad).unwrap_err();
             assert!(err.to_string().starts_with("no AWS Region"), "{err}");
         }
-        let err = check_region(Some("us east")).unwrap_err();
+        let err = valid_region(Some("us east")).unwrap_err();
         assert!(
             err.to_string().contains("is not an AWS Region name"),
             "{err}"

@@ -147,7 +147,7 @@ impl Checker<'_> {
         let Some(role) = self.permissions.role else {
             return self
                 .permissions
-                .check_via(report, "kms:Decrypt", &key, Some(via), None)
+                .verdict_via(report, "kms:Decrypt", &key, Some(via), None)
                 .await;
         };
         // The role's account is the one the check runs for.
@@ -162,7 +162,7 @@ impl Checker<'_> {
             );
             return self
                 .permissions
-                .check_via(report, "kms:Decrypt", &key, Some(via), None)
+                .verdict_via(report, "kms:Decrypt", &key, Some(via), None)
                 .await;
         }
         report.read("kms:GetKeyPolicy", &key);
@@ -175,7 +175,7 @@ impl Checker<'_> {
         };
         if let Some(granted) = granted {
             self.permissions
-                .check_via(report, "kms:Decrypt", &key, Some(via), Some(&granted))
+                .verdict_via(report, "kms:Decrypt", &key, Some(via), Some(&granted))
                 .await;
         }
     }

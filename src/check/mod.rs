@@ -31,19 +31,20 @@ use crate::reference::{self, Arn, Parameter, SecretId};
 use crate::template::Rendered;
 use permission::Permissions;
 
-/// A `valueFrom` found in the definition.
-struct Reference {
+/// A lookup ECS makes when a task starts: a `valueFrom` of the definition, where it is, and the
+/// variable (or option) it fills.
+struct Lookup {
     path: String,
     name: String,
     value_from: String,
 }
 
-fn references(rendered: &Rendered) -> Vec<Reference> {
+fn lookups(rendered: &Rendered) -> Vec<Lookup> {
     let mut out = Vec::new();
     for (i, container) in crate::template::containers(&rendered.body).enumerate() {
         for entry in crate::template::secret_entries(i, container) {
             if let Some(value_from) = entry.value_from {
-                out.push(Reference {
+                out.push(Lookup {
                     path: entry.path,
                     name: entry.name.unwrap_or("?").to_owned(),
                     value_from: value_from.to_owned(),
@@ -55,7 +56,7 @@ fn references(rendered: &Rendered) -> Vec<Reference> {
             .and_then(|r| r.get("credentialsParameter"))
             .and_then(Value::as_str)
         {
-            out.push(Reference {
+            out.push(Lookup {
                 path: format!(
                     "containerDefinitions[{i}].repositoryCredentials.credentialsParameter"
                 ),
@@ -79,7 +80,7 @@ pub async fn run(
     roles: &mut Roles,
 ) -> Report {
     let mut report = Report::default();
-    let references = references(rendered);
+    let references = lookups(rendered);
     let iam = aws.iam();
     report.here = Some(rendered.places.locate(&rendered.body, "executionRoleArn"));
     let role_arn = rendered
@@ -147,7 +148,7 @@ impl Checker<'_> {
     /// description and resource policy once, at most `concurrency` calls in flight; parameters
     /// by name, ten a call, under the Parameter Store rate bound. What fails here is reported
     /// with the reference it belongs to.
-    async fn prefetch(&mut self, references: &[Reference]) {
+    async fn prefetch(&mut self, references: &[Lookup]) {
         let mut secrets: BTreeMap<String, String> = BTreeMap::new();
         let mut names: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for reference in references {
@@ -234,7 +235,7 @@ impl Checker<'_> {
     }
 
     /// One `valueFrom`: its form, then the secret or parameter it names.
-    async fn reference(&mut self, reference: &Reference) {
+    async fn reference(&mut self, reference: &Lookup) {
         let rendered = self.rendered;
         self.report.here = Some(rendered.places.locate(&rendered.body, &reference.path));
         let head = format!(

@@ -94,7 +94,7 @@ impl Checker<'_> {
             format!("the parameter exists ({kind}{parameter_arn})"),
         );
         self.permissions
-            .check(&mut self.report, "ssm:GetParameters", &parameter_arn)
+            .verdict(&mut self.report, "ssm:GetParameters", &parameter_arn)
             .await;
         if metadata.secure {
             let owner = key::Owner {
@@ -192,7 +192,7 @@ pub(super) fn same_parameter(found: &str, asked: &str) -> bool {
 /// of its log configuration.
 fn other_regions(rendered: &Rendered, task_region: &str) -> Vec<String> {
     let mut regions: Vec<String> = Vec::new();
-    for reference in super::references(rendered) {
+    for reference in super::lookups(rendered) {
         if let Some(arn) = Arn::parse(&reference.value_from) {
             regions.push(arn.region.to_owned());
         }

@@ -33,8 +33,8 @@ impl<'a> Permissions<'a> {
         }
     }
 
-    pub async fn check(&mut self, report: &mut Report, action: &str, resource: &str) {
-        self.check_via(report, action, resource, None, None).await;
+    pub async fn verdict(&mut self, report: &mut Report, action: &str, resource: &str) {
+        self.verdict_via(report, action, resource, None, None).await;
     }
 
     /// IAM's simulator while it answers, then the role's own policies and boundary.
@@ -76,7 +76,7 @@ impl<'a> Permissions<'a> {
     /// `kms:Decrypt` happens on the role's behalf through a service: `via` names it, as the
     /// `kms:ViaService` context of the simulation. `granted`: what the resource's own policy
     /// says, when it was read.
-    pub async fn check_via(
+    pub async fn verdict_via(
         &mut self,
         report: &mut Report,
         action: &str,
@@ -224,7 +224,7 @@ mod tests {
         let mut permissions = Permissions::new(&client, Some(role));
         permissions.simulator = false;
         let mut report = Report::default();
-        block_on(permissions.check_via(
+        block_on(permissions.verdict_via(
             &mut report,
             "secretsmanager:GetSecretValue",
             SECRET,

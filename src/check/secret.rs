@@ -48,7 +48,7 @@ impl Checker<'_> {
         }
         if let Some(granted) = self.resource_policy(&secret.id, &metadata.arn, arn).await {
             self.permissions
-                .check_via(
+                .verdict_via(
                     &mut self.report,
                     GET_SECRET_VALUE,
                     &metadata.arn,

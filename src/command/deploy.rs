@@ -21,7 +21,7 @@ use crate::manifest::Entry;
 use crate::output::{self, Stream};
 use crate::plan;
 use crate::prepare::{self, Definition, Definitions, Reads, Templates};
-use crate::report::{self, Report};
+use crate::report::{self, Outputs};
 use crate::rollout::{self, Before, LastChange, Target};
 use crate::template::{self, Rendered};
 
@@ -66,7 +66,7 @@ impl Deploy {
             // The service is checked before anything is written.
             let target = match self.target(&definition.entry) {
                 Some(target) => {
-                    let before = rollout::check(&client, &target).await?;
+                    let before = rollout::before(&client, &target).await?;
                     Some((target, before))
                 }
                 None => None,
@@ -81,7 +81,7 @@ impl Deploy {
         match self.definitions.templates {
             Templates::One(_) => {
                 let one = planned.pop().expect("a single template is one definition");
-                let mut report = Report::of(&one.definition.rendered);
+                let mut report = Outputs::of(&one.definition.rendered);
                 self.deploy(aws, one, true, &mut report, ci).await?;
                 report::print(&report, self.format, "deploy", Stream::Stdout, ci);
                 Ok(())
@@ -107,12 +107,12 @@ impl Deploy {
     async fn deploy_many(&self, aws: &Aws, planned: Vec<Planned>, ci: &Ci) -> Result<(), Error> {
         let count = planned.len();
         let runs = planned.into_iter().map(|one| async move {
-            let mut report = Report::of(&one.definition.rendered);
+            let mut report = Outputs::of(&one.definition.rendered);
             let result = self.deploy(aws, one, false, &mut report, ci).await;
             let failure = result.err().map(|e| format!("`{}`: {e}", report.family));
             (report, failure)
         });
-        let (reports, failures): (Vec<Report>, Vec<Option<String>>) =
+        let (reports, failures): (Vec<Outputs>, Vec<Option<String>>) =
             futures_util::stream::iter(runs)
                 .buffered(aws.limits.concurrency)
                 .collect::<Vec<_>>()
@@ -142,7 +142,7 @@ impl Deploy {
         aws: &Aws,
         one: Planned,
         files: bool,
-        report: &mut Report,
+        report: &mut Outputs,
         ci: &Ci,
     ) -> Result<(), Error> {
         let Planned {
@@ -214,7 +214,7 @@ impl Deploy {
         &self,
         client: &aws_sdk_ecs::Client,
         rendered: &mut Rendered,
-        report: &mut Report,
+        report: &mut Outputs,
     ) -> Result<Option<Latest>, Error> {
         report.changed = Some(true);
         if !(self.plan || self.skip_unchanged || self.dry_run) {
@@ -247,7 +247,7 @@ impl Deploy {
     }
 
     /// Stages the rendered file and the CodePipeline artifacts asked for.
-    fn stage(&self, rendered: &Rendered, report: &mut Report) -> Result<Staged, Error> {
+    fn stage(&self, rendered: &Rendered, report: &mut Outputs) -> Result<Staged, Error> {
         let mut staged = Staged::default();
         if let Some(target) = &self.output {
             artifacts::stage_rendered(&mut staged, rendered, target)?;

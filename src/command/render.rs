@@ -8,7 +8,7 @@ use crate::ci::Ci;
 use crate::error::Error;
 use crate::output::Stream;
 use crate::prepare::{self, Definitions, Reads};
-use crate::report::{self, Report};
+use crate::report::{self, Outputs};
 
 pub struct Render {
     pub definitions: Definitions,
@@ -23,7 +23,7 @@ impl Render {
         let ready = prepare::prepare(&self.definitions, Reads::Values, false, ci).await?;
         let definition = &ready.definitions[0];
         let rendered = &definition.rendered;
-        let mut report = Report::of(rendered);
+        let mut report = Outputs::of(rendered);
         // Every file staged before the first one is in place; stdout last.
         let mut staged = Staged::default();
         if let Some(target) = &self.output {

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use super::calls::{RegionKey, VersionKey};
 use super::for_each_reference;
-use super::plan::{RegionKey, VersionKey};
 use crate::aws::Failure;
 use crate::aws::{secretsmanager, ssm};
 use crate::error::{Error, Problems};

@@ -2,11 +2,11 @@
 //! concurrency, grouped by Region), and turn the answers into values. All or nothing: one error
 //! lists every failing reference with its place.
 //!
-//! [`plan`] decides the calls and [`interpret`] reads the answers, both pure; this module runs
+//! [`calls`] decides the calls and [`interpret`] reads the answers, both pure; this module runs
 //! the calls and the local rules (`env` values, secret values refused where they must not go).
 
+mod calls;
 mod interpret;
-mod plan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -14,15 +14,15 @@ use futures_util::future::{FutureExt as _, LocalBoxFuture};
 use futures_util::stream::{self, StreamExt as _};
 use tracing::{debug, info};
 
-pub use plan::Mode;
+pub use calls::Mode;
 
 use crate::aws::{Aws, Failure, secretsmanager, ssm};
 use crate::error::{Error, Location, Problem, Problems};
 use crate::mask::{OnSecret, Secret};
 use crate::placeholder::{Reference, Resolved};
 use crate::template::Slot;
+use calls::{RegionKey, VersionKey, Wanted};
 use interpret::Answers;
-use plan::{RegionKey, VersionKey, Wanted};
 
 /// Environment variables that hold credentials: an `env` placeholder naming one yields a secret.
 const CREDENTIAL_VARIABLES: &[&str] = &[
@@ -217,7 +217,7 @@ fn plaintext_refusal(path: &str, arn_form: &str) -> String {
 }
 
 /// One call's answers.
-enum Outcome {
+enum Reply {
     /// `values` tells a value fetch from an ARN-only one.
     Parameters {
         region: RegionKey,
@@ -252,7 +252,7 @@ pub async fn resolve_remote(
         .iter()
         .flat_map(|s| s.references().map(|(r, _, _)| r))
         .collect();
-    let wanted = plan::plan(references.iter().copied(), &region_of, mode);
+    let wanted = calls::needed(references.iter().copied(), &region_of, mode);
     let call_count = wanted.calls();
     if call_count == 0 {
         return Ok(HashMap::new());
@@ -264,7 +264,7 @@ pub async fn resolve_remote(
     );
     // Parameter Store calls wait for their slot under the rate bound (its quota is shared by the
     // whole account and low); at most `concurrency` calls are in flight.
-    let paced = calls(&wanted, aws)
+    let paced = requests(&wanted, aws)
         .into_iter()
         .map(|(parameter_store, call)| async move {
             if parameter_store {
@@ -282,9 +282,9 @@ pub async fn resolve_remote(
 }
 
 /// Files one call's answers, showing each secret value to `on_secret` first.
-fn record(answers: &mut Answers, outcome: Outcome, on_secret: OnSecret<'_>) {
+fn record(answers: &mut Answers, outcome: Reply, on_secret: OnSecret<'_>) {
     match outcome {
-        Outcome::Parameters {
+        Reply::Parameters {
             region,
             values,
             results,
@@ -306,7 +306,7 @@ fn record(answers: &mut Answers, outcome: Outcome, on_secret: OnSecret<'_>) {
                 map.insert((region.clone(), name), result);
             }
         }
-        Outcome::Secrets(region, results) => {
+        Reply::Secrets(region, results) => {
             for (id, result) in results {
                 if let Ok(value) = &result {
                     on_secret(&value.value, &format!("secretsmanager:{id}"));
@@ -316,22 +316,22 @@ fn record(answers: &mut Answers, outcome: Outcome, on_secret: OnSecret<'_>) {
                     .insert((region.clone(), (id, None, None)), result);
             }
         }
-        Outcome::Pinned(key, result) => {
+        Reply::Pinned(key, result) => {
             if let Ok(value) = &result {
                 on_secret(&value.value, &format!("secretsmanager:{}", key.1.0));
             }
             answers.secrets.insert(key, result);
         }
-        Outcome::Described(region, id, result) => {
+        Reply::Described(region, id, result) => {
             answers.described.insert((region, id), result);
         }
     }
 }
 
-type Call = (bool, LocalBoxFuture<'static, Outcome>);
+type Call = (bool, LocalBoxFuture<'static, Reply>);
 
 /// One future per AWS call the plan needs, each marked whether it is a Parameter Store call.
-fn calls(wanted: &Wanted, aws: &Aws) -> Vec<Call> {
+fn requests(wanted: &Wanted, aws: &Aws) -> Vec<Call> {
     let mut calls: Vec<Call> = Vec::new();
     for (values, decrypt, groups) in [
         (true, wanted.decrypt, &wanted.ssm_values),
@@ -344,7 +344,7 @@ fn calls(wanted: &Wanted, aws: &Aws) -> Vec<Call> {
                 let (client, chunk, region) = (client.clone(), chunk.to_vec(), region.clone());
                 let call = async move {
                     let results = ssm::get_parameters(&client, &chunk, decrypt).await;
-                    Outcome::Parameters {
+                    Reply::Parameters {
                         region,
                         values,
                         results,
@@ -360,7 +360,7 @@ fn calls(wanted: &Wanted, aws: &Aws) -> Vec<Call> {
         for chunk in ids.chunks(secretsmanager::BATCH) {
             let (client, chunk, region) = (client.clone(), chunk.to_vec(), region.clone());
             let call = async move {
-                Outcome::Secrets(region, secretsmanager::batch_get(&client, &chunk).await)
+                Reply::Secrets(region, secretsmanager::batch_get(&client, &chunk).await)
             };
             calls.push((false, call.boxed_local()));
         }
@@ -372,7 +372,7 @@ fn calls(wanted: &Wanted, aws: &Aws) -> Vec<Call> {
             let (id, stage, version) = &key.1;
             let result =
                 secretsmanager::get(&client, id, stage.as_deref(), version.as_deref()).await;
-            Outcome::Pinned(key, result)
+            Reply::Pinned(key, result)
         };
         calls.push((false, call.boxed_local()));
     }
@@ -382,7 +382,7 @@ fn calls(wanted: &Wanted, aws: &Aws) -> Vec<Call> {
             let (client, id, region) = (client.clone(), id.clone(), region.clone());
             let call = async move {
                 let result = secretsmanager::describe(&client, &id).await;
-                Outcome::Described(region, id, result)
+                Reply::Described(region, id, result)
             };
             calls.push((false, call.boxed_local()));
         }

@@ -98,7 +98,7 @@ async fn describe(client: &aws_sdk_ecs::Client, target: &Target) -> Result<Servi
 
 /// Checks, before anything is registered, that the service exists, is ACTIVE and is driven by the
 /// ECS deployment controller.
-pub async fn check(client: &aws_sdk_ecs::Client, target: &Target) -> Result<Before, Error> {
+pub async fn before(client: &aws_sdk_ecs::Client, target: &Target) -> Result<Before, Error> {
     let service = describe(client, target).await?;
     if service.status != "ACTIVE" {
         return Err(Error::Aws(target.error(&format!(

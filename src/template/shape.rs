@@ -13,7 +13,7 @@ use super::Rendered;
 use crate::error::{Error, Problem, Problems, visible};
 
 /// Type errors fail with the field's place; unknown fields are warned about.
-pub fn check(rendered: &Rendered) -> Result<(), Error> {
+pub fn conforms(rendered: &Rendered) -> Result<(), Error> {
     match unknown_fields(&rendered.body) {
         Ok(unknown) => {
             for field in unknown {

@@ -46,7 +46,7 @@ pub fn validate(rendered: &Rendered) -> Result<(), Error> {
     let mut uses_secrets = false;
     let mut names = BTreeSet::new();
     for (i, container) in containers(&rendered.body).enumerate() {
-        uses_secrets |= check_container(i, container, rendered, &mut names, &mut problem);
+        uses_secrets |= container_problems(i, container, rendered, &mut names, &mut problem);
     }
     if uses_secrets && !rendered.body.contains_key("executionRoleArn") {
         warn!(
@@ -56,7 +56,7 @@ pub fn validate(rendered: &Rendered) -> Result<(), Error> {
     if !problems.0.is_empty() {
         return Err(Error::Invalid { problems });
     }
-    shape::check(rendered)
+    shape::conforms(rendered)
 }
 
 /// An entry of a container's `secrets[]` or `logConfiguration.secretOptions[]`.
@@ -97,7 +97,7 @@ pub fn secret_entries(i: usize, container: &Map<String, Value>) -> Vec<SecretEnt
 }
 
 /// Checks one container; returns whether it references secrets.
-fn check_container(
+fn container_problems(
     i: usize,
     container: &Map<String, Value>,
     rendered: &Rendered,

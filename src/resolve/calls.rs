@@ -34,7 +34,7 @@ pub struct Wanted {
 
 /// The calls `references` need. ARN-only references reuse a value fetch of the same thing, and
 /// otherwise read metadata; `region_of` maps a reference's Region to its key.
-pub fn plan<'a>(
+pub fn needed<'a>(
     references: impl IntoIterator<Item = &'a Reference> + Clone,
     region_of: &dyn Fn(Option<&str>) -> RegionKey,
     mode: Mode,
@@ -186,7 +186,7 @@ mod tests {
     fn eleven_parameters_take_two_calls_and_a_value_fetch_serves_its_arn() {
         let text = numbered("ssm:/p/", 11) + "{{ssm-arn:/p/3}}{{ssm-arn:/other}}";
         let refs = references(&text);
-        let wanted = plan(&refs, &default_region, VALUES);
+        let wanted = needed(&refs, &default_region, VALUES);
         assert_eq!(wanted.ssm_values[&None].len(), 11);
         assert_eq!(
             wanted.ssm_arns[&None].iter().collect::<Vec<_>>(),
@@ -201,7 +201,7 @@ mod tests {
             + "{{secretsmanager-arn:s0:key}}{{secretsmanager-arn:only-arn}}{{secretsmanager:pinned::AWSPREVIOUS}}"
             + "{{secretsmanager-arn:arn:aws:secretsmanager:eu-west-1:1:secret:far-AbCdEf}}";
         let refs = references(&text);
-        let wanted = plan(&refs, &default_region, VALUES);
+        let wanted = needed(&refs, &default_region, VALUES);
         assert_eq!(wanted.secret_current[&None].len(), 21);
         assert_eq!(wanted.secret_pinned.len(), 1);
         assert_eq!(
@@ -219,7 +219,7 @@ mod tests {
             decrypt: false,
             read_secret_values: false,
         };
-        let wanted = plan(&refs, &default_region, metadata);
+        let wanted = needed(&refs, &default_region, metadata);
         assert!(wanted.secret_current.is_empty());
         assert_eq!(wanted.secret_describe[&None].len(), 23);
     }
