@@ -2,7 +2,7 @@
 //! needs to read the secrets at task start) and one for the CI role that runs `ecs-secrets`
 //! (registering, rolling out, and only the read calls the template's placeholders need).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -21,6 +21,9 @@ pub struct Policies {
     #[serde(rename = "execution-role")]
     pub execution_role: Document,
     pub deployer: Document,
+    /// References whose secret or parameter does not exist: no policy can make them readable.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// An IAM policy document.
@@ -51,9 +54,13 @@ fn document(statements: Vec<Statement>) -> Document {
     }
 }
 
+/// The services that decrypt with a key on the role's behalf, by key ARN (`kms:ViaService`).
+pub type Via = BTreeMap<String, BTreeSet<String>>;
+
 /// Groups `(action, resource)` pairs into statements, one per action, resources sorted; KMS
-/// decryption limited to the services that decrypt on the role's behalf.
-fn statements(needs: &[(String, String)], region: &str) -> Vec<Statement> {
+/// decryption limited to the services that decrypt with each key on the role's behalf (`via`),
+/// or for a key without, to Secrets Manager and Parameter Store in the key's Region.
+fn statements(needs: &[(String, String)], via: &Via, region: &str) -> Vec<Statement> {
     let mut by_action: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (action, resource) in needs {
         let list = by_action.entry(action).or_default();
@@ -61,36 +68,44 @@ fn statements(needs: &[(String, String)], region: &str) -> Vec<Statement> {
             list.push(resource);
         }
     }
-    by_action
-        .into_iter()
-        .map(|(action, mut resources)| {
-            resources.sort_unstable();
-            let condition = (action == "kms:Decrypt").then(|| {
-                let mut regions: Vec<&str> = resources
-                    .iter()
-                    .map(|r| Arn::parse(r).map_or(region, |a| a.region))
-                    .collect();
-                regions.sort_unstable();
-                regions.dedup();
-                let services: Vec<String> = regions
-                    .iter()
-                    .flat_map(|r| {
-                        [
-                            format!("secretsmanager.{r}.amazonaws.com"),
-                            format!("ssm.{r}.amazonaws.com"),
-                        ]
-                    })
-                    .collect();
-                condition("kms:ViaService", Value::from(services))
-            });
-            Statement {
+    let mut out = Vec::new();
+    for (action, mut resources) in by_action {
+        resources.sort_unstable();
+        if action != "kms:Decrypt" {
+            out.push(Statement {
                 effect: "Allow",
                 action: action.to_owned(),
                 resources: resources.into_iter().map(str::to_owned).collect(),
-                condition,
-            }
-        })
-        .collect()
+                condition: None,
+            });
+            continue;
+        }
+        // Keys decrypted through the same services share a statement.
+        let mut by_services: BTreeMap<BTreeSet<String>, Vec<String>> = BTreeMap::new();
+        for resource in resources {
+            let services = via.get(resource).cloned().unwrap_or_else(|| {
+                let r = Arn::parse(resource).map_or(region, |a| a.region);
+                BTreeSet::from([
+                    format!("secretsmanager.{r}.amazonaws.com"),
+                    format!("ssm.{r}.amazonaws.com"),
+                ])
+            });
+            by_services
+                .entry(services)
+                .or_default()
+                .push(resource.to_owned());
+        }
+        for (services, resources) in by_services {
+            let services: Vec<String> = services.into_iter().collect();
+            out.push(Statement {
+                effect: "Allow",
+                action: action.to_owned(),
+                resources,
+                condition: Some(condition("kms:ViaService", Value::from(services))),
+            });
+        }
+    }
+    out
 }
 
 fn condition(
@@ -101,8 +116,8 @@ fn condition(
 }
 
 /// The execution role's policy: what the check found the role needs.
-pub fn execution_role(needs: &[(String, String)], region: &str) -> Document {
-    document(statements(needs, region))
+pub fn execution_role(needs: &[(String, String)], via: &Via, region: &str) -> Document {
+    document(statements(needs, via, region))
 }
 
 /// What the deployer's policy covers besides the placeholders.
@@ -141,7 +156,7 @@ pub fn deployer(
             reference_needs(reference, resolved.get(reference), &place, &mut need);
         }
     }
-    let mut statements = statements(&needs, region);
+    let mut statements = statements(&needs, &Via::new(), region);
     let pass_roles: Vec<String> = roles
         .iter()
         .map(|role| {
@@ -282,7 +297,8 @@ mod tests {
                 "arn:aws:kms:us-east-1:1:key/k".to_owned(),
             ),
         ];
-        let policy = serde_json::to_value(execution_role(&needs, "us-east-1")).unwrap();
+        let policy =
+            serde_json::to_value(execution_role(&needs, &Via::new(), "us-east-1")).unwrap();
         let statements = policy["Statement"].as_array().unwrap();
         assert_eq!(statements.len(), 2);
         let kms = statements
@@ -301,5 +317,43 @@ mod tests {
             sm["Resource"][0],
             "arn:aws:secretsmanager:us-east-1:1:secret:a-AbCdEf"
         );
+    }
+
+    #[test]
+    fn each_key_is_granted_through_the_services_that_use_it() {
+        let needs = vec![
+            (
+                "kms:Decrypt".to_owned(),
+                "arn:aws:kms:us-east-1:1:key/secrets".to_owned(),
+            ),
+            (
+                "kms:Decrypt".to_owned(),
+                "arn:aws:kms:us-east-1:1:key/params".to_owned(),
+            ),
+        ];
+        let via = Via::from([
+            (
+                "arn:aws:kms:us-east-1:1:key/secrets".to_owned(),
+                BTreeSet::from(["secretsmanager.us-east-1.amazonaws.com".to_owned()]),
+            ),
+            (
+                "arn:aws:kms:us-east-1:1:key/params".to_owned(),
+                BTreeSet::from(["ssm.us-east-1.amazonaws.com".to_owned()]),
+            ),
+        ]);
+        let policy = serde_json::to_value(execution_role(&needs, &via, "us-east-1")).unwrap();
+        let statements = policy["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 2, "{policy}");
+        for statement in statements {
+            let services = &statement["Condition"]["StringEquals"]["kms:ViaService"];
+            assert_eq!(services.as_array().unwrap().len(), 1, "{statement}");
+            let service = services[0].as_str().unwrap();
+            let key = statement["Resource"][0].as_str().unwrap();
+            assert_eq!(
+                service.starts_with("ssm"),
+                key.ends_with("params"),
+                "{statement}"
+            );
+        }
     }
 }

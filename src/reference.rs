@@ -31,6 +31,23 @@ impl<'a> Arn<'a> {
     }
 }
 
+/// The partition of a Region: `aws-cn` for China, `aws-us-gov` for GovCloud, the ISO partitions
+/// by their prefixes, `aws` for the rest.
+pub fn partition_of(region: &str) -> &'static str {
+    const PREFIXES: &[(&str, &str)] = &[
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-isof-", "aws-iso-f"),
+        ("us-iso-", "aws-iso"),
+        ("eu-isoe-", "aws-iso-e"),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(prefix, _)| region.starts_with(prefix))
+        .map_or("aws", |(_, partition)| partition)
+}
+
 /// A Parameter Store parameter: a name or an ARN, and an optional `:version` or `:label`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Parameter {
@@ -281,7 +298,7 @@ pub fn check_value_from(value_from: &str) -> Result<Option<String>, String> {
                 Ok(None)
             } else {
                 Ok(Some(format!(
-                    "`{}` looks like a partial ARN (no 6-character suffix); an execution role policy must then use `{}-??????`",
+                    "`{}` looks like a partial ARN (no 6-character suffix): a policy that grants it must name it as `{}-??????` or by its exact full ARN (with the suffix)",
                     secret.id, secret.id
                 )))
             }

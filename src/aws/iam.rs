@@ -19,6 +19,8 @@ pub struct RoleDocuments {
     pub policies: Vec<(String, Value)>,
     /// Its permissions boundary, if it has one: (name, document), or why it could not be read.
     pub boundary: Option<Result<(String, Value), (String, Failure)>>,
+    /// Its tags: (key, value).
+    pub tags: Vec<(String, String)>,
 }
 
 fn decode(document: &str) -> Value {
@@ -57,6 +59,11 @@ pub async fn role(client: &aws_sdk_iam::Client, arn: &str) -> Result<RoleDocumen
             .map_or(Value::Null, decode),
         policies: Vec::new(),
         boundary,
+        tags: role
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect(),
     };
     let mut inline = client
         .list_role_policies()
@@ -140,25 +147,25 @@ pub struct Simulated {
     pub missing_context: Vec<String>,
 }
 
-/// Asks IAM's evaluator. `via_service` is the `kms:ViaService` context of a decryption on the
-/// role's behalf.
+/// Asks IAM's evaluator. `context`: the string condition keys known of the request, such as
+/// `kms:ViaService` for a decryption on the role's behalf, or the role's tags.
 pub async fn simulate(
     client: &aws_sdk_iam::Client,
     role_arn: &str,
     action: &str,
     resource: &str,
-    via_service: Option<&str>,
+    context: &[(String, String)],
 ) -> Result<Simulated, Failure> {
     let mut request = client
         .simulate_principal_policy()
         .policy_source_arn(role_arn)
         .action_names(action)
         .resource_arns(resource);
-    if let Some(service) = via_service {
+    for (key, value) in context {
         request = request.context_entries(
             ContextEntry::builder()
-                .context_key_name("kms:ViaService")
-                .context_key_values(service)
+                .context_key_name(key)
+                .context_key_values(value)
                 .context_key_type(ContextKeyTypeEnum::String)
                 .build(),
         );

@@ -7,11 +7,13 @@ use super::Failure;
 
 const SERVICE: &str = "KMS";
 
-/// What `DescribeKey` tells: the key's ARN, and whether AWS manages it.
+/// What `DescribeKey` tells: the key's ARN, whether AWS manages it, and its state (`Enabled`,
+/// `Disabled`, `PendingDeletion`, …).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {
     pub arn: Option<String>,
     pub aws_managed: bool,
+    pub state: Option<String>,
 }
 
 pub async fn describe_key(client: &aws_sdk_kms::Client, id: &str) -> Result<Key, Failure> {
@@ -25,6 +27,9 @@ pub async fn describe_key(client: &aws_sdk_kms::Client, id: &str) -> Result<Key,
     Ok(Key {
         arn: key.and_then(|k| k.arn()).map(str::to_owned),
         aws_managed: key.and_then(|k| k.key_manager()) == Some(&KeyManagerType::Aws),
+        state: key
+            .and_then(|k| k.key_state())
+            .map(|s| s.as_str().to_owned()),
     })
 }
 

@@ -17,11 +17,19 @@ use crate::reference::Arn;
 /// Keys and key policies read in this run, once each.
 pub(super) struct Keys<'a> {
     aws: &'a Aws,
-    /// Alias ARN → the customer managed key behind it (`None` for an AWS managed one).
-    resolved: HashMap<String, Result<Option<String>, String>>,
+    /// Key or alias ARN → what `DescribeKey` answered.
+    described: HashMap<String, Result<aws::kms::Key, Failure>>,
     /// What `DescribeKey` was asked about, for `policy --preflight`.
     looked_up: Vec<String>,
     policies: HashMap<String, Result<Value, Failure>>,
+}
+
+/// A customer managed key that encrypts a secret or parameter, and its state as `DescribeKey`
+/// tells it (or why it could not).
+#[derive(Debug, Clone)]
+pub(super) struct CustomerKey {
+    pub arn: String,
+    pub state: Result<Option<String>, Failure>,
 }
 
 /// Whose key an id without an ARN is: the partition, Region and account of what it encrypts.
@@ -61,7 +69,7 @@ impl<'a> Keys<'a> {
     pub fn new(aws: &'a Aws) -> Self {
         Self {
             aws,
-            resolved: HashMap::new(),
+            described: HashMap::new(),
             looked_up: Vec::new(),
             policies: HashMap::new(),
         }
@@ -82,42 +90,64 @@ impl<'a> Keys<'a> {
         self.looked_up.iter().map(String::as_str)
     }
 
-    /// The customer managed key behind `key_id` (an id, an ARN or an alias), `None` for an AWS
-    /// managed key (or none at all), or why it cannot be told.
+    /// `DescribeKey` of a key or alias ARN, asked once.
+    async fn describe(&mut self, arn: &str, region: &str) -> Result<aws::kms::Key, Failure> {
+        if let Some(known) = self.described.get(arn) {
+            return known.clone();
+        }
+        let answer = aws::kms::describe_key(&self.aws.kms(Some(region)), arn).await;
+        let asked = match &answer {
+            Ok(aws::kms::Key { arn: Some(key), .. }) => key.clone(),
+            // An alias that cannot be resolved names no key yet.
+            _ if alias_kind(arn).0 => "*".to_owned(),
+            _ => arn.to_owned(),
+        };
+        if !self.looked_up.contains(&asked) {
+            self.looked_up.push(asked);
+        }
+        self.described.insert(arn.to_owned(), answer.clone());
+        answer
+    }
+
+    /// The customer managed key behind `key_id` (an id, an ARN or an alias) and its state,
+    /// `None` for an AWS managed key (or none at all), or why an alias cannot be resolved.
     pub async fn customer_key(
         &mut self,
         key_id: Option<&str>,
         owner: &Owner<'_>,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<CustomerKey>, String> {
         let Some(id) = key_id else {
             return Ok(None);
         };
-        match alias_kind(id) {
-            (_, true) => return Ok(None),
-            (false, false) => return Ok(Some(full_arn(id, owner))),
-            (true, false) => {}
+        let (alias, aws_managed) = alias_kind(id);
+        if aws_managed {
+            return Ok(None);
         }
-        let alias = full_arn(id, owner);
-        if let Some(known) = self.resolved.get(&alias) {
-            return known.clone();
-        }
-        let region = Arn::parse(&alias).map_or(owner.region, |a| a.region);
-        let answer = match aws::kms::describe_key(&self.aws.kms(Some(region)), &alias).await {
-            Ok(key) => {
-                self.looked_up
-                    .push(key.arn.clone().unwrap_or_else(|| "*".to_owned()));
-                match key {
-                    aws::kms::Key {
-                        aws_managed: true, ..
-                    } => Ok(None),
-                    aws::kms::Key { arn: Some(arn), .. } => Ok(Some(arn)),
-                    aws::kms::Key { arn: None, .. } => {
-                        Err(format!("encrypted with `{id}`: DescribeKey named no key"))
-                    }
-                }
+        let arn = full_arn(id, owner);
+        let region = Arn::parse(&arn)
+            .map_or(owner.region, |a| a.region)
+            .to_owned();
+        match self.describe(&arn, &region).await {
+            Ok(aws::kms::Key {
+                aws_managed: true, ..
+            }) => Ok(None),
+            Ok(aws::kms::Key {
+                arn: Some(key),
+                state,
+                ..
+            }) => Ok(Some(CustomerKey {
+                arn: key,
+                state: Ok(state),
+            })),
+            Ok(aws::kms::Key { arn: None, .. }) => {
+                Err(format!("encrypted with `{id}`: DescribeKey named no key"))
             }
+            // A key named by id or ARN is known without DescribeKey; only its state is not.
+            Err(failure) if !alias => Ok(Some(CustomerKey {
+                arn,
+                state: Err(failure),
+            })),
             Err(failure) => {
-                self.looked_up.push("*".to_owned());
                 let hint = if failure.is(Kind::Denied) {
                     "; allow this run `kms:DescribeKey`"
                 } else {
@@ -127,22 +157,24 @@ impl<'a> Keys<'a> {
                     "encrypted with `{id}`, which cannot be resolved to a key ({failure}): `kms:Decrypt` is not checked{hint}"
                 ))
             }
-        };
-        self.resolved.insert(alias, answer.clone());
-        answer
+        }
     }
 }
 
 impl Checker<'_> {
-    /// The key that encrypts a secret or parameter: resolved to a customer managed key, its key
-    /// policy read, and the role's `kms:Decrypt` on it checked where the key policy leaves that
-    /// to IAM. `via` is the service that decrypts on the role's behalf.
+    /// The key that encrypts a secret or parameter: resolved to a customer managed key, its
+    /// state, its key policy, and the role's `kms:Decrypt` on it where the key policy leaves
+    /// that to IAM. `via` is the service that decrypts on the role's behalf.
     pub(super) async fn key(&mut self, key_id: Option<&str>, owner: &Owner<'_>, via: &str) {
         let key = match self.keys.customer_key(key_id, owner).await {
             Ok(Some(key)) => key,
             Ok(None) => return,
             Err(reason) => return self.report.push(Status::Skip, 1, reason),
         };
+        let CustomerKey { arn: key, state } = key;
+        if !key_state(&mut self.report, &key, via, &state) {
+            return;
+        }
         let report = &mut self.report;
         let Some(role) = self.permissions.role else {
             return self
@@ -167,10 +199,11 @@ impl Checker<'_> {
         }
         report.read("kms:GetKeyPolicy", &key);
         let granted = match self.keys.policy(&key).await {
-            Err(failure) => unread_key_policy(report, &key, &failure),
+            Err(failure) => unread_key_policy(report, &key, via, &failure),
             Ok(policy) => {
-                let verdict = iam::resource_verdict(&policy, "kms:Decrypt", &role.arn);
-                key_policy_findings(report, &key, role, role_account, verdict)
+                let context = iam::context::request(role, &key, Some(via));
+                let verdict = iam::resource_verdict(&policy, "kms:Decrypt", &role.arn, &context);
+                key_policy_findings(report, &key, via, role, role_account, verdict)
             }
         };
         if let Some(granted) = granted {
@@ -181,15 +214,89 @@ impl Checker<'_> {
     }
 }
 
+/// What the key's state means for decrypting at task start: a key that does not exist ends the
+/// checks of it (`false`); a disabled key, or one pending deletion or without key material,
+/// fails with the fix; a state that could not be read is said so.
+fn key_state(
+    report: &mut Report,
+    key: &str,
+    via: &str,
+    state: &Result<Option<String>, Failure>,
+) -> bool {
+    let region = Arn::parse(key).map_or("", |a| a.region);
+    let cli = |verb: &str| format!("`aws kms {verb} --key-id {key} --region {region}`");
+    let state = match state {
+        Err(failure) if failure.is(Kind::NotFound) => {
+            report.need("kms:Decrypt", key, Some(via));
+            report.fail(
+                1,
+                format!("the key `{key}` that encrypts it does not exist ({failure})"),
+                "encrypt it with a key that exists, or restore the key",
+            );
+            return false;
+        }
+        Err(failure) => {
+            report.skip_because(
+                format!("the state of the key `{key}` cannot be read ({failure}): that it is enabled is not checked"),
+                failure
+                    .is(Kind::Denied)
+                    .then(|| this_run_needs("kms:DescribeKey on the key")),
+            );
+            return true;
+        }
+        Ok(state) => state.as_deref().unwrap_or("Enabled"),
+    };
+    let (problem, fix) = match state {
+        "Enabled" => return true,
+        "Disabled" => (
+            "is disabled: ECS cannot decrypt with it when a task starts".to_owned(),
+            format!("enable the key: {}", cli("enable-key")),
+        ),
+        "PendingDeletion" | "PendingReplicaDeletion" => (
+            format!(
+                "is scheduled for deletion (`{state}`): ECS cannot decrypt with it when a task starts, and what it encrypts is lost once it is deleted"
+            ),
+            format!(
+                "cancel the deletion, then enable the key: {} and {}",
+                cli("cancel-key-deletion"),
+                cli("enable-key")
+            ),
+        ),
+        "PendingImport" => (
+            "has no key material (`PendingImport`): ECS cannot decrypt with it".to_owned(),
+            "import the key material into the key".to_owned(),
+        ),
+        "Unavailable" => (
+            "is unavailable (`Unavailable`): its custom key store is disconnected".to_owned(),
+            "connect the custom key store of the key".to_owned(),
+        ),
+        other => {
+            report.push(
+                Status::Warn,
+                1,
+                format!("the key `{key}` that encrypts it is in state `{other}`"),
+            );
+            return true;
+        }
+    };
+    report.fail(
+        1,
+        format!("the key `{key}` that encrypts it {problem}"),
+        fix,
+    );
+    true
+}
+
 /// A key policy that could not be read: a key that does not exist fails; otherwise the policy
 /// is not evaluated and may or may not grant it.
 fn unread_key_policy(
     report: &mut Report,
     key: &str,
+    via: &str,
     failure: &Failure,
 ) -> Option<Granted<'static>> {
     if failure.is(Kind::NotFound) {
-        report.need("kms:Decrypt", key);
+        report.need("kms:Decrypt", key, Some(via));
         report.fail(
             1,
             format!("the key `{key}` that encrypts it does not exist ({failure})"),
@@ -216,22 +323,27 @@ fn unread_key_policy(
 fn key_policy_findings(
     report: &mut Report,
     key: &str,
+    via: &str,
     role: &Role,
     role_account: &str,
     verdict: iam::Verdict,
 ) -> Option<Granted<'static>> {
     let (name, role_arn) = (&role.name, &role.arn);
-    if let Some(sid) = verdict.denied {
-        report.need("kms:Decrypt", key);
+    if let Some(deny) = verdict.denied {
+        report.need("kms:Decrypt", key, Some(via));
+        let sid = deny.sid();
         report.fail(
             1,
-            format!("the key policy of `{key}` denies `{name}` `kms:Decrypt` (statement `{sid}`)"),
+            format!(
+                "the key policy of `{key}` {} (statement `{sid}`)",
+                deny.describe(name, "kms:Decrypt")
+            ),
             format!("remove or narrow statement `{sid}` of the key policy of `{key}`"),
         );
         return None;
     }
     if !verdict.allows_at_all() {
-        report.need("kms:Decrypt", key);
+        report.need("kms:Decrypt", key, Some(via));
         report.fail(
             1,
             format!("the key policy of `{key}` neither names `{name}` nor lets IAM policies of account {role_account} grant `kms:Decrypt`, so no identity policy can"),
@@ -241,11 +353,15 @@ fn key_policy_findings(
         );
         return None;
     }
-    if let Some(sid) = &verdict.may_deny {
+    if let Some(deny) = &verdict.may_deny {
         report.push(
             Status::Warn,
             1,
-            format!("statement `{sid}` of the key policy of `{key}` may deny `kms:Decrypt` under conditions that are not evaluated here"),
+            format!(
+                "statement `{}` of the key policy of `{key}` {}",
+                deny.sid(),
+                deny.describe(name, "kms:Decrypt")
+            ),
         );
     }
     match &verdict.to_account {
@@ -254,10 +370,13 @@ fn key_policy_findings(
             1,
             format!("the key policy of `{key}` lets IAM policies grant `{name}` `kms:Decrypt`"),
         ),
-        Allows::If { sid } => report.push(
+        Allows::If { sid, unknown } => report.push(
             Status::Warn,
             1,
-            format!("the key policy of `{key}` lets IAM policies grant `kms:Decrypt` only under the conditions of statement `{sid}`, which are not evaluated here"),
+            format!(
+                "the key policy of `{key}` lets IAM policies grant `kms:Decrypt` only if {} of statement `{sid}` holds, which is not known before the task starts",
+                iam::keys(unknown)
+            ),
         ),
         // A read policy is never unknown.
         Allows::No | Allows::Unknown => {}
@@ -323,7 +442,14 @@ mod tests {
             statements: Vec::new(),
             boundary: None,
             boundary_unread: None,
+            tags: None,
         }
+    }
+
+    const VIA: &str = "secretsmanager.us-east-1.amazonaws.com";
+
+    fn context(key: &str) -> iam::Context {
+        iam::context::request(&role(), key, Some(VIA))
     }
 
     #[test]
@@ -331,17 +457,19 @@ mod tests {
         let key = "arn:aws:kms:us-east-1:123456789012:key/k";
         let silent: Value = serde_json::from_str(r#"{"Statement":[]}"#).unwrap();
         let mut report = Report::default();
-        let verdict = iam::resource_verdict(&silent, "kms:Decrypt", &role().arn);
-        assert!(key_policy_findings(&mut report, key, &role(), "123456789012", verdict).is_none());
+        let verdict = iam::resource_verdict(&silent, "kms:Decrypt", &role().arn, &context(key));
+        assert!(
+            key_policy_findings(&mut report, key, VIA, &role(), "123456789012", verdict).is_none()
+        );
         assert_eq!(report.failed(), 1);
         let root: Value = serde_json::from_str(
             r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kms:*","Resource":"*"}]}"#,
         )
         .unwrap();
         let mut report = Report::default();
-        let verdict = iam::resource_verdict(&root, "kms:Decrypt", &role().arn);
+        let verdict = iam::resource_verdict(&root, "kms:Decrypt", &role().arn, &context(key));
         let granted =
-            key_policy_findings(&mut report, key, &role(), "123456789012", verdict).unwrap();
+            key_policy_findings(&mut report, key, VIA, &role(), "123456789012", verdict).unwrap();
         assert!(granted.delegates);
         assert_eq!(report.findings[0].status, Status::Ok);
     }

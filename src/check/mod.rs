@@ -91,7 +91,7 @@ pub async fn run(
         report.push(Status::Ok, 0, "the definition references no secret");
         return report;
     }
-    let role = role::execution_role(&iam, role_arn, &mut report, roles).await;
+    let role = role::execution_role(&iam, role_arn, aws.region(), &mut report, roles).await;
     // The role's account and partition: from IAM's answer, which has them even for a bare name.
     let task = role
         .as_ref()
@@ -109,6 +109,7 @@ pub async fn run(
         described: BTreeMap::new(),
         secret_policies: BTreeMap::new(),
         parameters: BTreeMap::new(),
+        current: String::new(),
         report,
     };
     checker.prefetch(&references).await;
@@ -135,10 +136,17 @@ struct Checker<'a> {
     secret_policies: BTreeMap<String, Result<Option<Value>, Failure>>,
     /// (Region, parameter name) → its metadata, `None` when there is no such parameter.
     parameters: BTreeMap<(String, String), Result<Option<Metadata>, Failure>>,
+    /// The reference being checked: `path `name`: valueFrom`.
+    current: String,
     report: Report,
 }
 
 impl Checker<'_> {
+    /// The reference being checked names a secret or parameter that does not exist.
+    fn missing(&mut self) {
+        self.report.missing.push(self.current.clone());
+    }
+
     /// Whether `account` is another than the role's (when the role's is known).
     fn other_account(&self, account: &str) -> bool {
         !self.account.is_empty() && self.account != account
@@ -242,6 +250,7 @@ impl Checker<'_> {
             "{} `{}`: {}",
             reference.path, reference.name, reference.value_from
         );
+        self.current.clone_from(&head);
         match reference::check_value_from(&reference.value_from) {
             Err(reason) => {
                 return self.report.fail(
@@ -286,9 +295,15 @@ impl Checker<'_> {
         let unevaluated = match (self.permissions.simulator, unread_boundary) {
             // IAM's simulator covers identity policies, the boundary, SCPs and conditions on the
             // context it was given.
-            (true, _) => "conditions in key policies and secret resource policies, KMS grants",
-            (false, None) => "policy conditions, SCPs, KMS grants",
-            (false, Some(_)) => "policy conditions, the permissions boundary, SCPs, KMS grants",
+            (true, _) => {
+                "conditions of key policies and secret resource policies on keys not known before the task starts, KMS grants"
+            }
+            (false, None) => {
+                "conditions on keys not known before the task starts, SCPs, KMS grants"
+            }
+            (false, Some(_)) => {
+                "conditions on keys not known before the task starts, the permissions boundary, SCPs, KMS grants"
+            }
         };
         if let Some(reason) = unread_boundary {
             report.push(Status::Skip, 0, reason);

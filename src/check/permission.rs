@@ -46,9 +46,11 @@ impl<'a> Permissions<'a> {
         resource: &str,
         via: Option<&str>,
     ) -> Decision {
+        let context = iam::context::request(role, resource, via);
         let mut decision = None;
         if self.simulator {
-            match aws::iam::simulate(self.iam, &role.arn, action, resource, via).await {
+            let known = context.strings();
+            match aws::iam::simulate(self.iam, &role.arn, action, resource, &known).await {
                 Ok(answer) => decision = Some(iam::simulated(&answer)),
                 Err(reason) => {
                     self.simulator = false;
@@ -63,13 +65,13 @@ impl<'a> Permissions<'a> {
         match decision {
             // IAM's answer does not say whether the role's own policies allow it; they are here.
             Some(Decision::OutsideBoundary) => {
-                match iam::evaluate(&role.statements, action, resource) {
+                match iam::evaluate(&role.statements, action, resource, &context) {
                     Decision::NotAllowed { .. } => Decision::NotAllowed { boundary_too: true },
                     _ => Decision::OutsideBoundary,
                 }
             }
             Some(decision) => decision,
-            None => iam::evaluate_role(role, action, resource),
+            None => iam::evaluate_role(role, action, resource, &context),
         }
     }
 
@@ -84,7 +86,7 @@ impl<'a> Permissions<'a> {
         via: Option<&str>,
         granted: Option<&Granted<'_>>,
     ) {
-        report.need(action, resource);
+        report.need(action, resource, via);
         let Some(role) = self.role else {
             return;
         };
@@ -137,11 +139,15 @@ impl<'a> Permissions<'a> {
                             ),
                         );
                     }
-                    Allows::If { sid } => {
+                    Allows::If { sid, unknown } => {
                         return report.push(
                             Status::Warn,
                             1,
-                            format!("`{name}` may `{action}` on `{resource}` only under the conditions of statement `{sid}` of {}, which are not evaluated here", granted.by),
+                            format!(
+                                "`{name}` may `{action}` on `{resource}` only if {} of statement `{sid}` of {} holds, which is not known before the task starts",
+                                iam::keys(unknown),
+                                granted.by
+                            ),
                         );
                     }
                     Allows::No => {}
@@ -161,10 +167,13 @@ fn say(report: &mut Report, role: &Role, action: &str, resource: &str, decision:
             1,
             format!("`{name}` may `{action}` on `{resource}` (policy `{by}`)"),
         ),
-        Decision::AllowedIf { by } => report.push(
+        Decision::AllowedIf { by, unknown } => report.push(
             Status::Warn,
             1,
-            format!("`{name}` may `{action}` on `{resource}` only under the conditions of policy `{by}`, which are not evaluated here"),
+            format!(
+                "`{name}` may `{action}` on `{resource}` only if {} in policy `{by}` holds, which is not known before the task starts",
+                iam::keys(&unknown)
+            ),
         ),
         Decision::Denied { by } => report.fail(
             1,
@@ -215,6 +224,7 @@ mod tests {
             trust: serde_json::Value::Null,
             policies: vec![("p".into(), serde_json::from_str(policy).unwrap())],
             boundary: None,
+            tags: Vec::new(),
         })
     }
 

@@ -1,6 +1,7 @@
 //! The check's report: a tree of findings, each with its place in the template. One model,
 //! rendered as text for people and serialised as a versioned JSON document for machines.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -50,6 +51,11 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Every `(action, resource)` the execution role needs, for `policy`.
     pub needs: Vec<(String, String)>,
+    /// For a key among the needs: the services that decrypt with it on the role's behalf
+    /// (`kms:ViaService`).
+    pub via: BTreeMap<String, BTreeSet<String>>,
+    /// The references whose secret or parameter does not exist: `path `name`: valueFrom`.
+    pub missing: Vec<String>,
     /// Every `(action, resource)` the check itself calls, for the deployer's policy when it
     /// runs `preflight`.
     pub reads: Vec<(String, String)>,
@@ -106,8 +112,15 @@ impl Report {
         }
     }
 
-    pub(super) fn need(&mut self, action: &str, resource: &str) {
+    /// Something the execution role needs; `via`: the service that does it on its behalf.
+    pub(super) fn need(&mut self, action: &str, resource: &str, via: Option<&str>) {
         self.needs.push((action.to_owned(), resource.to_owned()));
+        if let Some(via) = via {
+            self.via
+                .entry(resource.to_owned())
+                .or_default()
+                .insert(via.to_owned());
+        }
     }
 
     pub fn failed(&self) -> usize {

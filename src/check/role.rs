@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use super::fix_for;
 use super::report::{Report, Status};
 use crate::aws::{self, Failure};
-use crate::iam::{self, Role};
-use crate::reference::Arn;
+use crate::iam::{self, Allows, Role};
+use crate::reference::{Arn, partition_of};
 
 /// Execution roles already read in this run, by the name or ARN the definitions give them: the
 /// services of a manifest that share a role read it once.
@@ -23,10 +23,12 @@ const ROLE_READS: &[&str] = &[
     "iam:SimulatePrincipalPolicy",
 ];
 
-/// The execution role, when it can be read and is the one ECS would use.
+/// The execution role, when it can be read and is the one ECS would use for a task in
+/// `region`.
 pub(super) async fn execution_role(
     client: &aws_sdk_iam::Client,
     role_arn: Option<&str>,
+    region: &str,
     report: &mut Report,
     roles: &mut Roles,
 ) -> Option<Role> {
@@ -38,6 +40,10 @@ pub(super) async fn execution_role(
         );
         return None;
     };
+    if let Some((problem, fix)) = not_a_role_arn(arn, region) {
+        report.fail(0, problem, fix);
+        return None;
+    }
     let found = if let Some(known) = roles.0.get(arn) {
         known.clone()
     } else {
@@ -58,8 +64,112 @@ pub(super) async fn execution_role(
     report.read("iam:GetPolicy", "*");
     report.read("iam:GetPolicyVersion", "*");
     let role = readable(arn, found, report)?;
-    trusts(&role, report);
+    if !same_path(arn, &role, report) {
+        return None;
+    }
+    trusts(&role, region, report);
     Some(role)
+}
+
+/// Why `arn` is not the ARN of a role ECS can assume for a task in `region`: an ARN must be
+/// `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME` in the task's partition. A bare name is a role of
+/// the caller's account.
+fn not_a_role_arn(arn: &str, region: &str) -> Option<(String, String)> {
+    if !arn.starts_with("arn:") {
+        return None;
+    }
+    let partition = partition_of(region);
+    let form = format!("arn:{partition}:iam::<account>:role/<name>");
+    let Some(parsed) = Arn::parse(arn) else {
+        return Some((
+            format!("`executionRoleArn` `{arn}` is not an ARN; expected `{form}`"),
+            format!("write the role's ARN: `{form}`"),
+        ));
+    };
+    let account = if parsed.account.is_empty() {
+        "<account>"
+    } else {
+        parsed.account
+    };
+    let (kind, rest) = parsed
+        .resource
+        .split_once('/')
+        .unwrap_or((parsed.resource, ""));
+    let name = rest.rsplit('/').next().unwrap_or(rest);
+    let role = |part: &str| format!("arn:{part}:iam::{account}:role/{rest}");
+    if parsed.service != "iam" || kind != "role" {
+        let what = match (parsed.service, kind) {
+            ("iam", "user") => format!("the IAM user `{name}`"),
+            ("iam", "instance-profile") => format!("the instance profile `{name}`"),
+            ("iam", "group") => format!("the IAM group `{name}`"),
+            ("sts", "assumed-role") => "a session of a role".to_owned(),
+            (service, kind) => format!("a `{kind}` of `{service}`"),
+        };
+        return Some((
+            format!(
+                "`executionRoleArn` `{arn}` names {what}, not an IAM role: ECS assumes roles only"
+            ),
+            format!("write the ARN of the role ECS should assume: `{form}`"),
+        ));
+    }
+    if !parsed.region.is_empty() {
+        return Some((
+            format!(
+                "`executionRoleArn` `{arn}` has a Region (`{}`); IAM ARNs have none",
+                parsed.region
+            ),
+            format!("write `{}`", role(parsed.partition)),
+        ));
+    }
+    if parsed.partition != partition {
+        return Some((
+            format!(
+                "`executionRoleArn` `{arn}` is a role of partition `{}`, and the task runs in {region}, partition `{partition}`: ECS there cannot assume it",
+                parsed.partition
+            ),
+            format!(
+                "use a role of partition `{partition}`: `{}`",
+                role(partition)
+            ),
+        ));
+    }
+    if parsed.account.len() != 12 || !parsed.account.bytes().all(|b| b.is_ascii_digit()) {
+        return Some((
+            format!("`executionRoleArn` `{arn}` has no 12-digit account id"),
+            format!("write `{form}` with the account that owns the role"),
+        ));
+    }
+    None
+}
+
+/// The role's path, from its ARN's resource (`role/PATH/NAME`): `/` when it has none.
+fn path_of(resource: &str) -> String {
+    let inner = resource.strip_prefix("role").unwrap_or(resource);
+    match inner.rfind('/') {
+        Some(end) if end > 0 => inner[..=end].to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+/// Whether `executionRoleArn` names the role with its real path (IAM finds a role by name
+/// alone; ECS assumes the ARN as written).
+fn same_path(arn: &str, role: &Role, report: &mut Report) -> bool {
+    let (Some(given), Some(real)) = (Arn::parse(arn), Arn::parse(&role.arn)) else {
+        return true;
+    };
+    let (given_path, real_path) = (path_of(given.resource), path_of(real.resource));
+    if given_path == real_path {
+        return true;
+    }
+    report.fail(
+        0,
+        format!(
+            "execution role `{}` has the path `{real_path}` (its ARN is `{}`), and `executionRoleArn` names the path `{given_path}`: ECS cannot assume a role by another path",
+            role.name, role.arn
+        ),
+        format!("write `executionRoleArn`: `{}`", role.arn),
+    );
+    false
 }
 
 /// The role read, or the finding of why it cannot be used.
@@ -97,24 +207,59 @@ fn readable(arn: &str, found: Result<Role, Failure>, report: &mut Report) -> Opt
     }
 }
 
-fn trusts(role: &Role, report: &mut Report) {
-    if iam::trusts_ecs_tasks(&role.trust) {
-        report.push(
+/// Whether ECS may assume the role for a task of the role's account in `region`: the trust
+/// policy evaluated, its Denies and its conditions on `aws:SourceAccount` and `aws:SourceArn`.
+fn trusts(role: &Role, region: &str, report: &mut Report) {
+    let name = &role.name;
+    let partition = partition_of(region);
+    let account = Arn::parse(&role.arn).map_or("", |a| a.account);
+    let context = iam::context::assume(partition, region, account);
+    let trust = iam::trust(&role.trust, &context);
+    if let Some(sid) = &trust.denied {
+        return report.fail(
+            0,
+            format!("the trust policy of execution role `{name}` denies `ecs-tasks.amazonaws.com` `sts:AssumeRole` (statement `{sid}`)"),
+            format!("remove or narrow statement `{sid}` of the role's trust policy"),
+        );
+    }
+    match (&trust.allows, &trust.refused) {
+        (Allows::Yes, _) => report.push(
             Status::Ok,
             0,
-            format!(
-                "execution role `{}` exists and trusts `ecs-tasks.amazonaws.com`",
-                role.name
-            ),
-        );
-    } else {
-        report.fail(
+            format!("execution role `{name}` exists and trusts `ecs-tasks.amazonaws.com`"),
+        ),
+        (Allows::If { sid, unknown }, _) => report.push(
+            Status::Warn,
             0,
             format!(
-                "execution role `{}` does not let `ecs-tasks.amazonaws.com` assume it",
-                role.name
+                "execution role `{name}` lets `ecs-tasks.amazonaws.com` assume it only if {} of statement `{sid}` holds, which is not known before the task starts",
+                iam::keys(unknown)
             ),
+        ),
+        (_, Some((sid, keys))) => report.fail(
+            0,
+            format!(
+                "execution role `{name}` lets `ecs-tasks.amazonaws.com` assume it only under {} of statement `{sid}`, which tasks of account {account} in {region} do not meet",
+                iam::keys(keys)
+            ),
+            format!(
+                r#"make the conditions of statement `{sid}` name the task's account and Region: "Condition":{{"StringEquals":{{"aws:SourceAccount":"{account}"}},"ArnLike":{{"aws:SourceArn":"arn:{partition}:ecs:{region}:{account}:*"}}}}"#
+            ),
+        ),
+        _ => report.fail(
+            0,
+            format!("execution role `{name}` does not let `ecs-tasks.amazonaws.com` assume it"),
             r#"add to its trust policy: {"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}"#,
+        ),
+    }
+    if let Some((sid, unknown)) = &trust.may_deny {
+        report.push(
+            Status::Warn,
+            0,
+            format!(
+                "statement `{sid}` of the trust policy of `{name}` denies `ecs-tasks.amazonaws.com` `sts:AssumeRole` if {} holds, which is not known before the task starts",
+                iam::keys(unknown)
+            ),
         );
     }
 }
@@ -132,6 +277,7 @@ mod tests {
             statements: Vec::new(),
             boundary: None,
             boundary_unread: None,
+            tags: None,
         };
         let mut report = Report::default();
         let named = "arn:aws:iam::222222222222:role/exec";
@@ -150,5 +296,47 @@ mod tests {
             fix.starts_with("allow the role that runs ecs-secrets iam:GetRole"),
             "{fix}"
         );
+    }
+
+    #[test]
+    fn only_a_role_arn_of_the_tasks_partition_is_one_ecs_can_assume() {
+        let problem = |arn: &str| not_a_role_arn(arn, "us-east-1").map(|(p, _)| p);
+        assert_eq!(problem("arn:aws:iam::123456789012:role/exec"), None);
+        assert_eq!(problem("arn:aws:iam::123456789012:role/svc/exec"), None);
+        assert_eq!(problem("exec"), None);
+        assert!(
+            problem("arn:aws:iam::123456789012:user/exec")
+                .unwrap()
+                .contains("the IAM user `exec`")
+        );
+        assert!(
+            problem("arn:aws:iam::123456789012:instance-profile/exec")
+                .unwrap()
+                .contains("the instance profile `exec`")
+        );
+        assert!(
+            problem("arn:aws-cn:iam::123456789012:role/exec")
+                .unwrap()
+                .contains("partition `aws-cn`")
+        );
+        assert!(not_a_role_arn("arn:aws-cn:iam::123456789012:role/exec", "cn-north-1").is_none());
+        assert!(
+            problem("arn:aws:iam:us-east-1:123456789012:role/exec")
+                .unwrap()
+                .contains("Region")
+        );
+        assert!(
+            problem("arn:aws:iam::1234:role/exec")
+                .unwrap()
+                .contains("12-digit")
+        );
+        assert!(problem("arn:aws:sts::123456789012:assumed-role/exec/s").is_some());
+    }
+
+    #[test]
+    fn paths_come_from_the_arn() {
+        assert_eq!(path_of("role/exec"), "/");
+        assert_eq!(path_of("role/svc/exec"), "/svc/");
+        assert_eq!(path_of("role/a/b/exec"), "/a/b/");
     }
 }

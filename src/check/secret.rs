@@ -27,20 +27,24 @@ impl Checker<'_> {
             let found = secretsmanager::describe(&client, &secret.id).await;
             self.described.insert(secret.id.clone(), found);
         }
-        let metadata = match &self.described[&secret.id] {
+        let described = self.described[&secret.id].clone();
+        let metadata = match described {
             Err(failure) => {
                 let fix = fix_for(
-                    failure,
+                    &failure,
                     "secretsmanager:DescribeSecret on the secret",
                     "check the ARN and the Region in `valueFrom`",
                 );
+                if failure.is(Kind::NotFound) {
+                    self.missing();
+                }
                 return self.report.fail(
                     1,
                     format!("the secret cannot be described: {failure}"),
                     fix,
                 );
             }
-            Ok(metadata) => metadata.clone(),
+            Ok(metadata) => metadata,
         };
         self.version(secret, &metadata);
         if let Some(key) = &secret.json_key {
@@ -57,7 +61,7 @@ impl Checker<'_> {
                 )
                 .await;
         } else {
-            self.report.need(GET_SECRET_VALUE, &metadata.arn);
+            self.report.need(GET_SECRET_VALUE, &metadata.arn, None);
         }
         self.secret_key(&metadata, arn).await;
     }
@@ -148,25 +152,32 @@ impl Checker<'_> {
                 }));
             }
             Ok(policy) => {
-                iam::resource_verdict(&policy.unwrap_or(Value::Null), GET_SECRET_VALUE, &role.arn)
+                let context = iam::context::request(role, secret_arn, None);
+                let policy = policy.unwrap_or(Value::Null);
+                iam::resource_verdict(&policy, GET_SECRET_VALUE, &role.arn, &context)
             }
         };
-        if let Some(sid) = verdict.denied {
+        if let Some(deny) = verdict.denied {
+            let sid = deny.sid();
             self.report.fail(
                 1,
                 format!(
-                    "the secret's resource policy denies `{}` `{GET_SECRET_VALUE}` (statement `{sid}`)",
-                    role.name
+                    "the secret's resource policy {} (statement `{sid}`)",
+                    deny.describe(&role.name, GET_SECRET_VALUE)
                 ),
                 format!("remove or narrow statement `{sid}` of the secret's resource policy"),
             );
             return None;
         }
-        if let Some(sid) = &verdict.may_deny {
+        if let Some(deny) = &verdict.may_deny {
             self.report.push(
                 Status::Warn,
                 1,
-                format!("statement `{sid}` of the secret's resource policy may deny `{GET_SECRET_VALUE}` under conditions that are not evaluated here"),
+                format!(
+                    "statement `{}` of the secret's resource policy {}",
+                    deny.sid(),
+                    deny.describe(&role.name, GET_SECRET_VALUE)
+                ),
             );
         }
         if !self.other_account(arn.account) {
@@ -205,14 +216,17 @@ impl Checker<'_> {
                     self.account
                 ),
             ),
-            (Allows::If { sid }, _) | (_, Allows::If { sid }) => self.report.push(
-                Status::Warn,
-                1,
-                format!(
-                    "the secret's resource policy lets account {} read it only under the conditions of statement `{sid}`, which are not evaluated here",
-                    self.account
-                ),
-            ),
+            (Allows::If { sid, unknown }, _) | (_, Allows::If { sid, unknown }) => {
+                self.report.push(
+                    Status::Warn,
+                    1,
+                    format!(
+                        "the secret's resource policy lets account {} read it only if {} of statement `{sid}` holds, which is not known before the task starts",
+                        self.account,
+                        iam::keys(unknown)
+                    ),
+                );
+            }
             _ => {}
         }
     }

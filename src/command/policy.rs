@@ -27,7 +27,7 @@ impl Policy {
         let region = aws.region();
         let policies = Policies {
             version: policy::VERSION,
-            execution_role: policy::execution_role(&checked.needs, region),
+            execution_role: policy::execution_role(&checked.needs, &checked.via, region),
             deployer: policy::deployer(
                 &definition.rendered,
                 &definition.slots,
@@ -42,11 +42,23 @@ impl Policy {
                         .map(|t| (t.cluster.as_str(), t.service.as_str())),
                 },
             ),
+            missing: checked.missing.clone(),
         };
         let text = serde_json::to_string_pretty(&policies).expect("JSON serialises") + "\n";
         // Exact: ARNs and actions, no value (a redactor that knew a value as common as the Region
         // would corrupt every ARN).
         output::write_exact(Stream::Stdout, &text);
-        Ok(())
+        if checked.missing.is_empty() {
+            return Ok(());
+        }
+        let n = checked.missing.len();
+        let list: Vec<String> = checked.missing.iter().map(|m| format!("  - {m}")).collect();
+        Err(Error::Check(format!(
+            "{n} reference{} name{} a secret or parameter that does not exist, so no policy can make the deploy work (the policy printed leaves {}):\n{}",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "s" } else { "" },
+            if n == 1 { "it out" } else { "them out" },
+            list.join("\n")
+        )))
     }
 }

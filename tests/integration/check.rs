@@ -9,14 +9,14 @@ use crate::snapshot;
 use crate::support::{ECS_TASKS_TRUST as TRUST, Env, Output, Scene, count};
 
 /// The scene of these tests, with what they point at.
-struct Keyed {
+pub struct Keyed {
     scene: Scene,
     /// The customer managed key that encrypts the secret (its default key policy delegates to
     /// the account's IAM policies).
-    key: String,
-    secret_arn: String,
-    parameter_arn: String,
-    template: String,
+    pub key: String,
+    pub secret_arn: String,
+    pub parameter_arn: String,
+    pub template: String,
 }
 
 impl Deref for Keyed {
@@ -29,7 +29,7 @@ impl Deref for Keyed {
 
 /// A secret encrypted with a customer-managed key, a SecureString parameter, an execution role
 /// (no permissions yet) and a template that references both by `-arn` placeholders.
-fn setup() -> Keyed {
+pub fn setup() -> Keyed {
     let scene = Scene::new()
         .secure("/web/api-key", "check-canary-api-key")
         .role("web-execution")
@@ -81,7 +81,7 @@ fn setup() -> Keyed {
     }
 }
 
-fn inline(scene: &Env, role: &str, name: &str, policy: &Value) {
+pub fn inline(scene: &Env, role: &str, name: &str, policy: &Value) {
     scene
         .block_on(
             scene
@@ -119,7 +119,7 @@ fn set_boundary(scene: &Env, policy: &Value) {
         .unwrap();
 }
 
-fn allow_all(scene: &Keyed) -> Value {
+pub fn allow_all(scene: &Keyed) -> Value {
     json!({ "Version": "2012-10-17", "Statement": [
         { "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": scene.secret_arn },
         { "Effect": "Allow", "Action": "ssm:GetParameters", "Resource": scene.parameter_arn },
@@ -127,7 +127,7 @@ fn allow_all(scene: &Keyed) -> Value {
     ]})
 }
 
-fn check(scene: &Keyed) -> Output {
+pub fn check(scene: &Keyed) -> Output {
     scene.check(&[]).output()
 }
 
@@ -164,7 +164,7 @@ fn report_of(cause: impl FnOnce(&Keyed)) -> String {
 }
 
 /// Replaces `from` with `to` in the scene's template.
-fn edit(scene: &Keyed, from: &str, to: &str) {
+pub fn edit(scene: &Keyed, from: &str, to: &str) {
     let text = std::fs::read_to_string(&scene.template).unwrap();
     assert!(text.contains(from), "{from} not in the template");
     std::fs::write(&scene.template, text.replace(from, to)).unwrap();
@@ -331,7 +331,7 @@ fn a_permissions_boundary_that_leaves_out_a_secret_is_caught() {
         ));
     out.stdout_has("fix: add to the permissions boundary `team-boundary` of role `web-execution`");
     out.stderr_has("check failed: 1 problem ");
-    out.stdout_has("[skip] not evaluated: policy conditions, SCPs, KMS grants\n");
+    out.stdout_has("[skip] not evaluated: conditions on keys not known before the task starts, SCPs, KMS grants\n");
 
     // A boundary that cannot be read is said to be unread, not taken as allowing everything.
     scene
@@ -346,7 +346,7 @@ fn a_permissions_boundary_that_leaves_out_a_secret_is_caught() {
         .unwrap();
     let out = check(&scene).success();
     out.stdout_has("[skip] permissions boundary `arn:aws:iam::123456789012:policy/gone` cannot be read: NoSuchEntity");
-    out.stdout_has("not evaluated: policy conditions, the permissions boundary, SCPs");
+    out.stdout_has("not evaluated: conditions on keys not known before the task starts, the permissions boundary, SCPs");
 }
 
 #[test]
@@ -420,30 +420,40 @@ fn a_key_policy_that_leaves_the_role_out_is_caught_and_one_that_names_it_is_enou
         "[ok]   `web-execution` may `kms:Decrypt` on `{key}` (its key policy names the role)"
     ));
 
-    // The account's IAM policies may grant it, and the key policy grants the role under a
-    // condition: not evaluated, so a warning and not a failure (AWS would allow it).
+    // The account's IAM policies may grant it, and the key policy grants the role only through
+    // Parameter Store: the condition is evaluated, so the parameter's decryption passes and the
+    // secret's (through Secrets Manager) fails, as in AWS.
     let root = json!({ "Sid": "Enable IAM User Permissions", "Effect": "Allow", "Action": "kms:*",
         "Resource": "*", "Principal": { "AWS": "arn:aws:iam::123456789012:root" } });
-    let via = json!({ "Sid": "ViaSsm", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
-        "Principal": { "AWS": "arn:aws:iam::123456789012:role/web-execution" },
-        "Condition": { "StringEquals": { "kms:ViaService": "ssm.us-east-1.amazonaws.com" } } });
-    let policy = json!({ "Version": "2012-10-17", "Statement": [root, via] });
-    scene
-        .block_on(
-            scene
-                .kms
-                .put_key_policy()
-                .key_id(&key)
-                .policy_name("default")
-                .policy(policy.to_string())
-                .send(),
-        )
-        .unwrap();
-    let out = scene
-        .run(["check", "--task-definition", template])
-        .output()
-        .success();
-    out.stdout_has(&format!("[warn] `web-execution` may `kms:Decrypt` on `{key}` only under the conditions of statement `ViaSsm` of its key policy"));
+    let granted = |condition: Value| {
+        let via = json!({ "Sid": "Scoped", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+            "Principal": { "AWS": "arn:aws:iam::123456789012:role/web-execution" },
+            "Condition": condition });
+        let policy = json!({ "Version": "2012-10-17", "Statement": [root.clone(), via] });
+        scene
+            .block_on(
+                scene
+                    .kms
+                    .put_key_policy()
+                    .key_id(&key)
+                    .policy_name("default")
+                    .policy(policy.to_string())
+                    .send(),
+            )
+            .unwrap();
+        scene.run(["check", "--task-definition", template]).output()
+    };
+    let out =
+        granted(json!({ "StringEquals": { "kms:ViaService": "ssm.us-east-1.amazonaws.com" } }))
+            .failure(1);
+    let decrypt = format!("`web-execution` may not `kms:Decrypt` on `{key}`");
+    assert_eq!(out.stdout.matches(&decrypt).count(), 1, "{out}");
+    out.stdout_has(&format!(
+        "[ok]   `web-execution` may `kms:Decrypt` on `{key}` (its key policy names the role)"
+    ));
+    // A condition on what is not known before the task starts: a warning, not a failure.
+    let out = granted(json!({ "StringEquals": { "aws:SourceVpce": "vpce-1a2b3c" } })).success();
+    out.stdout_has(&format!("[warn] `web-execution` may `kms:Decrypt` on `{key}` only if the condition on `aws:SourceVpce` of statement `Scoped` of its key policy holds, which is not known before the task starts"));
 }
 
 #[test]
@@ -774,11 +784,14 @@ fn the_printed_policy_attached_to_a_fresh_role_makes_check_pass() {
         .unwrap()
         .replace("role/web-execution", "role/fresh-execution");
     std::fs::write(&scene.template, text).unwrap();
-    let out = check(&scene);
-    // kms:Decrypt is allowed only through the ViaService condition, which is not evaluated here.
-    out.stdout_has("only under the conditions of policy `ecs-secrets-generated`");
-    let out = out.success();
-    out.stdout_has("0 failed");
+    // kms:Decrypt is allowed through the `kms:ViaService` condition of each key's statement,
+    // which the check evaluates: nothing is left to warn about.
+    let out = check(&scene).success();
+    out.stdout_has(&format!(
+        "[ok]   `fresh-execution` may `kms:Decrypt` on `{}` (policy `ecs-secrets-generated`)",
+        scene.key
+    ));
+    out.stdout_has("0 warning(s), 0 failed");
 }
 
 #[test]
@@ -930,7 +943,7 @@ fn iams_own_simulator_answers_where_it_is_available() {
         ));
     // The simulator weighs the boundary and SCPs itself; resource and key policies stay unseen.
     out.stdout_has(
-        "[skip] not evaluated: conditions in key policies and secret resource policies, KMS grants",
+        "[skip] not evaluated: conditions of key policies and secret resource policies on keys not known before the task starts, KMS grants",
     );
 
     inline(&scene, "web-execution", "read-secrets", &allow_all(&scene));

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binary, the real AWS SDK, over HTTP, against `moto_server`.
 
 mod check;
+mod check_verdicts;
 mod deploy;
 mod errors;
 mod export;

@@ -29,3 +29,19 @@ pub fn simulator(moto_port: u16, decisions: &'static [(&'static str, &'static st
         ))
     })
 }
+
+/// A stub that answers `GetRole` for `role` with the trust policy `trust` (a JSON document moto
+/// would refuse, such as one written with `NotAction`) and passes every other IAM call to moto.
+pub fn trust_policy(moto_port: u16, role: &'static str, trust: String) -> Stub {
+    Stub::start(moto_port, move |request| {
+        if request.operation != "GetRole" || request.form("RoleName") != role {
+            return Answer::Forward;
+        }
+        let document: String =
+            percent_encoding::utf8_percent_encode(&trust, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        Answer::xml(format!(
+            r#"<GetRoleResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetRoleResult><Role><Path>/</Path><Arn>arn:aws:iam::123456789012:role/{role}</Arn><RoleName>{role}</RoleName><AssumeRolePolicyDocument>{document}</AssumeRolePolicyDocument><CreateDate>2026-01-01T00:00:00Z</CreateDate><RoleId>AROAEXAMPLEEXAMPLE001</RoleId></Role></GetRoleResult><ResponseMetadata><RequestId>0</RequestId></ResponseMetadata></GetRoleResponse>"#
+        ))
+    })
+}

@@ -1,0 +1,138 @@
+//! What is known before a task starts of the requests its start makes: ECS assuming the
+//! execution role, and the role reading a secret, a parameter, or decrypting with a key. A key
+//! is known (with its values), known to be absent, or unknown: conditions on unknown keys are
+//! reported, never decided.
+
+use std::collections::BTreeMap;
+
+use super::Role;
+use crate::reference::Arn;
+
+/// What a condition key is in a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Known {
+    Values(Vec<String>),
+    /// The request does not carry the key.
+    Absent,
+    /// An ARN of which only the first five segments are known: this prefix, ending in `:`.
+    ArnIn(String),
+}
+
+/// The condition keys of one request that are known before the task starts.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// By lowercase key: condition keys are not case-sensitive.
+    keys: BTreeMap<String, Known>,
+    /// The principal's tags (lowercase key → value), when they were read: then every
+    /// `aws:PrincipalTag/…` is known, present or absent.
+    principal_tags: Option<BTreeMap<String, String>>,
+}
+
+impl Context {
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.keys
+            .insert(key.to_ascii_lowercase(), Known::Values(vec![value.into()]));
+    }
+
+    pub fn absent(&mut self, key: &str) {
+        self.keys.insert(key.to_ascii_lowercase(), Known::Absent);
+    }
+
+    pub fn arn_in(&mut self, key: &str, prefix: String) {
+        self.keys
+            .insert(key.to_ascii_lowercase(), Known::ArnIn(prefix));
+    }
+
+    pub fn principal_tags(&mut self, tags: impl IntoIterator<Item = (String, String)>) {
+        self.principal_tags = Some(
+            tags.into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+        );
+    }
+
+    /// What the request has for `key`; `None` when that is not known here.
+    pub fn get(&self, key: &str) -> Option<Known> {
+        let key = key.to_ascii_lowercase();
+        if let Some(known) = self.keys.get(&key) {
+            return Some(known.clone());
+        }
+        let tag = key.strip_prefix("aws:principaltag/")?;
+        let tags = self.principal_tags.as_ref()?;
+        Some(
+            tags.get(tag)
+                .map_or(Known::Absent, |v| Known::Values(vec![v.clone()])),
+        )
+    }
+
+    /// The known string values, as context for IAM's simulator: (key, value).
+    pub fn strings(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .keys
+            .iter()
+            .filter(|(key, _)| !BOOLEAN_KEYS.contains(&key.as_str()))
+            .filter_map(|(key, known)| match known {
+                Known::Values(values) if values.len() == 1 => {
+                    Some((key.clone(), values[0].clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        for (tag, value) in self.principal_tags.iter().flatten() {
+            out.push((format!("aws:PrincipalTag/{tag}"), value.clone()));
+        }
+        out
+    }
+}
+
+/// Keys whose values are booleans: IAM's simulator takes them with another type.
+const BOOLEAN_KEYS: &[&str] = &["aws:securetransport", "aws:principalisawsservice"];
+
+/// The role reading `resource` when a task starts (as ECS's agent does, with the role's
+/// session), through `via` when a service decrypts on its behalf (`kms:ViaService`).
+pub fn request(role: &Role, resource: &str, via: Option<&str>) -> Context {
+    let mut context = Context::default();
+    context.set("aws:PrincipalArn", role.arn.clone());
+    if let Some(arn) = Arn::parse(&role.arn) {
+        context.set("aws:PrincipalAccount", arn.account);
+        context.set("kms:CallerAccount", arn.account);
+    }
+    context.set("aws:PrincipalType", "AssumedRole");
+    context.set("aws:PrincipalIsAWSService", "false");
+    context.set("aws:SecureTransport", "true");
+    // Only IAM users have a user name; a role's session has none.
+    context.absent("aws:username");
+    context.absent("aws:PrincipalServiceName");
+    if let Some(arn) = Arn::parse(resource) {
+        if !arn.region.is_empty() {
+            context.set("aws:RequestedRegion", arn.region);
+        }
+        if !arn.account.is_empty() {
+            context.set("aws:ResourceAccount", arn.account);
+        }
+    }
+    match via {
+        Some(service) => context.set("kms:ViaService", service),
+        None => context.absent("kms:ViaService"),
+    }
+    if let Some(tags) = &role.tags {
+        context.principal_tags(tags.clone());
+    }
+    context
+}
+
+/// ECS (`ecs-tasks.amazonaws.com`) assuming the role for a task of `account` in `region`:
+/// `aws:SourceAccount` is that account, `aws:SourceArn` an ECS ARN of that account and Region.
+pub fn assume(partition: &str, region: &str, account: &str) -> Context {
+    let mut context = Context::default();
+    context.set("aws:SourceAccount", account);
+    context.arn_in(
+        "aws:SourceArn",
+        format!("arn:{partition}:ecs:{region}:{account}:"),
+    );
+    context.set("aws:PrincipalServiceName", "ecs-tasks.amazonaws.com");
+    context.set("aws:PrincipalIsAWSService", "true");
+    context.set("aws:SecureTransport", "true");
+    context.absent("aws:username");
+    context
+}
