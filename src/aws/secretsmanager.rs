@@ -33,6 +33,8 @@ pub struct Described {
     pub changed_at: Option<i64>,
     /// The KMS key that encrypts it, when not the AWS-managed default.
     pub kms_key_id: Option<String>,
+    /// Its tags: (key, value).
+    pub tags: Vec<(String, String)>,
 }
 
 fn missing_arn() -> Failure {
@@ -155,6 +157,11 @@ pub async fn describe(
         versions: output.version_ids_to_stages().cloned().unwrap_or_default(),
         changed_at: output.last_changed_date().map(DateTime::secs),
         kms_key_id: output.kms_key_id().map(str::to_owned),
+        tags: output
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+            .collect(),
     })
 }
 

@@ -140,6 +140,24 @@ pub async fn describe_parameters(
     Ok(found)
 }
 
+/// A parameter's tags (`ListTagsForResource`), paced like every Parameter Store call.
+pub async fn tags(aws: &Aws, region: &str, name: &str) -> Result<Vec<(String, String)>, Failure> {
+    aws.pace().await;
+    let output = aws
+        .ssm(Some(region))
+        .list_tags_for_resource()
+        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+        .resource_id(name)
+        .send()
+        .await
+        .map_err(|err| Failure::of(SERVICE, &err))?;
+    Ok(output
+        .tag_list()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect())
+}
+
 /// The next page, its request paced under the rate bound. (Call it only while the last page
 /// had a next token: the pace of a request the paginator will not make would be wasted.)
 async fn paced<T>(aws: &Aws, pages: &mut PaginationStream<T>) -> Option<T> {

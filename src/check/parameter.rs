@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::report::Status;
 use super::{Checker, fix_for, key};
 use crate::aws::{Aws, ssm};
+use crate::iam;
 use crate::reference::{Arn, Parameter};
 use crate::template::Rendered;
 
@@ -93,6 +94,8 @@ impl Checker<'_> {
             1,
             format!("the parameter exists ({kind}{parameter_arn})"),
         );
+        self.parameter_tags(region, &found_name, &parameter_arn)
+            .await;
         self.permissions
             .verdict(&mut self.report, "ssm:GetParameters", &parameter_arn)
             .await;
@@ -104,6 +107,32 @@ impl Checker<'_> {
             };
             let via = format!("ssm.{region}.amazonaws.com");
             self.key(metadata.key_id.as_deref(), &owner, &via).await;
+        }
+    }
+
+    /// The parameter's tags, read (`ListTagsForResource`) only when a condition of the role's
+    /// policies is about a resource's tags.
+    async fn parameter_tags(&mut self, region: &str, name: &str, parameter_arn: &str) {
+        if !self
+            .permissions
+            .role
+            .is_some_and(iam::Role::mentions_resource_tags)
+        {
+            return;
+        }
+        self.report.read("ssm:ListTagsForResource", parameter_arn);
+        match ssm::tags(self.aws, region, name).await {
+            Ok(tags) => {
+                self.permissions
+                    .resource_tags
+                    .insert(parameter_arn.to_owned(), tags);
+            }
+            Err(failure) => self.report.skip_because(
+                format!("the parameter's tags cannot be read ({failure}): conditions on them are not evaluated"),
+                failure
+                    .is(crate::aws::Kind::Denied)
+                    .then(|| super::this_run_needs("ssm:ListTagsForResource on the parameter")),
+            ),
         }
     }
 

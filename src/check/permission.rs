@@ -2,6 +2,8 @@
 //! boundary and SCPs too), then the role's own policies and boundary, evaluated here; and what a
 //! resource policy (a key policy, a secret's resource policy) adds to them.
 
+use std::collections::HashMap;
+
 use super::report::{Report, Status};
 use crate::aws;
 use crate::iam::{self, Allows, Decision, Role};
@@ -13,6 +15,9 @@ pub(super) struct Permissions<'a> {
     pub role: Option<&'a Role>,
     /// Whether IAM's simulator still answers (it is asked until it proves unavailable).
     pub simulator: bool,
+    /// The tags of the secrets and parameters read, by ARN: the `aws:ResourceTag/…` of a
+    /// request for them.
+    pub resource_tags: HashMap<String, Vec<(String, String)>>,
 }
 
 /// What a resource policy (a key policy, a secret's resource policy) adds to the role's own
@@ -30,6 +35,7 @@ impl<'a> Permissions<'a> {
             iam,
             role,
             simulator: true,
+            resource_tags: HashMap::new(),
         }
     }
 
@@ -46,7 +52,10 @@ impl<'a> Permissions<'a> {
         resource: &str,
         via: Option<&str>,
     ) -> Decision {
-        let context = iam::context::request(role, resource, via);
+        let mut context = iam::context::request(role, resource, via);
+        if let Some(tags) = self.resource_tags.get(resource) {
+            context.resource_tags(tags.clone());
+        }
         let mut decision = None;
         if self.simulator {
             let known = context.strings();
@@ -66,7 +75,10 @@ impl<'a> Permissions<'a> {
             // IAM's answer does not say whether the role's own policies allow it; they are here.
             Some(Decision::OutsideBoundary) => {
                 match iam::evaluate(&role.statements, action, resource, &context) {
-                    Decision::NotAllowed { .. } => Decision::NotAllowed { boundary_too: true },
+                    Decision::NotAllowed { unmet, .. } => Decision::NotAllowed {
+                        boundary_too: true,
+                        unmet,
+                    },
                     _ => Decision::OutsideBoundary,
                 }
             }
@@ -91,7 +103,6 @@ impl<'a> Permissions<'a> {
             return;
         };
         let decision = self.decide(report, role, action, resource, via).await;
-        let name = &role.name;
         if let Some(granted) = granted {
             // A Deny or a permissions boundary limits a grant to the role's ARN too; otherwise
             // the resource policy may be what allows it.
@@ -99,63 +110,68 @@ impl<'a> Permissions<'a> {
                 decision,
                 Decision::Denied { .. }
                     | Decision::OutsideBoundary
-                    | Decision::NotAllowed { boundary_too: true }
+                    | Decision::NotAllowed {
+                        boundary_too: true,
+                        ..
+                    }
             );
             let by_identity = matches!(
                 decision,
                 Decision::Allowed { .. } | Decision::AllowedIf { .. }
             ) && granted.delegates;
+            // Locally, a boundary that could not be read may limit the grant.
+            let unread_boundary = !self.simulator && role.boundary_unread.is_some();
             if !limited && !by_identity {
-                // Locally, a boundary that could not be read may limit the grant.
-                let unread_boundary = !self.simulator && role.boundary_unread.is_some();
-                match &granted.to_role {
-                    Allows::Yes if unread_boundary => {
-                        return report.push(
-                            Status::Warn,
-                            1,
-                            format!(
-                                "`{name}` may `{action}` on `{resource}` ({} names the role) unless its permissions boundary, which was not read, leaves it out",
-                                granted.by
-                            ),
-                        );
-                    }
-                    Allows::Yes => {
-                        return report.push(
-                            Status::Ok,
-                            1,
-                            format!(
-                                "`{name}` may `{action}` on `{resource}` ({} names the role)",
-                                granted.by
-                            ),
-                        );
-                    }
-                    Allows::Unknown => {
-                        return report.push(
-                            Status::Warn,
-                            1,
-                            format!(
-                                "`{name}` may not `{action}` on `{resource}` by its own policies, and {}, which was not read, may or may not grant it",
-                                granted.by
-                            ),
-                        );
-                    }
-                    Allows::If { sid, unknown } => {
-                        return report.push(
-                            Status::Warn,
-                            1,
-                            format!(
-                                "`{name}` may `{action}` on `{resource}` only if {} of statement `{sid}` of {} holds, which is not known before the task starts",
-                                iam::keys(unknown),
-                                granted.by
-                            ),
-                        );
-                    }
-                    Allows::No => {}
+                let said =
+                    by_resource_policy(report, role, action, resource, granted, unread_boundary);
+                if said {
+                    return;
                 }
             }
         }
         say(report, role, action, resource, decision);
     }
+}
+
+/// The finding when the resource's own policy is what may grant it (the role's policies do
+/// not); `false` when it grants nothing and the role's policies' answer stands.
+fn by_resource_policy(
+    report: &mut Report,
+    role: &Role,
+    action: &str,
+    resource: &str,
+    granted: &Granted<'_>,
+    unread_boundary: bool,
+) -> bool {
+    let (name, by) = (&role.name, granted.by);
+    let (status, message) = match &granted.to_role {
+        Allows::Yes if unread_boundary => (
+            Status::Warn,
+            format!(
+                "`{name}` may `{action}` on `{resource}` ({by} names the role) unless its permissions boundary, which was not read, leaves it out"
+            ),
+        ),
+        Allows::Yes => (
+            Status::Ok,
+            format!("`{name}` may `{action}` on `{resource}` ({by} names the role)"),
+        ),
+        Allows::Unknown => (
+            Status::Warn,
+            format!(
+                "`{name}` may not `{action}` on `{resource}` by its own policies, and {by}, which was not read, may or may not grant it"
+            ),
+        ),
+        Allows::If { sid, unknown } => (
+            Status::Warn,
+            format!(
+                "`{name}` may `{action}` on `{resource}` only if {} of statement `{sid}` of {by} holds, which is not known before the task starts",
+                iam::keys(unknown)
+            ),
+        ),
+        Allows::No => return false,
+    };
+    report.push(status, 1, message);
+    true
 }
 
 /// The finding for the role's own policies' answer.
@@ -190,7 +206,9 @@ fn say(report: &mut Report, role: &Role, action: &str, resource: &str, decision:
                 ),
             );
         }
-        Decision::NotAllowed { boundary_too: true } => {
+        Decision::NotAllowed {
+            boundary_too: true, ..
+        } => {
             let boundary = role.boundary.as_ref().map_or("?", |(name, _)| name.as_str());
             report.fail(
                 1,
@@ -200,7 +218,21 @@ fn say(report: &mut Report, role: &Role, action: &str, resource: &str, decision:
                 ),
             );
         }
-        Decision::NotAllowed { boundary_too: false } => report.fail(
+        Decision::NotAllowed {
+            boundary_too: false,
+            unmet: Some(unmet),
+        } => {
+            let (policy, keys) = (&unmet.policy, iam::keys(&unmet.keys));
+            report.fail(
+                1,
+                format!("`{name}` may not `{action}` on `{resource}`: the Allow in policy `{policy}` applies only if {keys} holds, and for this request it does not"),
+                format!("make {keys} of policy `{policy}` hold for it (a tag on the role or the resource, the service it is read through), or grant it without that condition"),
+            );
+        }
+        Decision::NotAllowed {
+            boundary_too: false,
+            unmet: None,
+        } => report.fail(
             1,
             format!("`{name}` may not `{action}` on `{resource}`"),
             format!(

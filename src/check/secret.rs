@@ -46,11 +46,14 @@ impl Checker<'_> {
             }
             Ok(metadata) => metadata,
         };
+        self.permissions
+            .resource_tags
+            .insert(metadata.arn.clone(), metadata.tags.clone());
         self.version(secret, &metadata);
         if let Some(key) = &secret.json_key {
             self.json_key(secret, arn, key).await;
         }
-        if let Some(granted) = self.resource_policy(&secret.id, &metadata.arn, arn).await {
+        if let Some(granted) = self.resource_policy(&secret.id, &metadata, arn).await {
             self.permissions
                 .verdict_via(
                     &mut self.report,
@@ -122,9 +125,10 @@ impl Checker<'_> {
     async fn resource_policy(
         &mut self,
         secret_id: &str,
-        secret_arn: &str,
+        metadata: &secretsmanager::Described,
         arn: &Arn<'_>,
     ) -> Option<Option<Granted<'static>>> {
+        let secret_arn = metadata.arn.as_str();
         let role = self.permissions.role?;
         self.report
             .read("secretsmanager:GetResourcePolicy", secret_arn);
@@ -152,7 +156,8 @@ impl Checker<'_> {
                 }));
             }
             Ok(policy) => {
-                let context = iam::context::request(role, secret_arn, None);
+                let mut context = iam::context::request(role, secret_arn, None);
+                context.resource_tags(metadata.tags.clone());
                 let policy = policy.unwrap_or(Value::Null);
                 iam::resource_verdict(&policy, GET_SECRET_VALUE, &role.arn, &context)
             }

@@ -21,47 +21,78 @@ pub enum Known {
 /// The condition keys of one request that are known before the task starts.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
-    /// By lowercase key: condition keys are not case-sensitive.
-    keys: BTreeMap<String, Known>,
-    /// The principal's tags (lowercase key → value), when they were read: then every
-    /// `aws:PrincipalTag/…` is known, present or absent.
-    principal_tags: Option<BTreeMap<String, String>>,
+    /// By lowercase key (condition keys are not case-sensitive): the key as written, and what
+    /// it is.
+    keys: BTreeMap<String, (String, Known)>,
+    /// The principal's tags (lowercase key → key as written, value), when they were read: then
+    /// every `aws:PrincipalTag/…` is known, present or absent.
+    principal_tags: Option<Tags>,
+    /// The tags of the resource read, when they were read.
+    resource_tags: Option<Tags>,
 }
 
+/// Tags by lowercase key: (the key as written, its value).
+type Tags = BTreeMap<String, (String, String)>;
+
+fn tags(list: impl IntoIterator<Item = (String, String)>) -> Tags {
+    list.into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), (k, v)))
+        .collect()
+}
+
+/// The condition-key prefixes of the resource's tags.
+const RESOURCE_TAG_PREFIXES: &[&str] = &[
+    "aws:resourcetag/",
+    "secretsmanager:resourcetag/",
+    "ssm:resourcetag/",
+];
+
 impl Context {
-    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+    fn put(&mut self, key: &str, known: Known) {
         self.keys
-            .insert(key.to_ascii_lowercase(), Known::Values(vec![value.into()]));
+            .insert(key.to_ascii_lowercase(), (key.to_owned(), known));
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.put(key, Known::Values(vec![value.into()]));
     }
 
     pub fn absent(&mut self, key: &str) {
-        self.keys.insert(key.to_ascii_lowercase(), Known::Absent);
+        self.put(key, Known::Absent);
     }
 
     pub fn arn_in(&mut self, key: &str, prefix: String) {
-        self.keys
-            .insert(key.to_ascii_lowercase(), Known::ArnIn(prefix));
+        self.put(key, Known::ArnIn(prefix));
     }
 
-    pub fn principal_tags(&mut self, tags: impl IntoIterator<Item = (String, String)>) {
-        self.principal_tags = Some(
-            tags.into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                .collect(),
-        );
+    pub fn principal_tags(&mut self, list: impl IntoIterator<Item = (String, String)>) {
+        self.principal_tags = Some(tags(list));
+    }
+
+    /// The tags of the secret or parameter read: `aws:ResourceTag/…` and the service's own
+    /// `secretsmanager:ResourceTag/…`, `ssm:resourceTag/…`.
+    pub fn resource_tags(&mut self, list: impl IntoIterator<Item = (String, String)>) {
+        self.resource_tags = Some(tags(list));
     }
 
     /// What the request has for `key`; `None` when that is not known here.
     pub fn get(&self, key: &str) -> Option<Known> {
         let key = key.to_ascii_lowercase();
-        if let Some(known) = self.keys.get(&key) {
+        if let Some((_, known)) = self.keys.get(&key) {
             return Some(known.clone());
         }
-        let tag = key.strip_prefix("aws:principaltag/")?;
-        let tags = self.principal_tags.as_ref()?;
+        let (tag, known) = if let Some(tag) = key.strip_prefix("aws:principaltag/") {
+            (tag, self.principal_tags.as_ref()?)
+        } else {
+            let tag = RESOURCE_TAG_PREFIXES
+                .iter()
+                .find_map(|prefix| key.strip_prefix(prefix))?;
+            (tag, self.resource_tags.as_ref()?)
+        };
         Some(
-            tags.get(tag)
-                .map_or(Known::Absent, |v| Known::Values(vec![v.clone()])),
+            known
+                .get(tag)
+                .map_or(Known::Absent, |(_, v)| Known::Values(vec![v.clone()])),
         )
     }
 
@@ -70,16 +101,19 @@ impl Context {
         let mut out: Vec<(String, String)> = self
             .keys
             .iter()
-            .filter(|(key, _)| !BOOLEAN_KEYS.contains(&key.as_str()))
-            .filter_map(|(key, known)| match known {
+            .filter(|(lower, _)| !BOOLEAN_KEYS.contains(&lower.as_str()))
+            .filter_map(|(_, (key, known))| match known {
                 Known::Values(values) if values.len() == 1 => {
                     Some((key.clone(), values[0].clone()))
                 }
                 _ => None,
             })
             .collect();
-        for (tag, value) in self.principal_tags.iter().flatten() {
+        for (tag, value) in self.principal_tags.iter().flat_map(|t| t.values()) {
             out.push((format!("aws:PrincipalTag/{tag}"), value.clone()));
+        }
+        for (tag, value) in self.resource_tags.iter().flat_map(|t| t.values()) {
+            out.push((format!("aws:ResourceTag/{tag}"), value.clone()));
         }
         out
     }

@@ -67,6 +67,15 @@ pub struct Statement {
     pub variables: bool,
 }
 
+/// An Allow that names the action and the resource, but whose conditions do not hold for the
+/// request: why a grant the user sees in a policy does not count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmet {
+    pub policy: String,
+    /// The condition keys that decided.
+    pub keys: Vec<String>,
+}
+
 /// What the role may do with one action on one resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -83,9 +92,10 @@ pub enum Decision {
         by: String,
     },
     /// No identity policy allows it; `boundary_too` when the permissions boundary leaves it out
-    /// as well.
+    /// as well; `unmet`: an Allow for it whose conditions do not hold for this request.
     NotAllowed {
         boundary_too: bool,
+        unmet: Option<Unmet>,
     },
     /// The identity policies allow it, the role's permissions boundary does not.
     OutsideBoundary,
@@ -217,6 +227,20 @@ impl Statement {
 }
 
 impl Role {
+    /// Whether a condition of its policies or boundary is about a resource's tags: then they are
+    /// worth reading.
+    pub fn mentions_resource_tags(&self) -> bool {
+        let boundary = self.boundary.iter().flat_map(|(_, b)| b);
+        self.statements.iter().chain(boundary).any(|s| {
+            s.conditions.iter().any(|c| {
+                c.key.to_ascii_lowercase().contains("resourcetag/")
+                    || c.values
+                        .iter()
+                        .any(|v| v.to_ascii_lowercase().contains("resourcetag/"))
+            })
+        })
+    }
+
     /// The role its documents describe.
     pub fn from_documents(documents: RoleDocuments) -> Self {
         let mut role = Role {
@@ -259,6 +283,7 @@ pub fn evaluate(
     let mut allow = None;
     let mut allow_if: Option<(&Statement, Vec<String>)> = None;
     let mut deny_if: Option<(&Statement, Vec<String>)> = None;
+    let mut unmet = None;
     for statement in statements {
         match statement.applies(action, resource, context) {
             Truth::Yes if !statement.allow => {
@@ -274,6 +299,17 @@ pub fn evaluate(
             }
             Truth::Unknown(keys) => {
                 deny_if.get_or_insert((statement, keys));
+            }
+            // Its action and resource match: only its conditions keep it out.
+            Truth::No(keys)
+                if statement.allow
+                    && !keys.is_empty()
+                    && statement.covers(resource, context) == Truth::Yes =>
+            {
+                unmet.get_or_insert(Unmet {
+                    policy: statement.policy.clone(),
+                    keys,
+                });
             }
             Truth::No(_) => {}
         }
@@ -298,6 +334,7 @@ pub fn evaluate(
         }
         (None, None, _) => Decision::NotAllowed {
             boundary_too: false,
+            unmet,
         },
     }
 }
@@ -313,8 +350,9 @@ pub fn evaluate_role(role: &Role, action: &str, resource: &str, context: &Contex
     let allows = |d: &Decision| matches!(d, Decision::Allowed { .. } | Decision::AllowedIf { .. });
     match (identity, bounded) {
         (denied @ Decision::Denied { .. }, _) | (_, denied @ Decision::Denied { .. }) => denied,
-        (Decision::NotAllowed { .. }, bounded) => Decision::NotAllowed {
+        (Decision::NotAllowed { unmet, .. }, bounded) => Decision::NotAllowed {
             boundary_too: !allows(&bounded),
+            unmet,
         },
         (_, Decision::NotAllowed { .. }) => Decision::OutsideBoundary,
         (Decision::Allowed { by }, Decision::Allowed { .. }) => Decision::Allowed { by },
@@ -381,6 +419,7 @@ pub fn simulated(result: &Simulated) -> Decision {
         _ if result.outside_boundary => Decision::OutsideBoundary,
         _ => Decision::NotAllowed {
             boundary_too: false,
+            unmet: None,
         },
     }
 }
@@ -465,7 +504,29 @@ mod tests {
                 "arn:aws:sqs:us-east-1:123456789012:q"
             ),
             Decision::NotAllowed {
-                boundary_too: false
+                boundary_too: false,
+                unmet: None
+            }
+        );
+    }
+
+    #[test]
+    fn an_allow_whose_conditions_do_not_hold_is_named() {
+        let role = role(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:ViaService":"ssm.us-east-1.amazonaws.com"}}},{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:*:key/other"}]}"#,
+        );
+        assert_eq!(
+            decide(
+                &role,
+                "kms:Decrypt",
+                "arn:aws:kms:us-east-1:123456789012:key/k"
+            ),
+            Decision::NotAllowed {
+                boundary_too: false,
+                unmet: Some(Unmet {
+                    policy: "p".to_owned(),
+                    keys: vec!["kms:ViaService".to_owned()]
+                })
             }
         );
     }
@@ -561,7 +622,10 @@ mod tests {
         };
         assert_eq!(
             decide(&narrow, GET, &secret("x")),
-            Decision::NotAllowed { boundary_too: true }
+            Decision::NotAllowed {
+                boundary_too: true,
+                unmet: None
+            }
         );
         // A Deny in the boundary is a Deny, even where the role's policies allow nothing.
         assert!(matches!(

@@ -220,6 +220,7 @@ mod tests {
             versions: HashMap::from([("v1".repeat(16), vec!["AWSCURRENT".into()])]),
             changed_at: None,
             kms_key_id: None,
+            tags: Vec::new(),
         };
         answers.described.insert((None, "db".into()), Ok(described));
         let arn = secret_arn(&answers, &secret("db:password"), &none).unwrap();

@@ -490,3 +490,82 @@ fn policy_grants_each_key_only_through_the_services_that_use_it() {
     );
     assert_eq!(via(&parameter_key), json!(["ssm.us-east-1.amazonaws.com"]));
 }
+
+#[test]
+fn a_grant_by_resource_tag_is_proven_or_refused_with_the_tag_it_needs() {
+    // As AWS Copilot grants it: the secret's and the parameter's tag must equal the role's.
+    let scene = setup();
+    tag(&scene, "web");
+    let tagged = |key: &str, value: &str| {
+        aws_sdk_secretsmanager::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+    };
+    scene
+        .block_on(
+            scene
+                .sm
+                .tag_resource()
+                .secret_id(&scene.secret_arn)
+                .tags(tagged("app", "web"))
+                .send(),
+        )
+        .unwrap();
+    let parameter_tag = aws_sdk_ssm::types::Tag::builder()
+        .key("app")
+        .value("web")
+        .build()
+        .unwrap();
+    scene
+        .block_on(
+            scene
+                .ssm
+                .add_tags_to_resource()
+                .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+                .resource_id("/web/api-key")
+                .tags(parameter_tag)
+                .send(),
+        )
+        .unwrap();
+    let by_tag = json!({ "Version": "2012-10-17", "Statement": [
+        { "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+          "Condition": { "StringEquals": { "secretsmanager:ResourceTag/app": "${aws:PrincipalTag/app}" } } },
+        { "Effect": "Allow", "Action": "ssm:GetParameters", "Resource": "*",
+          "Condition": { "StringEquals": { "ssm:resourceTag/app": "${aws:PrincipalTag/app}" } } },
+        { "Effect": "Allow", "Action": "kms:Decrypt", "Resource": scene.key }
+    ]});
+    inline(&scene, "web-execution", "by-tag", &by_tag);
+    scene.record();
+    let out = check(&scene).success();
+    out.stdout_has(&format!(
+        "[ok]   `web-execution` may `secretsmanager:GetSecretValue` on `{}` (policy `by-tag`)",
+        scene.secret_arn
+    ));
+    out.stdout_has(&format!(
+        "[ok]   `web-execution` may `ssm:GetParameters` on `{}` (policy `by-tag`)",
+        scene.parameter_arn
+    ));
+    out.stdout_has("0 warning(s), 0 failed");
+    assert_eq!(
+        count(&scene.calls(), "ListTagsForResource"),
+        1,
+        "the parameter's tags read once; the secret's come with its description"
+    );
+
+    // The secret loses its tag: refused, naming the condition that no longer holds.
+    scene
+        .block_on(
+            scene
+                .sm
+                .untag_resource()
+                .secret_id(&scene.secret_arn)
+                .tag_keys("app")
+                .send(),
+        )
+        .unwrap();
+    check(&scene).failure(1).stdout_has(&format!(
+        "[fail] `web-execution` may not `secretsmanager:GetSecretValue` on `{}`: the Allow in policy `by-tag` applies only if the condition on `secretsmanager:ResourceTag/app` holds, and for this request it does not",
+        scene.secret_arn
+    ));
+}
