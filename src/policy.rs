@@ -21,7 +21,8 @@ pub struct Policies {
     #[serde(rename = "execution-role")]
     pub execution_role: Document,
     pub deployer: Document,
-    /// References whose secret or parameter does not exist: no policy can make them readable.
+    /// References the execution role's policy cannot make readable (a secret, parameter or key
+    /// that does not exist, or that the check could not read), each with why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
 }

@@ -41,6 +41,7 @@ pub fn partition_of(region: &str) -> &'static str {
         ("us-isof-", "aws-iso-f"),
         ("us-iso-", "aws-iso"),
         ("eu-isoe-", "aws-iso-e"),
+        ("eusc-", "aws-eusc"),
     ];
     PREFIXES
         .iter()

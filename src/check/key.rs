@@ -169,10 +169,14 @@ impl Checker<'_> {
         let key = match self.keys.customer_key(key_id, owner).await {
             Ok(Some(key)) => key,
             Ok(None) => return,
-            Err(reason) => return self.report.push(Status::Skip, 1, reason),
+            Err(reason) => {
+                self.missing("the key that encrypts it cannot be resolved");
+                return self.report.push(Status::Skip, 1, reason);
+            }
         };
         let CustomerKey { arn: key, state } = key;
         if !key_state(&mut self.report, &key, via, &state) {
+            self.missing("the key that encrypts it does not exist");
             return;
         }
         let report = &mut self.report;
@@ -202,7 +206,8 @@ impl Checker<'_> {
             Err(failure) => unread_key_policy(report, &key, via, &failure),
             Ok(policy) => {
                 let context = iam::context::request(role, &key, Some(via));
-                let verdict = iam::resource_verdict(&policy, "kms:Decrypt", &role.arn, &context);
+                let verdict =
+                    iam::resource_verdict(&policy, "kms:Decrypt", &key, &role.arn, &context);
                 key_policy_findings(report, &key, via, role, role_account, verdict)
             }
         };
@@ -215,8 +220,8 @@ impl Checker<'_> {
 }
 
 /// What the key's state means for decrypting at task start: a key that does not exist ends the
-/// checks of it (`false`); a disabled key, or one pending deletion or without key material,
-/// fails with the fix; a state that could not be read is said so.
+/// checks of it (`false`); a disabled key, or one pending deletion, without key material or
+/// unavailable, fails with the fix; a state that could not be read or was not told is a skip.
 fn key_state(
     report: &mut Report,
     key: &str,
@@ -244,7 +249,15 @@ fn key_state(
             );
             return true;
         }
-        Ok(state) => state.as_deref().unwrap_or("Enabled"),
+        Ok(None) => {
+            report.push(
+                Status::Skip,
+                1,
+                format!("DescribeKey did not tell the state of the key `{key}`: that it is enabled is not checked"),
+            );
+            return true;
+        }
+        Ok(Some(state)) => state.as_str(),
     };
     let (problem, fix) = match state {
         "Enabled" => return true,
@@ -442,7 +455,7 @@ mod tests {
             statements: Vec::new(),
             boundary: None,
             boundary_unread: None,
-            tags: None,
+            tags: Vec::new(),
         }
     }
 
@@ -457,7 +470,8 @@ mod tests {
         let key = "arn:aws:kms:us-east-1:123456789012:key/k";
         let silent: Value = serde_json::from_str(r#"{"Statement":[]}"#).unwrap();
         let mut report = Report::default();
-        let verdict = iam::resource_verdict(&silent, "kms:Decrypt", &role().arn, &context(key));
+        let verdict =
+            iam::resource_verdict(&silent, "kms:Decrypt", key, &role().arn, &context(key));
         assert!(
             key_policy_findings(&mut report, key, VIA, &role(), "123456789012", verdict).is_none()
         );
@@ -467,7 +481,7 @@ mod tests {
         )
         .unwrap();
         let mut report = Report::default();
-        let verdict = iam::resource_verdict(&root, "kms:Decrypt", &role().arn, &context(key));
+        let verdict = iam::resource_verdict(&root, "kms:Decrypt", key, &role().arn, &context(key));
         let granted =
             key_policy_findings(&mut report, key, VIA, &role(), "123456789012", verdict).unwrap();
         assert!(granted.delegates);

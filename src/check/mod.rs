@@ -142,9 +142,13 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    /// The reference being checked names a secret or parameter that does not exist.
-    fn missing(&mut self) {
-        self.report.missing.push(self.current.clone());
+    /// The reference being checked cannot be made readable by the policy `policy` prints:
+    /// `reason` says why.
+    fn missing(&mut self, reason: &str) {
+        let line = format!("{} ({reason})", self.current);
+        if !self.report.missing.contains(&line) {
+            self.report.missing.push(line);
+        }
     }
 
     /// Whether `account` is another than the role's (when the role's is known).
@@ -244,6 +248,24 @@ impl Checker<'_> {
 
     /// One `valueFrom`: its form, then the secret or parameter it names.
     async fn reference(&mut self, reference: &Lookup) {
+        let (needs, findings) = (self.report.needs.len(), self.report.findings.len());
+        let read = self.judge(reference).await;
+        // The policy `policy` prints makes the reference readable only if the check found what
+        // to grant: the read itself.
+        let granted = self.report.needs[needs..].iter().any(|(a, _)| a == read);
+        if !granted {
+            let reason = self.report.findings[findings..]
+                .iter()
+                .find(|f| f.status == Status::Fail)
+                .map_or("it could not be checked", |f| f.message.as_str())
+                .to_owned();
+            self.missing(&reason);
+        }
+    }
+
+    /// One `valueFrom`: its form, then the secret or parameter it names. The read ECS makes of
+    /// it: `secretsmanager:GetSecretValue` or `ssm:GetParameters`.
+    async fn judge(&mut self, reference: &Lookup) -> &'static str {
         let rendered = self.rendered;
         self.report.here = Some(rendered.places.locate(&rendered.body, &reference.path));
         let head = format!(
@@ -251,13 +273,19 @@ impl Checker<'_> {
             reference.path, reference.name, reference.value_from
         );
         self.current.clone_from(&head);
+        let parsed = Arn::parse(&reference.value_from);
+        let read = match &parsed {
+            Some(arn) if arn.service == "secretsmanager" => secret::GET_SECRET_VALUE,
+            _ => "ssm:GetParameters",
+        };
         match reference::check_value_from(&reference.value_from) {
             Err(reason) => {
-                return self.report.fail(
+                self.report.fail(
                     0,
                     format!("{head}: {reason}"),
                     "write the full ARN of the secret or parameter",
                 );
+                return read;
             }
             Ok(warning) => {
                 self.report.push(Status::Ok, 0, head);
@@ -266,7 +294,6 @@ impl Checker<'_> {
                 }
             }
         }
-        let parsed = Arn::parse(&reference.value_from);
         match parsed {
             Some(arn) if arn.service == "secretsmanager" => {
                 if let Ok(secret) = SecretId::parse(&reference.value_from) {
@@ -279,6 +306,7 @@ impl Checker<'_> {
                 }
             }
         }
+        read
     }
 
     /// The calls made, and what was not evaluated.

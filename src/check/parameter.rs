@@ -175,7 +175,6 @@ impl Checker<'_> {
     /// No such parameter. One given by name is read in the task's Region: when another Region
     /// the definition names holds it, the fix is its full ARN.
     async fn missing_parameter(&mut self, place: &ParameterPlace, by_name: bool) {
-        self.missing();
         let ParameterPlace {
             region,
             account,

@@ -117,7 +117,9 @@ impl<'a> Permissions<'a> {
             );
             let by_identity = matches!(
                 decision,
-                Decision::Allowed { .. } | Decision::AllowedIf { .. }
+                Decision::Allowed { .. }
+                    | Decision::AllowedIf { .. }
+                    | Decision::AllowedUnless { .. }
             ) && granted.delegates;
             // Locally, a boundary that could not be read may limit the grant.
             let unread_boundary = !self.simulator && role.boundary_unread.is_some();
@@ -188,6 +190,14 @@ fn say(report: &mut Report, role: &Role, action: &str, resource: &str, decision:
             1,
             format!(
                 "`{name}` may `{action}` on `{resource}` only if {} in policy `{by}` holds, which is not known before the task starts",
+                iam::keys(&unknown)
+            ),
+        ),
+        Decision::AllowedUnless { by, deny, unknown } => report.push(
+            Status::Warn,
+            1,
+            format!(
+                "`{name}` may `{action}` on `{resource}` (policy `{by}`) unless the Deny in policy `{deny}` applies, which depends on {}, not known before the task starts",
                 iam::keys(&unknown)
             ),
         ),

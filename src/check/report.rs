@@ -54,7 +54,8 @@ pub struct Report {
     /// For a key among the needs: the services that decrypt with it on the role's behalf
     /// (`kms:ViaService`).
     pub via: BTreeMap<String, BTreeSet<String>>,
-    /// The references whose secret or parameter does not exist: `path `name`: valueFrom`.
+    /// The references `policy` cannot make readable, each with why: `path `name`: valueFrom
+    /// (reason)`.
     pub missing: Vec<String>,
     /// Every `(action, resource)` the check itself calls, for the deployer's policy when it
     /// runs `preflight`.

@@ -76,7 +76,7 @@ pub(super) async fn execution_role(
 /// the caller's account.
 fn not_a_role_arn(arn: &str, region: &str) -> Option<(String, String)> {
     if !arn.starts_with("arn:") {
-        return None;
+        return not_a_role_name(arn, region);
     }
     let partition = partition_of(region);
     let form = format!("arn:{partition}:iam::<account>:role/<name>");
@@ -140,6 +140,24 @@ fn not_a_role_arn(arn: &str, region: &str) -> Option<(String, String)> {
         ));
     }
     None
+}
+
+/// Why `name`, not an ARN, is not a role name: letters, digits and `+=,.@_-`, at most 64.
+fn not_a_role_name(name: &str, region: &str) -> Option<(String, String)> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    (!valid).then(|| {
+        (
+            format!("`executionRoleArn` `{name}` is neither a role ARN nor a role name"),
+            format!(
+                "write the role's ARN: `arn:{}:iam::<account>:role/<name>`",
+                partition_of(region)
+            ),
+        )
+    })
 }
 
 /// The role's path, from its ARN's resource (`role/PATH/NAME`): `/` when it has none.
@@ -214,7 +232,7 @@ fn trusts(role: &Role, region: &str, report: &mut Report) {
     let partition = partition_of(region);
     let account = Arn::parse(&role.arn).map_or("", |a| a.account);
     let context = iam::context::assume(partition, region, account);
-    let trust = iam::trust(&role.trust, &context);
+    let trust = iam::trust(&role.trust, partition, &context);
     if let Some(sid) = &trust.denied {
         return report.fail(
             0,
@@ -277,7 +295,7 @@ mod tests {
             statements: Vec::new(),
             boundary: None,
             boundary_unread: None,
-            tags: None,
+            tags: Vec::new(),
         };
         let mut report = Report::default();
         let named = "arn:aws:iam::222222222222:role/exec";
@@ -331,6 +349,12 @@ mod tests {
                 .contains("12-digit")
         );
         assert!(problem("arn:aws:sts::123456789012:assumed-role/exec/s").is_some());
+        assert!(
+            problem("user/exec")
+                .unwrap()
+                .contains("neither a role ARN nor a role name")
+        );
+        assert!(problem("svc/exec").is_some());
     }
 
     #[test]

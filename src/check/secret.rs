@@ -10,7 +10,7 @@ use crate::aws::{Kind, secretsmanager};
 use crate::iam::{self, Allows};
 use crate::reference::{self, Arn, SecretId};
 
-const GET_SECRET_VALUE: &str = "secretsmanager:GetSecretValue";
+pub(super) const GET_SECRET_VALUE: &str = "secretsmanager:GetSecretValue";
 
 impl Checker<'_> {
     /// A secret: described (its version too), its JSON key when asked, the role's permission,
@@ -35,9 +35,6 @@ impl Checker<'_> {
                     "secretsmanager:DescribeSecret on the secret",
                     "check the ARN and the Region in `valueFrom`",
                 );
-                if failure.is(Kind::NotFound) {
-                    self.missing();
-                }
                 return self.report.fail(
                     1,
                     format!("the secret cannot be described: {failure}"),
@@ -159,7 +156,7 @@ impl Checker<'_> {
                 let mut context = iam::context::request(role, secret_arn, None);
                 context.resource_tags(metadata.tags.clone());
                 let policy = policy.unwrap_or(Value::Null);
-                iam::resource_verdict(&policy, GET_SECRET_VALUE, &role.arn, &context)
+                iam::resource_verdict(&policy, GET_SECRET_VALUE, secret_arn, &role.arn, &context)
             }
         };
         if let Some(deny) = verdict.denied {

@@ -54,10 +54,8 @@ impl Policy {
         let n = checked.missing.len();
         let list: Vec<String> = checked.missing.iter().map(|m| format!("  - {m}")).collect();
         Err(Error::Check(format!(
-            "{n} reference{} name{} a secret or parameter that does not exist, so no policy can make the deploy work (the policy printed leaves {}):\n{}",
+            "the policy printed cannot make {n} reference{} readable (a secret, parameter or key that does not exist, or that this run could not read):\n{}",
             if n == 1 { "" } else { "s" },
-            if n == 1 { "s" } else { "" },
-            if n == 1 { "it out" } else { "them out" },
             list.join("\n")
         )))
     }

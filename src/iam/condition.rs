@@ -235,8 +235,9 @@ impl Condition {
             (_, Compare::Other) => Truth::Unknown(Vec::new()),
             (Known::Values(values), _) => self.compare(&op, &values, context, variables),
             (Known::ArnIn(prefix), _) => {
+                let by_segment = op.compare == Compare::Arn;
                 let matched = self.any_pattern(&op, context, variables, |tokens, ignore_case| {
-                    match pattern::arn_in(tokens, &prefix, ignore_case) {
+                    match pattern::arn_in(tokens, &prefix, ignore_case, by_segment) {
                         Some(yes) => Truth::of(yes),
                         None => Truth::Unknown(Vec::new()),
                     }
@@ -297,22 +298,27 @@ impl Condition {
             .iter()
             .map(|v| match pattern::parse(v, syntax, context) {
                 Pattern::Tokens(tokens) => test(&tokens, ignore_case),
-                Pattern::Absent => Truth::No(Vec::new()),
+                // (A statement with such a variable is settled before its conditions are.)
+                Pattern::Absent(_) => Truth::No(Vec::new()),
                 Pattern::Unknown(key) => Truth::Unknown(vec![key]),
             })
             .fold(Truth::No(Vec::new()), Truth::or)
     }
 }
 
-/// A condition on a key the request does not carry: `Null: true` and `…IfExists` hold, negated
-/// operators hold, `ForAllValues` holds (over no values), the rest do not.
+/// A condition on a key the request does not carry: `Null: true` holds, `…IfExists` holds,
+/// `ForAllValues` holds (over no values) and `ForAnyValue` does not, a negated operator holds,
+/// the rest do not.
 fn absent(op: &Operator, values: &[String]) -> Truth {
     if op.compare == Compare::Null {
         return Truth::of(values.iter().any(|v| v.eq_ignore_ascii_case("true")));
     }
+    if op.if_exists {
+        return Truth::Yes;
+    }
     Truth::of(match op.for_all {
         Some(all) => all,
-        None => op.if_exists || op.negated,
+        None => op.negated,
     })
 }
 

@@ -113,7 +113,13 @@ impl Context {
             out.push((format!("aws:PrincipalTag/{tag}"), value.clone()));
         }
         for (tag, value) in self.resource_tags.iter().flat_map(|t| t.values()) {
-            out.push((format!("aws:ResourceTag/{tag}"), value.clone()));
+            for prefix in [
+                "aws:ResourceTag",
+                "secretsmanager:ResourceTag",
+                "ssm:resourceTag",
+            ] {
+                out.push((format!("{prefix}/{tag}"), value.clone()));
+            }
         }
         out
     }
@@ -149,9 +155,7 @@ pub fn request(role: &Role, resource: &str, via: Option<&str>) -> Context {
         Some(service) => context.set("kms:ViaService", service),
         None => context.absent("kms:ViaService"),
     }
-    if let Some(tags) = &role.tags {
-        context.principal_tags(tags.clone());
-    }
+    context.principal_tags(role.tags.clone());
     context
 }
 

@@ -34,8 +34,8 @@ pub struct Role {
     pub boundary: Option<(String, Vec<Statement>)>,
     /// Why the boundary the role has could not be read, if it could not.
     pub boundary_unread: Option<String>,
-    /// Its tags, the values of `aws:PrincipalTag/…` (`None`: not read).
-    pub tags: Option<Vec<(String, String)>>,
+    /// Its tags, the values of `aws:PrincipalTag/…`.
+    pub tags: Vec<(String, String)>,
 }
 
 /// The principals a statement of a resource or trust policy names.
@@ -86,6 +86,13 @@ pub enum Decision {
     /// names them).
     AllowedIf {
         by: String,
+        unknown: Vec<String>,
+    },
+    /// Allowed by `by` unless a Deny in `deny` applies, which depends on keys not known before the
+    /// task starts (`unknown`).
+    AllowedUnless {
+        by: String,
+        deny: String,
         unknown: Vec<String>,
     },
     Denied {
@@ -173,7 +180,7 @@ pub fn matches(pattern: &str, value: &str, case_sensitive: bool) -> bool {
     };
     match pattern::parse(pattern, syntax, &Context::default()) {
         Pattern::Tokens(tokens) => pattern::text(&tokens, value, !case_sensitive),
-        Pattern::Absent | Pattern::Unknown(_) => false,
+        Pattern::Absent(_) | Pattern::Unknown(_) => false,
     }
 }
 
@@ -199,7 +206,8 @@ impl Statement {
                 .iter()
                 .map(|p| match pattern::parse(p, syntax, context) {
                     Pattern::Tokens(tokens) => Truth::of(pattern::resource(&tokens, resource)),
-                    Pattern::Absent => Truth::No(Vec::new()),
+                    // (A statement with such a variable is settled before its resources are.)
+                    Pattern::Absent(_) => Truth::No(Vec::new()),
                     Pattern::Unknown(key) => Truth::Unknown(vec![key]),
                 })
                 .fold(Truth::No(Vec::new()), Truth::or)
@@ -216,13 +224,46 @@ impl Statement {
         condition::all(&self.conditions, context, self.variables)
     }
 
-    /// Whether the statement applies to `action` on `resource` in the request `context`
-    /// describes: action, resource and conditions.
-    pub fn applies(&self, action: &str, resource: &str, context: &Context) -> Truth {
+    /// The key of a policy variable in its resources or condition values that the request does
+    /// not carry (and that has no default), if any.
+    fn absent_variable(&self, context: &Context) -> Option<String> {
+        if !self.variables {
+            return None;
+        }
+        let syntax = Syntax {
+            wildcards: true,
+            variables: true,
+        };
+        let values = self.conditions.iter().flat_map(|c| &c.values);
+        self.resources
+            .iter()
+            .chain(&self.not_resources)
+            .chain(values)
+            .find_map(|text| match pattern::parse(text, syntax, context) {
+                Pattern::Absent(key) => Some(key),
+                _ => None,
+            })
+    }
+
+    /// Whether the statement applies to `action` on `resource` (none for a trust policy) in the
+    /// request `context` describes: action, resource and conditions. A policy variable without a
+    /// value may make AWS hold the whole statement invalid: such an Allow does not apply, and
+    /// such a Deny may.
+    pub fn applies(&self, action: &str, resource: Option<&str>, context: &Context) -> Truth {
         if !self.acts(action) {
             return Truth::No(Vec::new());
         }
-        self.covers(resource, context).and(self.holds(context))
+        if let Some(key) = self.absent_variable(context) {
+            return if self.allow {
+                Truth::No(Vec::new())
+            } else {
+                Truth::Unknown(vec![format!(
+                    "how AWS treats its variable `${{{key}}}`, which has no value here"
+                )])
+            };
+        }
+        let covered = resource.map_or(Truth::Yes, |r| self.covers(r, context));
+        covered.and(self.holds(context))
     }
 }
 
@@ -250,7 +291,7 @@ impl Role {
             statements: Vec::new(),
             boundary: None,
             boundary_unread: None,
-            tags: Some(documents.tags),
+            tags: documents.tags,
         };
         for (policy, document) in &documents.policies {
             role.statements.extend(statements(policy, document));
@@ -285,7 +326,7 @@ pub fn evaluate(
     let mut deny_if: Option<(&Statement, Vec<String>)> = None;
     let mut unmet = None;
     for statement in statements {
-        match statement.applies(action, resource, context) {
+        match statement.applies(action, Some(resource), context) {
             Truth::Yes if !statement.allow => {
                 return Decision::Denied {
                     by: statement.policy.clone(),
@@ -315,11 +356,9 @@ pub fn evaluate(
         }
     }
     match (allow, allow_if, deny_if) {
-        (Some(allow), _, Some((deny, keys))) => Decision::AllowedIf {
-            by: format!(
-                "{}` and the conditional Deny in `{}",
-                allow.policy, deny.policy
-            ),
+        (Some(allow), _, Some((deny, keys))) => Decision::AllowedUnless {
+            by: allow.policy.clone(),
+            deny: deny.policy.clone(),
             unknown: keys,
         },
         (Some(allow), _, None) => Decision::Allowed {
@@ -347,7 +386,12 @@ pub fn evaluate_role(role: &Role, action: &str, resource: &str, context: &Contex
         return identity;
     };
     let bounded = evaluate(boundary, action, resource, context);
-    let allows = |d: &Decision| matches!(d, Decision::Allowed { .. } | Decision::AllowedIf { .. });
+    let allows = |d: &Decision| {
+        matches!(
+            d,
+            Decision::Allowed { .. } | Decision::AllowedIf { .. } | Decision::AllowedUnless { .. }
+        )
+    };
     match (identity, bounded) {
         (denied @ Decision::Denied { .. }, _) | (_, denied @ Decision::Denied { .. }) => denied,
         (Decision::NotAllowed { unmet, .. }, bounded) => Decision::NotAllowed {
@@ -356,6 +400,10 @@ pub fn evaluate_role(role: &Role, action: &str, resource: &str, context: &Contex
         },
         (_, Decision::NotAllowed { .. }) => Decision::OutsideBoundary,
         (Decision::Allowed { by }, Decision::Allowed { .. }) => Decision::Allowed { by },
+        (unless @ Decision::AllowedUnless { .. }, Decision::Allowed { .. }) => unless,
+        (Decision::Allowed { by }, Decision::AllowedUnless { deny, unknown, .. }) => {
+            Decision::AllowedUnless { by, deny, unknown }
+        }
         (identity, bounded) => Decision::AllowedIf {
             by: format!(
                 "{}` and the permissions boundary `{}",
@@ -369,37 +417,59 @@ pub fn evaluate_role(role: &Role, action: &str, resource: &str, context: &Contex
 
 fn by_of(decision: &Decision) -> &str {
     match decision {
-        Decision::Allowed { by } | Decision::AllowedIf { by, .. } | Decision::Denied { by } => by,
+        Decision::Allowed { by }
+        | Decision::AllowedIf { by, .. }
+        | Decision::AllowedUnless { by, .. }
+        | Decision::Denied { by } => by,
         Decision::NotAllowed { .. } | Decision::OutsideBoundary => "",
     }
 }
 
 fn unknown_of(decision: &Decision) -> Vec<String> {
     match decision {
-        Decision::AllowedIf { unknown, .. } => unknown.clone(),
+        Decision::AllowedIf { unknown, .. } | Decision::AllowedUnless { unknown, .. } => {
+            unknown.clone()
+        }
         _ => Vec::new(),
     }
 }
 
-/// Condition keys, once each, for messages: "`aws:SourceIp`, `aws:SourceVpce`".
+/// What is not known (or does not hold), for messages: condition keys, once each, as "the
+/// condition on `aws:SourceIp`, `aws:SourceVpce`"; other reasons (which have spaces) as they
+/// are.
 pub fn keys(keys: &[String]) -> String {
     let mut seen: Vec<&str> = Vec::new();
+    let mut reasons: Vec<&str> = Vec::new();
     for key in keys {
-        if !seen.iter().any(|s| s.eq_ignore_ascii_case(key)) {
+        if key.contains(' ') {
+            if !reasons.contains(&key.as_str()) {
+                reasons.push(key);
+            }
+        } else if !seen.iter().any(|s| s.eq_ignore_ascii_case(key)) {
             seen.push(key);
         }
     }
-    if seen.is_empty() {
-        return "its conditions".to_owned();
+    let mut parts: Vec<String> = Vec::new();
+    if !seen.is_empty() {
+        let list: Vec<String> = seen.iter().map(|k| format!("`{k}`")).collect();
+        parts.push(format!("the condition on {}", list.join(", ")));
     }
-    let list: Vec<String> = seen.iter().map(|k| format!("`{k}`")).collect();
-    format!("the condition on {}", list.join(", "))
+    parts.extend(reasons.iter().map(|r| (*r).to_owned()));
+    if parts.is_empty() {
+        return "its condition".to_owned();
+    }
+    parts.join(" and ")
 }
 
 /// What IAM's simulator answer means for the role.
 pub fn simulated(result: &Simulated) -> Decision {
     let by = result.matched.join(", ");
     match result.decision.as_str() {
+        // A Deny on context the simulation lacked did not match, and may when the task starts.
+        "allowed" if !result.missing_context.is_empty() => Decision::AllowedIf {
+            by,
+            unknown: result.missing_context.clone(),
+        },
         "allowed" => Decision::Allowed { by },
         "explicitDeny" => Decision::Denied { by },
         // The organization's SCPs limit every grant, a resource policy's too.
@@ -442,7 +512,7 @@ mod tests {
             statements: policy(json),
             boundary: None,
             boundary_unread: None,
-            tags: Some(vec![("app".to_owned(), "web".to_owned())]),
+            tags: vec![("app".to_owned(), "web".to_owned())],
         }
     }
 
@@ -642,6 +712,6 @@ mod tests {
             "x".to_owned(),
         ];
         assert_eq!(keys(&keys_), "the condition on `aws:SourceIp`, `x`");
-        assert_eq!(keys(&[]), "its conditions");
+        assert_eq!(keys(&[]), "its condition");
     }
 }

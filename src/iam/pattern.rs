@@ -19,8 +19,9 @@ pub enum Token {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pattern {
     Tokens(Vec<Token>),
-    /// A variable whose key the request does not carry (and no default): it matches nothing.
-    Absent,
+    /// A variable whose key the request does not carry (and no default): AWS may then hold the
+    /// whole statement invalid. Its key.
+    Absent(String),
     /// A variable whose value is not known before the task starts: its key.
     Unknown(String),
 }
@@ -75,7 +76,9 @@ fn variable(inner: &str, context: &Context) -> Result<String, Pattern> {
     match context.get(key) {
         Some(Known::Values(values)) if values.len() == 1 => Ok(values[0].clone()),
         // Multi-valued keys cannot be substituted; an absent one takes the default.
-        Some(Known::Values(_) | Known::Absent) => default.ok_or(Pattern::Absent),
+        Some(Known::Values(_) | Known::Absent) => {
+            default.ok_or_else(|| Pattern::Absent(key.to_owned()))
+        }
         Some(Known::ArnIn(_)) | None => Err(Pattern::Unknown(key.to_owned())),
     }
 }
@@ -205,8 +208,8 @@ fn to_chars(tokens: &[Token]) -> Vec<char> {
 
 /// A pattern against an ARN of which only the first five segments are known (`prefix`, ending
 /// in `:`): `Some(true)` or `Some(false)` when those decide, `None` when the unknown resource
-/// part would.
-pub fn arn_in(tokens: &[Token], prefix: &str, ignore_case: bool) -> Option<bool> {
+/// part would. `by_segment`: `ArnLike` (six segments, each on its own); otherwise plain text.
+pub fn arn_in(tokens: &[Token], prefix: &str, ignore_case: bool, by_segment: bool) -> Option<bool> {
     let tokens = if ignore_case {
         lowercase(tokens)
     } else {
@@ -217,9 +220,13 @@ pub fn arn_in(tokens: &[Token], prefix: &str, ignore_case: bool) -> Option<bool>
     } else {
         prefix.to_owned()
     };
+    if !by_segment {
+        return text_prefix(&tokens, &prefix.chars().collect::<Vec<_>>());
+    }
     let known = chars(&format!("{prefix}x"));
     let (Some(pattern), Some(known)) = (segments(&tokens), segments(&known)) else {
-        return Some(false);
+        // Fewer than six segments: how ARN operators read that is not settled here.
+        return None;
     };
     let head = pattern[..5]
         .iter()
@@ -229,6 +236,27 @@ pub fn arn_in(tokens: &[Token], prefix: &str, ignore_case: bool) -> Option<bool>
         return Some(false);
     }
     pattern[5].iter().all(|t| *t == Token::Star).then_some(true)
+}
+
+/// Plain wildcards against `prefix` followed by an unknown, non-empty rest: `Some(false)` when
+/// no rest can match, `Some(true)` when every rest does, `None` otherwise.
+fn text_prefix(tokens: &[Token], prefix: &[char]) -> Option<bool> {
+    let mut could = false;
+    // Split the pattern where its head has matched the whole prefix: its tail takes the rest.
+    for i in 0..=tokens.len() {
+        if !plain(&tokens[..i], prefix) {
+            continue;
+        }
+        let tail = &tokens[i..];
+        // A head that ends in a star may take any rest as well.
+        let open = i > 0 && tokens[i - 1] == Token::Star;
+        let tail_takes_all = !tail.is_empty() && tail.iter().all(|t| *t == Token::Star);
+        if (open && tail.iter().all(|t| *t == Token::Star)) || tail_takes_all {
+            return Some(true);
+        }
+        could |= open || !tail.is_empty();
+    }
+    if could { None } else { Some(false) }
 }
 
 #[cfg(test)]
@@ -312,7 +340,7 @@ mod tests {
         // A tag the role does not have: the default, or nothing matches.
         assert_eq!(
             parse("x/${aws:PrincipalTag/team}", WILD, &context),
-            Pattern::Absent
+            Pattern::Absent("aws:PrincipalTag/team".to_owned())
         );
         let t = tokens("x/${aws:PrincipalTag/team, 'shared'}", &context);
         assert!(resource(&t, "x/shared"));
@@ -338,12 +366,40 @@ mod tests {
         assert!(arn(&t, "arn:aws:ecs:us-east-1:123456789012:task/c/abc"));
         assert!(!arn(&t, "arn:aws:ecs:us-east-2:123456789012:task/c/abc"));
         let prefix = "arn:aws:ecs:us-east-1:123456789012:";
-        assert_eq!(arn_in(&t, prefix, false), Some(true));
+        assert_eq!(arn_in(&t, prefix, false, true), Some(true));
         let other = tokens("arn:aws:ecs:*:999999999999:*", &context);
-        assert_eq!(arn_in(&other, prefix, false), Some(false));
+        assert_eq!(arn_in(&other, prefix, false, true), Some(false));
         let narrow = tokens("arn:aws:ecs:us-east-1:123456789012:cluster/prod", &context);
-        assert_eq!(arn_in(&narrow, prefix, false), None);
-        let short = tokens("arn:aws:ecs", &context);
-        assert_eq!(arn_in(&short, prefix, false), Some(false));
+        assert_eq!(arn_in(&narrow, prefix, false, true), None);
+        let short = tokens("arn:aws:ecs:*", &context);
+        assert_eq!(arn_in(&short, prefix, false, true), None);
+        // As text (`StringLike`), a star reaches across colons.
+        assert_eq!(arn_in(&short, prefix, false, false), Some(true));
+        assert_eq!(
+            arn_in(&tokens("*", &context), prefix, false, false),
+            Some(true)
+        );
+        let literal = Syntax {
+            wildcards: false,
+            variables: false,
+        };
+        let Pattern::Tokens(exact) = parse(prefix, literal, &context) else {
+            unreachable!()
+        };
+        assert_eq!(
+            arn_in(&exact, prefix, false, false),
+            Some(false),
+            "the rest is never empty"
+        );
+        assert_eq!(arn_in(&narrow, prefix, false, false), None);
+        assert_eq!(
+            arn_in(
+                &tokens("arn:aws:ecs:eu-west-1:*", &context),
+                prefix,
+                false,
+                false
+            ),
+            Some(false)
+        );
     }
 }

@@ -120,13 +120,14 @@ fn named(principals: &Principals, role_arn: &str, role: &Arn<'_>) -> Named {
     }
 }
 
-/// What `policy`, a resource policy, says about `action` by the role `role_arn` in the request
-/// `context` describes. Principals are matched as AWS does: `*`, the exact role ARN, the
-/// account's root ARN or its id (no partial wildcards in principals); conditions are evaluated
-/// where their keys are known.
+/// What `policy`, a resource policy, says about `action` on `resource` by the role `role_arn`
+/// in the request `context` describes. Principals are matched as AWS does: `*`, the exact role
+/// ARN, the account's root ARN or its id (no partial wildcards in principals); `Resource` and
+/// `NotResource` as in identity policies; conditions are evaluated where their keys are known.
 pub fn resource_verdict(
     policy: &Value,
     action: &str,
+    resource: &str,
     role_arn: &str,
     context: &Context,
 ) -> Verdict {
@@ -143,10 +144,7 @@ pub fn resource_verdict(
         let Some(principals) = &statement.principals else {
             continue;
         };
-        if !statement.acts(action) {
-            continue;
-        }
-        let holds = statement.holds(context);
+        let holds = statement.applies(action, Some(resource), context);
         if matches!(holds, Truth::No(_)) {
             continue;
         }
@@ -209,6 +207,7 @@ mod tests {
     use super::*;
 
     const ROLE: &str = "arn:aws:iam::123456789012:role/web-execution";
+    const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/k";
 
     fn context() -> Context {
         let mut context = Context::default();
@@ -223,7 +222,7 @@ mod tests {
             r#"{{"Version":"2012-10-17","Statement":{statements}}}"#
         ))
         .unwrap();
-        resource_verdict(&policy, "kms:Decrypt", ROLE, &context())
+        resource_verdict(&policy, "kms:Decrypt", KEY, ROLE, &context())
     }
 
     const DELEGATION: &str = r#"{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kms:*","Resource":"*"}"#;
@@ -329,5 +328,19 @@ mod tests {
                 unknown: vec!["aws:SourceVpce".into()]
             }
         );
+    }
+
+    #[test]
+    fn a_statement_about_another_resource_says_nothing_about_this_one() {
+        let other = format!(
+            r#"{{"Effect":"Allow","Principal":{{"AWS":"{ROLE}"}},"Action":"kms:Decrypt","Resource":"arn:aws:kms:us-east-1:123456789012:key/other"}}"#
+        );
+        assert!(!verdict(&other).allows_at_all());
+        let this = other.replace("key/other", "key/k");
+        assert_eq!(verdict(&this).to_role, Allows::Yes);
+        let deny_other = format!(
+            r#"[{DELEGATION},{{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"arn:aws:kms:*:*:key/other"}}]"#
+        );
+        assert_eq!(verdict(&deny_other).denied, None);
     }
 }

@@ -23,19 +23,26 @@ pub struct Trust {
     pub may_deny: Option<(String, Vec<String>)>,
 }
 
-/// Whether the statement's principals include ECS tasks.
-fn names_ecs_tasks(principals: &Principals) -> bool {
+/// Whether the statement's principals include ECS tasks in `partition`.
+fn names_ecs_tasks(principals: &Principals, partition: &str) -> bool {
+    let china = partition == "aws-cn";
     let listed = principals.everyone
         || principals
             .services
             .iter()
-            .any(|s| s == ECS_TASKS || s == "ecs-tasks.amazonaws.com.cn");
+            .any(|s| s == ECS_TASKS || (china && s == "ecs-tasks.amazonaws.com.cn"));
     listed != principals.not
 }
 
-/// Evaluates the trust policy `document` for ECS assuming the role in the request `context`
-/// describes (see [`super::context::assume`]).
-pub fn trust(document: &Value, context: &Context) -> Trust {
+/// An Allow that names ECS tasks only as `{"AWS": "*"}`: whether that takes in a service
+/// principal is not settled here.
+fn only_as_any_aws(principals: &Principals) -> bool {
+    !principals.not && principals.services.is_empty() && principals.aws.iter().any(|a| a == "*")
+}
+
+/// Evaluates the trust policy `document` for ECS assuming the role, in `partition`, in the
+/// request `context` describes (see [`super::context::assume`]).
+pub fn trust(document: &Value, partition: &str, context: &Context) -> Trust {
     let mut trust = Trust {
         allows: Allows::No,
         refused: None,
@@ -46,17 +53,25 @@ pub fn trust(document: &Value, context: &Context) -> Trust {
         let Some(principals) = &statement.principals else {
             continue;
         };
-        if !names_ecs_tasks(principals) || !statement.acts(ASSUME_ROLE) {
+        if !names_ecs_tasks(principals, partition) {
             continue;
         }
         let sid = statement.sid.clone();
-        match (statement.allow, statement.holds(context)) {
+        let mut applies = statement.applies(ASSUME_ROLE, None, context);
+        if statement.allow && applies == Truth::Yes && only_as_any_aws(principals) {
+            applies = Truth::Unknown(vec![
+                r#"whether its principal `{"AWS":"*"}` takes in the service `ecs-tasks.amazonaws.com`"#
+                    .to_owned(),
+            ]);
+        }
+        match (statement.allow, applies) {
             (false, Truth::Yes) => {
                 trust.denied.get_or_insert(sid);
             }
             (false, Truth::Unknown(keys)) => {
                 trust.may_deny.get_or_insert((sid, keys));
             }
+            (_, Truth::No(keys)) if keys.is_empty() => {}
             (false, Truth::No(_)) => {}
             (true, Truth::Yes) => trust.allows = Allows::Yes,
             (true, Truth::Unknown(unknown)) => {
@@ -80,7 +95,11 @@ mod tests {
             r#"{{"Version":"2012-10-17","Statement":{statements}}}"#
         ))
         .unwrap();
-        trust(&document, &assume("aws", "us-east-1", "123456789012"))
+        trust(
+            &document,
+            "aws",
+            &assume("aws", "us-east-1", "123456789012"),
+        )
     }
 
     const ECS: &str = r#"{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}"#;
@@ -96,6 +115,13 @@ mod tests {
         assert_eq!(trust_of(not_action).allows, Allows::Yes);
         let only_tags = r#"{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"NotAction":"sts:AssumeRole*"}"#;
         assert_eq!(trust_of(only_tags).allows, Allows::No);
+        let china = ECS.replace("amazonaws.com", "amazonaws.com.cn");
+        assert_eq!(trust_of(&china).allows, Allows::No, "outside aws-cn");
+        let any_aws =
+            r#"{"Sid":"Any","Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}"#;
+        assert!(matches!(trust_of(any_aws).allows, Allows::If { .. }));
+        let anyone = r#"{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}"#;
+        assert_eq!(trust_of(anyone).allows, Allows::Yes);
     }
 
     #[test]

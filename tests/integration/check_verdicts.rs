@@ -430,7 +430,7 @@ fn policy_names_the_references_it_cannot_find_and_fails() {
         "arn:aws:ssm:us-east-1:123456789012:parameter/web/gone",
     );
     let out = scene.command("policy", &[]).output().failure(1);
-    out.stderr_has("2 references name a secret or parameter that does not exist, so no policy can make the deploy work");
+    out.stderr_has("the policy printed cannot make 2 references readable (a secret, parameter or key that does not exist, or that this run could not read)");
     out.stderr_has("containerDefinitions[0].secrets[0].valueFrom `DB_PASSWORD`: arn:aws:secretsmanager:us-east-1:123456789012:secret:web/typo-AbCdEf");
     out.stderr_has("containerDefinitions[0].secrets[1].valueFrom `API_KEY`: arn:aws:ssm:us-east-1:123456789012:parameter/web/gone");
     let policies: Value = serde_json::from_str(&out.stdout).unwrap();
