@@ -19,6 +19,14 @@ pub fn canonical(body: &Map<String, Value>, compare_tags: bool) -> Value {
     if !compare_tags {
         body.remove("tags");
     }
+    // ECS stores task-level `1 vCPU` as `1024` and `2 GB` as `2048`.
+    for (field, unit) in [("cpu", "vcpu"), ("memory", "gb")] {
+        if let Some(Value::String(text)) = body.get(field)
+            && let Some(units) = in_units(text, unit)
+        {
+            body.insert(field.to_owned(), Value::String(units));
+        }
+    }
     // In awsvpc and host modes the host port is the container port, and ECS fills it in.
     let host_port_is_container_port = matches!(
         body.get("networkMode").and_then(Value::as_str),
@@ -47,8 +55,16 @@ const UNORDERED: &[&str] = &[
     "resourceRequirements",
 ];
 
+/// Maps whose keys the user chooses (labels, log and driver options): a key there that looks
+/// like an ECS field is the user's, and keeps its value whatever it is.
+const USER_MAPS: &[&str] = &["dockerLabels", "options", "driverOpts", "labels"];
+
 fn canonicalise(value: &mut Value, key: &str, host_port_is_container_port: bool) {
     match value {
+        Value::Object(map) if USER_MAPS.contains(&key) => {
+            map.retain(|_, v| !v.is_null());
+            map.sort_keys();
+        }
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
                 canonicalise(v, k, host_port_is_container_port);
@@ -81,15 +97,62 @@ fn canonicalise(value: &mut Value, key: &str, host_port_is_container_port: bool)
     }
 }
 
+/// `text` (`1 vCPU`, `0.5GB`) in ECS's units (1024 to the vCPU or the GB), when it names `unit`.
+fn in_units(text: &str, unit: &str) -> Option<String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let number = lower.strip_suffix(unit)?.trim();
+    let value: f64 = number.parse().ok()?;
+    let units = value * 1024.0;
+    // Whole units only: anything else is left for ECS to refuse.
+    (units.fract() == 0.0 && (0.0..1e12).contains(&units)).then(|| format!("{units:.0}"))
+}
+
+/// Numbers ECS fills in when a field is omitted, by key: a field that has its default says the
+/// same as no field.
+const NUMBER_DEFAULTS: &[(&str, u64)] = &[
+    // A container's CPU units.
+    ("cpu", 0),
+    // `healthCheck`.
+    ("interval", 30),
+    ("timeout", 5),
+    ("retries", 3),
+    ("startPeriod", 0),
+    // Fargate's ephemeral storage.
+    ("sizeInGiB", 20),
+];
+
+/// Strings ECS fills in when a field is omitted, by key.
+const STRING_DEFAULTS: &[(&str, &str)] = &[
+    // The default network mode of Linux tasks.
+    ("networkMode", "bridge"),
+    // `efsVolumeConfiguration` and its `authorizationConfig`.
+    ("rootDirectory", "/"),
+    ("transitEncryption", "DISABLED"),
+    ("iam", "DISABLED"),
+    // `dockerVolumeConfiguration`.
+    ("scope", "task"),
+    ("versionConsistency", "enabled"),
+];
+
 fn is_empty_or_default(key: &str, value: &Value) -> bool {
     match value {
         Value::Null => true,
         Value::Array(items) => items.is_empty(),
         Value::Object(map) => map.is_empty(),
-        Value::Number(n) => key == "cpu" && n.as_u64() == Some(0),
-        Value::Bool(b) => (key == "essential" && *b) || (key == "enableFaultInjection" && !*b),
-        // ECS reports the default network mode of Linux tasks when none was given.
-        Value::String(s) => key == "networkMode" && s == "bridge",
+        Value::Number(n) => NUMBER_DEFAULTS
+            .iter()
+            .any(|(k, default)| *k == key && n.as_u64() == Some(*default)),
+        // Every flag of a task definition defaults to false, but a container's `essential`.
+        Value::Bool(b) => {
+            if key == "essential" {
+                *b
+            } else {
+                !*b
+            }
+        }
+        Value::String(s) => STRING_DEFAULTS
+            .iter()
+            .any(|(k, default)| *k == key && s == default),
     }
 }
 
@@ -111,6 +174,43 @@ mod tests {
         let mut c = b.clone();
         c["containerDefinitions"][0]["image"] = Value::String("j".into());
         assert_ne!(canonical(&a, false), canonical(&c, false));
+    }
+
+    #[test]
+    fn what_ecs_fills_in_is_the_same_as_leaving_it_out() {
+        let written: Map<String, Value> = serde_json::from_str(
+            r#"{"family":"f","cpu":"1 vCPU","memory":"2GB","volumes":[{"name":"efs","efsVolumeConfiguration":{"fileSystemId":"fs-1"}},{"name":"d","dockerVolumeConfiguration":{"driver":"local"}}],"containerDefinitions":[{"name":"a","image":"i","healthCheck":{"command":["CMD","true"]},"readonlyRootFilesystem":false}]}"#,
+        )
+        .unwrap();
+        let stored: Map<String, Value> = serde_json::from_str(
+            r#"{"family":"f","cpu":"1024","memory":"2048","volumes":[{"name":"efs","host":{},"efsVolumeConfiguration":{"fileSystemId":"fs-1","rootDirectory":"/","transitEncryption":"DISABLED","authorizationConfig":{"iam":"DISABLED"}}},{"name":"d","dockerVolumeConfiguration":{"driver":"local","scope":"task","autoprovision":false}}],"containerDefinitions":[{"name":"a","image":"i","cpu":0,"essential":true,"environment":[],"mountPoints":[],"volumesFrom":[],"systemControls":[],"versionConsistency":"enabled","healthCheck":{"command":["CMD","true"],"interval":30,"timeout":5,"retries":3}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(canonical(&written, false), canonical(&stored, false));
+        // A value that is not the default counts.
+        let mut other = stored.clone();
+        other["volumes"][0]["efsVolumeConfiguration"]["rootDirectory"] = "/data".into();
+        assert_ne!(canonical(&written, false), canonical(&other, false));
+        let mut not_essential = stored;
+        not_essential["containerDefinitions"][0]["essential"] = false.into();
+        assert_ne!(canonical(&written, false), canonical(&not_essential, false));
+        assert_eq!(in_units("0.25 vCPU", "vcpu").as_deref(), Some("256"));
+        assert_eq!(in_units("0.5 gb", "gb").as_deref(), Some("512"));
+        assert_eq!(in_units("512", "gb"), None);
+        // In a map of the user's, a key like an ECS field is the user's.
+        let label = |value: &str| -> Map<String, Value> {
+            serde_json::from_str(&format!(
+                r#"{{"family":"f","containerDefinitions":[{{"name":"a","dockerLabels":{{"scope":"{value}"}}}}]}}"#
+            ))
+            .unwrap()
+        };
+        let no_label: Map<String, Value> =
+            serde_json::from_str(r#"{"family":"f","containerDefinitions":[{"name":"a"}]}"#)
+                .unwrap();
+        assert_ne!(
+            canonical(&label("task"), false),
+            canonical(&no_label, false)
+        );
     }
 
     #[test]

@@ -92,6 +92,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Template, Error> {
     }
     keys::without_placeholders(&mut body, path, &source)?;
     drop_read_only_fields(&mut body, path);
+    drop_nulls(&mut body, path);
     required_fields(&body).map_err(|message| fail(message.to_owned()))?;
     Ok(Template {
         path: path.to_owned(),
@@ -114,19 +115,56 @@ fn parse_document(path: &Path, source: &str) -> Result<document::Parsed, String>
     })
 }
 
-/// The `describe-task-definition` output: its `taskDefinition`, with the outer `tags` kept.
+/// The `describe-task-definition` output: its `taskDefinition`, with the outer `tags` (what
+/// `--include TAGS` returns) merged into its own: every tag of either, and where both have a
+/// key, the inner value (the one RegisterTaskDefinition would take).
 fn unwrap_described(body: &mut Map<String, Value>) -> Option<Map<String, Value>> {
     let Some(Value::Object(inner)) = body.get("taskDefinition") else {
         return None;
     };
     let mut inner = inner.clone();
-    if let Some(Value::Array(tags)) = body.get("tags")
-        && !tags.is_empty()
-        && !inner.contains_key("tags")
-    {
-        inner.insert("tags".to_owned(), Value::Array(tags.clone()));
+    if let Some(Value::Array(outer)) = body.get("tags") {
+        if !matches!(inner.get("tags"), Some(Value::Array(_))) {
+            inner.insert("tags".to_owned(), Value::Array(Vec::new()));
+        }
+        let merged = inner["tags"]
+            .as_array_mut()
+            .expect("an array, made so above");
+        let key = |tag: &Value| tag.get("key").and_then(Value::as_str).map(str::to_owned);
+        for tag in outer {
+            if !merged
+                .iter()
+                .any(|own| key(own).is_some() && key(own) == key(tag))
+            {
+                merged.push(tag.clone());
+            }
+        }
     }
     Some(inner)
+}
+
+/// Drops keys whose value is `null` (a `describe-task-definition` output is full of them; ECS
+/// takes an absent field, not a null one).
+fn drop_nulls(body: &mut Map<String, Value>, path: &Path) {
+    fn walk(value: &mut Value) -> usize {
+        match value {
+            Value::Object(map) => {
+                let before = map.len();
+                map.retain(|_, v| !v.is_null());
+                before - map.len() + map.values_mut().map(walk).sum::<usize>()
+            }
+            Value::Array(items) => items.iter_mut().map(walk).sum(),
+            _ => 0,
+        }
+    }
+    let mut value = Value::Object(std::mem::take(body));
+    let dropped = walk(&mut value);
+    if let Value::Object(map) = value {
+        *body = map;
+    }
+    if dropped > 0 {
+        info!(file = %path.display(), keys = dropped, "dropped keys whose value is null");
+    }
 }
 
 fn drop_read_only_fields(body: &mut Map<String, Value>, path: &Path) {
@@ -230,6 +268,47 @@ mod tests {
         assert!(!t.body.contains_key("revision"));
         assert!(!t.body.contains_key("status"));
         assert_eq!(t.body["tags"][0]["key"], "team");
+    }
+
+    #[test]
+    fn outer_and_inner_tags_merge_and_nulls_go() {
+        let (_dir, t) = template(
+            "web.json",
+            r#"{"taskDefinition":{"family":"web","taskRoleArn":null,"tags":[],"containerDefinitions":[{"name":"web","image":"x","command":null,"linuxParameters":{"initProcessEnabled":null,"capabilities":{"add":["SYS_PTRACE"]}}}]},"tags":[{"key":"team","value":"a"}]}"#,
+        );
+        assert_eq!(
+            t.body["tags"],
+            serde_json::json!([{"key":"team","value":"a"}])
+        );
+        assert!(!t.body.contains_key("taskRoleArn"));
+        let container = &t.body["containerDefinitions"][0];
+        assert!(container.get("command").is_none());
+        assert_eq!(
+            container["linuxParameters"],
+            serde_json::json!({"capabilities":{"add":["SYS_PTRACE"]}})
+        );
+        // Both sides name a key: the definition's own value stays.
+        let (_dir, t) = template(
+            "web.json",
+            r#"{"taskDefinition":{"family":"web","tags":[{"key":"team","value":"inner"}],"containerDefinitions":[{"name":"web","image":"x"}]},"tags":[{"key":"team","value":"outer"},{"key":"env","value":"prod"}]}"#,
+        );
+        assert_eq!(
+            t.body["tags"],
+            serde_json::json!([{"key":"team","value":"inner"},{"key":"env","value":"prod"}])
+        );
+    }
+
+    #[test]
+    fn an_empty_tags_list_the_template_writes_stays() {
+        let (_dir, mut t) = template(
+            "web.json",
+            r#"{"family":"web","tags":[],"containerDefinitions":[{"name":"web","image":"x"}]}"#,
+        );
+        merge_tags(&mut t.body, [], false);
+        assert_eq!(t.body["tags"], serde_json::json!([]));
+        let mut bare: Map<String, Value> = serde_json::from_str(r#"{"family":"web"}"#).unwrap();
+        merge_tags(&mut bare, [], false);
+        assert!(!bare.contains_key("tags"));
     }
 
     #[test]

@@ -185,6 +185,8 @@ pub fn merge_tags<'a>(
     tags: impl IntoIterator<Item = (&'a str, &'a str)>,
     overwrite: bool,
 ) -> Vec<String> {
+    // A `tags` the template wrote stays, even empty.
+    let written = body.contains_key("tags");
     let list = body
         .entry("tags")
         .or_insert_with(|| Value::Array(Vec::new()));
@@ -211,7 +213,7 @@ pub fn merge_tags<'a>(
         list[position]["value"] = Value::String(value.to_owned());
         pointers.push(format!("/tags/{position}/value"));
     }
-    if list.is_empty() {
+    if list.is_empty() && !written {
         body.remove("tags");
     }
     pointers

@@ -3,6 +3,7 @@
 mod check;
 mod check_verdicts;
 mod deploy;
+mod ecs_semantics;
 mod errors;
 mod export;
 mod faults;

@@ -306,3 +306,77 @@ fn describe_services(state: &mut State) -> Value {
     service["events"] = events;
     json!({ "services": [service], "failures": [] })
 }
+
+/// ECS as it stores a task definition: moto keeps what it was given, ECS fills in its defaults
+/// (an EFS volume's root directory and transit encryption, a container's `essential` and `cpu`,
+/// empty lists, a port's protocol, a health check's timings, task memory in MiB). This stub
+/// answers `RegisterTaskDefinition` and `DescribeTaskDefinition` the way ECS does and passes
+/// every other call to moto.
+pub fn with_ecs_defaults(moto_port: u16) -> Stub {
+    Stub::start(moto_port, |request| match request.operation.as_str() {
+        "RegisterTaskDefinition" | "DescribeTaskDefinition" => Answer::ForwardEdited(fill_defaults),
+        _ => Answer::Forward,
+    })
+}
+
+fn fill_defaults(answer: &mut Value) {
+    let Some(definition) = answer.get_mut("taskDefinition") else {
+        return;
+    };
+    if let Some(memory) = definition.get("memory").and_then(Value::as_str)
+        && let Some(gb) = memory.trim().strip_suffix("GB")
+        && let Ok(gb) = gb.trim().parse::<u64>()
+    {
+        definition["memory"] = json!((gb * 1024).to_string());
+    }
+    for volume in definition["volumes"].as_array_mut().into_iter().flatten() {
+        if let Some(efs) = volume.get_mut("efsVolumeConfiguration") {
+            efs.as_object_mut()
+                .unwrap()
+                .entry("rootDirectory")
+                .or_insert(json!("/"));
+            efs.as_object_mut()
+                .unwrap()
+                .entry("transitEncryption")
+                .or_insert(json!("DISABLED"));
+        }
+    }
+    let awsvpc = definition.get("networkMode").and_then(Value::as_str) == Some("awsvpc");
+    for container in definition["containerDefinitions"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
+        let container = container.as_object_mut().unwrap();
+        container.entry("essential").or_insert(json!(true));
+        container.entry("cpu").or_insert(json!(0));
+        for list in [
+            "environment",
+            "mountPoints",
+            "volumesFrom",
+            "systemControls",
+        ] {
+            container.entry(list).or_insert(json!([]));
+        }
+        for port in container
+            .get_mut("portMappings")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let port = port.as_object_mut().unwrap();
+            port.entry("protocol").or_insert(json!("tcp"));
+            if awsvpc && let Some(container_port) = port.get("containerPort").cloned() {
+                port.entry("hostPort").or_insert(container_port);
+            }
+        }
+        if let Some(check) = container
+            .get_mut("healthCheck")
+            .and_then(Value::as_object_mut)
+        {
+            check.entry("interval").or_insert(json!(30));
+            check.entry("timeout").or_insert(json!(5));
+            check.entry("retries").or_insert(json!(3));
+        }
+    }
+}

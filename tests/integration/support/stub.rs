@@ -53,6 +53,8 @@ pub enum Answer {
     Drop,
     /// Passes it on (the emulator acts on it), then closes the connection without an answer.
     ForwardThenDrop,
+    /// Passes it on and changes the emulator's JSON answer before passing it back.
+    ForwardEdited(fn(&mut Value)),
 }
 
 impl Answer {
@@ -217,6 +219,14 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>, upstream: u16) {
         Answer::ForwardThenDrop => {
             let _ = forward(upstream, &request.head, &request.body);
             None
+        }
+        Answer::ForwardEdited(edit) => {
+            let (status, content_type, body) = forward(upstream, &request.head, &request.body);
+            let mut json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            if status == 200 {
+                edit(&mut json);
+            }
+            Some((status, content_type, json.to_string()))
         }
     };
     // The exchange ends here for the count: once the client has the answer it may send the next
