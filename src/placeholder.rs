@@ -152,14 +152,16 @@ pub fn parse(text: &str) -> Result<Vec<Segment>, Vec<ParseError>> {
         };
         let raw = &rest[open..open + 2 + close + 2];
         let inner = after_open[..close].trim();
-        let parsed = match inner.split_once(':') {
-            Some((kind, body)) => Reference::parse(kind.trim(), body.trim()),
-            None if inner.is_empty() => Err("empty placeholder".to_owned()),
-            None => Err(format!(
-                "placeholder `{inner}` has no kind; expected `{{{{KIND:NAME}}}}` with KIND one of {KINDS}"
-            )),
-        };
-        match parsed {
+        if is_go_template(inner) {
+            // Docker's log tags (`{{.Name}}`, `{{ index .ContainerLabels "…" }}`) and other Go
+            // templates that read a field: not ours, kept as written.
+            literal.push_str(raw);
+            let consumed = open + raw.len();
+            rest = &rest[consumed..];
+            at += consumed;
+            continue;
+        }
+        match reference_of(inner) {
             Ok(reference) => {
                 if !literal.is_empty() {
                     segments.push(Segment::Literal(std::mem::take(&mut literal)));
@@ -189,6 +191,25 @@ pub fn parse(text: &str) -> Result<Vec<Segment>, Vec<ParseError>> {
     } else {
         Err(errors)
     }
+}
+
+/// The reference the inside of a `{{…}}` names, or why it names none.
+fn reference_of(inner: &str) -> Result<Reference, String> {
+    match inner.split_once(':') {
+        Some((kind, body)) => Reference::parse(kind.trim(), body.trim()),
+        None if inner.is_empty() => Err("empty placeholder".to_owned()),
+        None => Err(format!(
+            "placeholder `{inner}` has no kind; expected `{{{{KIND:NAME}}}}` with KIND one of {KINDS} (another tool's template is rendered by that tool first; a literal `{{{{` is written `\\{{{{`)"
+        )),
+    }
+}
+
+/// Whether the inside of `{{…}}` is a Go template that reads a field (`.Name`,
+/// `index .ContainerLabels "x"`), as Docker's log tags are: no placeholder of ours starts with a
+/// dot or has a word that does.
+fn is_go_template(inner: &str) -> bool {
+    let before_colon = inner.split(':').next().unwrap_or_default();
+    inner.starts_with('.') || before_colon.split_whitespace().any(|w| w.starts_with('.'))
 }
 
 /// The references of a text with only well-formed placeholders, for tests.
@@ -275,6 +296,12 @@ mod tests {
         assert!(messages[1].contains("needs a name"));
         assert!(messages[2].contains("has no kind"));
         assert!(messages[3].starts_with("unclosed placeholder"));
+        // Docker's log tags are Go templates, kept as written.
+        let tag =
+            r#"{{.Name}}/{{ index .ContainerLabels "com.amazonaws.ecs.task-definition-family" }}"#;
+        assert_eq!(parse(tag).unwrap(), vec![Segment::Literal(tag.to_owned())]);
+        let mixed = parse("{{.ID}}-{{env:STAGE}}").unwrap();
+        assert_eq!(mixed[0], Segment::Literal("{{.ID}}-".to_owned()));
         assert_eq!(errors[0].offset, 0);
         assert_eq!(errors[1].offset, 10);
     }

@@ -16,10 +16,31 @@ use crate::error::{Error, Problem, Problems, visible};
 pub fn conforms(rendered: &Rendered) -> Result<(), Error> {
     match unknown_fields(&rendered.body) {
         Ok(unknown) => {
-            for field in unknown {
+            // A field newer than our SDK has a field's name; one that does not is a typo that
+            // ECS would refuse.
+            let (named, garbled): (Vec<String>, Vec<String>) = unknown
+                .into_iter()
+                .partition(|path| is_field_name(last_field(path)));
+            for field in named {
                 warn!(field = %visible(&field), "field is not in this version's RegisterTaskDefinition model; it is sent to ECS as written");
             }
-            Ok(())
+            if garbled.is_empty() {
+                return Ok(());
+            }
+            let problems = garbled
+                .into_iter()
+                .map(|path| Problem {
+                    location: rendered.places.locate_field(&rendered.body, &path),
+                    reference: None,
+                    reason: format!(
+                        "`{}` is not a field name (ECS's are letters and digits, like `containerDefinitions`)",
+                        visible(last_field(&path))
+                    ),
+                })
+                .collect();
+            Err(Error::Invalid {
+                problems: Problems(problems),
+            })
         }
         Err((path, reason)) => {
             let mut location = rendered.places.locate_field(&rendered.body, &path);
@@ -33,6 +54,17 @@ pub fn conforms(rendered: &Rendered) -> Result<(), Error> {
             })
         }
     }
+}
+
+/// The last field of a path such as `containerDefinitions[0].foo`.
+fn last_field(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
+}
+
+/// ECS's field names: a letter, then letters and digits.
+fn is_field_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 fn codec() -> JsonCodec {

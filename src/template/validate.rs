@@ -125,6 +125,17 @@ fn container_problems(
             "every container needs an `image`".to_owned(),
         );
     }
+    // ECS: without task-level `memory`, each container needs its own.
+    if !rendered.body.contains_key("memory")
+        && !container.contains_key("memory")
+        && !container.contains_key("memoryReservation")
+    {
+        problem(
+            base.clone(),
+            "the task has no `memory`, so the container needs `memory` or `memoryReservation` (MiB)"
+                .to_owned(),
+        );
+    }
     let value_froms = secret_entries(i, container);
     let mut uses_secrets = !value_froms.is_empty();
     for SecretEntry {

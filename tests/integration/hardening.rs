@@ -189,8 +189,8 @@ fn non_string_json_leaves_are_masked_and_registered_with_the_runner() {
 #[test]
 fn template_text_cannot_forge_a_workflow_command() {
     let env = Env::new();
-    // A JSON key with a line break in an unknown field (warned about), and a malformed
-    // placeholder holding one (an error).
+    // A JSON key with a line break in an unknown field (an error: no field has such a name), and
+    // a malformed placeholder holding one (an error).
     let warned = env.file(
         "warned.json",
         &definition(
@@ -208,9 +208,10 @@ fn template_text_cannot_forge_a_workflow_command() {
         ])
         .env("GITHUB_ACTIONS", "true")
         .output()
-        .success();
+        .failure(2);
     assert!(forged_commands(&out.all()).is_empty(), "{out}");
     out.stderr_has("a\\n::stop-commands::pwned");
+    out.stderr_has("is not a field name");
 
     let broken = env.file(
         "broken.json",
@@ -637,6 +638,7 @@ fn usage_mistakes_are_refused_and_a_byte_order_mark_is_not_one() {
 containerDefinitions:
   - name: web
     image: web:1
+    memory: 128
 ",
     );
     let manifest = env.file(

@@ -2,6 +2,7 @@
 
 mod check;
 mod check_verdicts;
+mod corpus;
 mod deploy;
 mod ecs_semantics;
 mod errors;

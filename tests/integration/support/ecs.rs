@@ -319,7 +319,7 @@ pub fn with_ecs_defaults(moto_port: u16) -> Stub {
     })
 }
 
-fn fill_defaults(answer: &mut Value) {
+pub fn fill_defaults(answer: &mut Value) {
     let Some(definition) = answer.get_mut("taskDefinition") else {
         return;
     };
