@@ -6,13 +6,16 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+
+use crate::aws::ecs::{self, Latest};
 use crate::aws::{self, Aws};
 use crate::ci::Ci;
 use crate::error::Error;
 use crate::manifest::{self, Entry};
 use crate::placeholder::{Reference, Resolved};
 use crate::resolve;
-use crate::rollout::LastChange;
+use crate::rollout::{LastChange, Target};
 use crate::template::{self, Image, Overrides, Rendered, Slot, Template};
 
 /// Where the definitions come from.
@@ -22,6 +25,17 @@ pub enum Templates {
     One(PathBuf),
     /// A manifest naming many (`deploy` and `check`).
     Manifest(PathBuf),
+    /// A revision registered in ECS.
+    Registered(Registered),
+}
+
+/// A registered revision to start from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registered {
+    /// An ARN, `FAMILY` (its latest ACTIVE revision) or `FAMILY:REVISION`.
+    Definition(String),
+    /// The revision a service runs.
+    Service(Target),
 }
 
 /// What every template-taking command reads: the templates, what the inputs change in them, and
@@ -58,6 +72,8 @@ pub struct Definition {
     pub rendered: Rendered,
     /// Its placeholders.
     pub slots: Vec<Slot>,
+    /// The registered revision it started from, as ECS returned it.
+    pub source: Option<Latest>,
 }
 
 impl Ready {
@@ -90,7 +106,19 @@ pub async fn prepare(
     needs_aws: bool,
     ci: &Ci,
 ) -> Result<Ready, Error> {
-    let loaded = load(definitions)?;
+    let mut aws = None;
+    let mut source = None;
+    let loaded = if let Templates::Registered(registered) = &definitions.templates {
+        let loaded_aws = Aws::load(&definitions.aws).await?;
+        let (entry, mut template, latest) = fetch(&loaded_aws, registered).await?;
+        definitions.overrides.apply(&mut template)?;
+        let slots = template::slots(&template)?;
+        aws = Some(loaded_aws);
+        source = Some(latest);
+        vec![(entry, template, slots)]
+    } else {
+        load(definitions)?
+    };
     let all_slots: Vec<Slot> = loaded.iter().flat_map(|(_, _, s)| s.clone()).collect();
     let protect = |secret: &crate::mask::Secret, label: &str| ci.protect(secret, label);
     let mut resolved = resolve::resolve_local(
@@ -100,11 +128,9 @@ pub async fn prepare(
         &protect,
     )?;
     // A render of `env` placeholders only needs no AWS at all, not even a Region.
-    let aws = if needs_aws || resolve::needs_aws(&all_slots) {
-        Some(Aws::load(&definitions.aws).await?)
-    } else {
-        None
-    };
+    if aws.is_none() && (needs_aws || resolve::needs_aws(&all_slots)) {
+        aws = Some(Aws::load(&definitions.aws).await?);
+    }
     if let Some(aws) = &aws {
         let mode = resolve::Mode {
             decrypt: definitions.allow_plaintext_secrets && reads == Reads::Values,
@@ -123,6 +149,7 @@ pub async fn prepare(
             entry,
             rendered,
             slots,
+            source: source.take(),
         });
     }
     Ok(Ready {
@@ -132,11 +159,48 @@ pub async fn prepare(
     })
 }
 
+/// The registered revision to start from: its entry (named by its ARN), its template, and the
+/// revision as ECS returned it.
+async fn fetch(aws: &Aws, registered: &Registered) -> Result<(Entry, Template, Latest), Error> {
+    let client = aws.ecs();
+    let name = match registered {
+        Registered::Definition(name) => name.clone(),
+        Registered::Service(target) => {
+            let service = crate::rollout::describe(&client, target).await?;
+            service.task_definition.ok_or_else(|| {
+                Error::Aws(format!(
+                    "service `{}` of cluster `{}` names no task definition",
+                    target.service, target.cluster
+                ))
+            })?
+        }
+    };
+    let latest = ecs::describe(&client, &name)
+        .await
+        .map_err(|failure| {
+            Error::Aws(format!(
+                "cannot read task definition `{name}` (DescribeTaskDefinition): {failure}"
+            ))
+        })?
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "no task definition `{name}` in ECS (DescribeTaskDefinition found none): give an ARN, `FAMILY` or `FAMILY:REVISION` that is registered, or the path of a file"
+            ))
+        })?;
+    let label = PathBuf::from(&latest.revision.arn);
+    let text =
+        serde_json::to_string_pretty(&Value::Object(latest.body.clone())).expect("JSON serialises");
+    let template = template::parse(&label, &text)?;
+    tracing::info!(arn = %latest.revision.arn, "starting from the registered revision");
+    Ok((Entry::of(&label), template, latest))
+}
+
 /// Every template loaded with its overrides, and its placeholders.
 fn load(definitions: &Definitions) -> Result<Vec<(Entry, Template, Vec<Slot>)>, Error> {
     let entries = match &definitions.templates {
         Templates::One(path) => vec![Entry::of(path)],
         Templates::Manifest(path) => manifest::load(path)?,
+        Templates::Registered(_) => unreachable!("fetched, not loaded"),
     };
     let many = matches!(definitions.templates, Templates::Manifest(_));
     let mut loaded = Vec::new();

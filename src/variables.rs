@@ -2,10 +2,11 @@
 //! aws-actions/aws-secretsmanager-get-secrets does, plus Parameter Store, pinned versions,
 //! prefixes and paths, and batched fetching.
 //!
-//! Entry lines (`secret-ids`): `[ALIAS,]ID`, where ID is a Secrets Manager name or ARN (with
-//! `:json-key:version-stage:version-id` like placeholders), a prefix `name*`, a Parameter Store
-//! name (`/app/db/host`, or `ssm:name`, optionally `:version` or `:label`), a Parameter Store
-//! path ending in `/` (recursive), or an ARN of either.
+//! Entry lines (`secret-ids`): `[ALIAS,]ID`. A line the get-secrets action accepts means what it
+//! means there: ID is a Secrets Manager name or ARN (with `:json-key:version-stage:version-id`
+//! like placeholders; a name may start with `/`), or a prefix `name*`; a blank alias
+//! (`,ID`) names a JSON secret's variables after its keys alone. Parameter Store entries say so:
+//! `ssm:name` (optionally `:version` or `:label`), `ssm:/path/` (recursive), or a parameter ARN.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,20 +42,23 @@ struct Entry {
 
 fn parse_entry(line: &str) -> Result<Entry, String> {
     let (alias, id) = match line.split_once(',') {
-        // An alias is a variable name: the same characters rules as any other.
+        // An alias is a variable name: the same characters rules as any other. A blank one
+        // (`,ID`) is kept blank: a JSON secret's keys alone name its variables.
         Some((alias, id)) => (Some(variable_name(alias.trim(), Casing::None)), id.trim()),
         None => (None, line.trim()),
     };
-    if alias.as_deref() == Some("") || id.is_empty() {
+    if id.is_empty() {
         return Err(format!("`{line}`: expected `[ALIAS,]ID`"));
     }
     let source = if let Some(name) = id.strip_prefix("ssm:") {
-        Source::Parameter(Parameter::parse(name)?)
+        if name.starts_with('/') && name.ends_with('/') {
+            Source::ParameterPath(name.to_owned())
+        } else {
+            Source::Parameter(Parameter::parse(name)?)
+        }
     } else if let Some(name) = id.strip_prefix("secretsmanager:") {
         Source::Secret(SecretId::parse(name)?)
-    } else if id.starts_with('/') && id.ends_with('/') {
-        Source::ParameterPath(id.to_owned())
-    } else if id.starts_with('/') || Arn::parse(id).is_some_and(|a| a.service == "ssm") {
+    } else if Arn::parse(id).is_some_and(|a| a.service == "ssm") {
         Source::Parameter(Parameter::parse(id)?)
     } else if let Some(prefix) = id.strip_suffix('*') {
         Source::SecretPrefix(prefix.to_owned())
@@ -71,8 +75,17 @@ fn parse_entry(line: &str) -> Result<Entry, String> {
 /// The variable name for a source name, as the get-secrets action forms it: every character
 /// outside `[A-Za-z0-9_]` becomes `_`, a leading digit gets a `_` prefix, then the casing.
 pub fn variable_name(name: &str, casing: Casing) -> String {
+    variable_name_of(name.trim_start_matches('/'), casing)
+}
+
+/// A secret's variable name, exactly as the get-secrets action forms it: a leading `/` becomes
+/// `_` like any other.
+fn secret_variable_name(name: &str, casing: Casing) -> String {
+    variable_name_of(name, casing)
+}
+
+fn variable_name_of(name: &str, casing: Casing) -> String {
     let mut out: String = name
-        .trim_start_matches('/')
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' {
@@ -112,7 +125,12 @@ fn flatten(
 ) {
     if let Some(serde_json::Value::Object(map)) = parsed.value.pointer(pointer) {
         for key in map.keys() {
-            let name = format!("{prefix}_{}", variable_name(key, casing));
+            // A blank alias: the keys alone.
+            let name = if prefix.is_empty() {
+                variable_name(key, casing)
+            } else {
+                format!("{prefix}_{}", variable_name(key, casing))
+            };
             let child = format!("{pointer}/{}", document::pointer_token(key));
             flatten(
                 &name,
@@ -180,12 +198,14 @@ async fn expand(aws: &Aws, entries: &[Entry], on_secret: OnSecret<'_>) -> Result
     for entry in entries {
         let alias = entry.alias.clone();
         let line = entry.line.clone();
+        // A blank alias means something for one JSON secret only.
+        let prefix_alias = alias.clone().filter(|a| !a.is_empty());
         match &entry.source {
             Source::Secret(id) => expanded.secrets.push((alias, id.clone(), line)),
-            Source::Parameter(p) => expanded.parameters.push((alias, p.clone(), line)),
+            Source::Parameter(p) => expanded.parameters.push((prefix_alias, p.clone(), line)),
             Source::SecretPrefix(prefix) => {
                 for name in secret_names(aws, prefix).await? {
-                    let alias = alias
+                    let alias = prefix_alias
                         .as_ref()
                         .map(|a| format!("{a}_{}", variable_name(&name, Casing::None)));
                     let id = SecretId::parse(&name).map_err(Error::Usage)?;
@@ -197,7 +217,7 @@ async fn expand(aws: &Aws, entries: &[Entry], on_secret: OnSecret<'_>) -> Result
             Source::ParameterPath(path) => {
                 for (name, value) in parameters_under(aws, path).await? {
                     on_secret(&value, &format!("ssm:{name}"));
-                    let alias = alias.as_ref().map(|a| {
+                    let alias = prefix_alias.as_ref().map(|a| {
                         let relative = name.trim_start_matches(path.as_str());
                         format!("{a}_{}", variable_name(relative, Casing::None))
                     });
@@ -231,8 +251,7 @@ async fn fetch_values(
     let current: Vec<String> = current.into_iter().collect();
     for chunk in current.chunks(secretsmanager::BATCH) {
         for (id, result) in secretsmanager::batch_get(&sm, chunk).await {
-            let fetched =
-                result.map_err(|reason| Error::Aws(format!("secret `{id}`: {reason}")))?;
+            let fetched = result.map_err(|reason| Error::Aws(not_read(&id, &reason)))?;
             on_secret(&fetched.value, &format!("secretsmanager:{id}"));
             secrets.insert(id, fetched.value);
         }
@@ -264,6 +283,19 @@ async fn fetch_values(
         }
     }
     Ok((secrets, parameters))
+}
+
+/// A secret that could not be read; a name that starts with `/` and is not found may have been
+/// meant as a parameter.
+fn not_read(id: &str, reason: &crate::aws::Failure) -> String {
+    let hint = if id.starts_with('/') && reason.kind == crate::aws::Kind::NotFound {
+        format!(
+            " (a line without `ssm:` names a Secrets Manager secret, as in the get-secrets action; for the Parameter Store parameter, write `ssm:{id}`)"
+        )
+    } else {
+        String::new()
+    };
+    format!("secret `{id}`: {reason}{hint}")
 }
 
 /// The variable name of a secret without an alias: its name, without an ARN's random suffix.
@@ -307,15 +339,21 @@ fn name(
             id.body()
         };
         let value = &secrets[&key];
-        let base = alias
-            .clone()
-            .unwrap_or_else(|| variable_name(secret_name(id), casing));
         let value = match &id.json_key {
             Some(key) => json_key(value, key, line)?,
             None => value.clone(),
         };
-        match document::json(value.expose()) {
-            Ok(parsed) if parse_json && parsed.value.is_object() => {
+        let parsed = document::json(value.expose())
+            .ok()
+            .filter(|p| parse_json && p.value.is_object());
+        // A blank alias names a JSON secret's variables after its keys; anything else after
+        // the secret (as the get-secrets action does).
+        let base = alias
+            .clone()
+            .filter(|a| !a.is_empty() || parsed.is_some())
+            .unwrap_or_else(|| secret_variable_name(secret_name(id), casing));
+        match parsed {
+            Some(parsed) => {
                 flatten(&base, &parsed, "", casing, line, &mut variables);
             }
             _ => variables.push(Variable {
@@ -425,10 +463,12 @@ mod tests {
         let sources: Vec<Source> = [
             "MY_ALIAS,test/secret",
             "prod/*",
-            "/app/prod/",
-            "/app/db/host:3",
+            "ssm:/app/prod/",
+            "ssm:/app/db/host:3",
             "ssm:plain",
             "prod/db:password::",
+            "/special/chars/secret",
+            ",prod/db",
         ]
         .iter()
         .map(|l| parse_entry(l).unwrap().source)
@@ -440,6 +480,14 @@ mod tests {
         assert!(matches!(&sources[4], Source::Parameter(p) if p.id == "plain"));
         assert!(
             matches!(&sources[5], Source::Secret(s) if s.json_key.as_deref() == Some("password"))
+        );
+        // As in the get-secrets action: a leading `/` is part of a secret's name.
+        assert!(matches!(&sources[6], Source::Secret(s) if s.id == "/special/chars/secret"));
+        assert!(matches!(&sources[7], Source::Secret(s) if s.id == "prod/db"));
+        assert_eq!(parse_entry(",prod/db").unwrap().alias.as_deref(), Some(""));
+        assert_eq!(
+            secret_variable_name("/special/chars/secret", Casing::Uppercase),
+            "_SPECIAL_CHARS_SECRET"
         );
         assert_eq!(
             parse_entry("MY_ALIAS,test/secret")

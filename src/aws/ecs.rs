@@ -64,10 +64,19 @@ impl Intercept for CaptureBody {
 
 /// Reads the family's latest ACTIVE revision, or `None` when the family has none.
 pub async fn latest(client: &aws_sdk_ecs::Client, family: &str) -> Result<Option<Latest>, Failure> {
+    describe(client, family).await
+}
+
+/// Reads one revision (`arn`, `FAMILY:REVISION`, or `FAMILY` for its latest ACTIVE one) with its
+/// tags, or `None` when ECS knows no such revision.
+pub async fn describe(
+    client: &aws_sdk_ecs::Client,
+    task_definition: &str,
+) -> Result<Option<Latest>, Failure> {
     let capture = CaptureBody::default();
     let response = client
         .describe_task_definition()
-        .task_definition(family)
+        .task_definition(task_definition)
         .include(TaskDefinitionField::Tags)
         .customize()
         .interceptor(capture.clone())

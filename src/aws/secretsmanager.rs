@@ -215,6 +215,22 @@ pub async fn names_starting_with(
     Ok(names)
 }
 
+/// The names of every secret of the account in the client's Region (`ListSecrets`, every page).
+pub async fn all_names(client: &aws_sdk_secretsmanager::Client) -> Result<Vec<String>, Failure> {
+    let mut pages = client.list_secrets().into_paginator().send();
+    let mut names = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|err| Failure::of(SERVICE, &err))?;
+        names.extend(
+            page.secret_list()
+                .iter()
+                .filter_map(|s| s.name())
+                .map(str::to_owned),
+        );
+    }
+    Ok(names)
+}
+
 /// Whether a response entry with this ARN and name answers a request for `id` (a name, a full
 /// ARN, or a partial ARN without the 6-character suffix).
 fn answers(id: &str, arn: &str, name: &str) -> bool {

@@ -165,6 +165,31 @@ async fn paced<T>(aws: &Aws, pages: &mut PaginationStream<T>) -> Option<T> {
     pages.next().await
 }
 
+/// The name of every parameter of the account in the default Region, and whether it is a
+/// `SecureString` (`DescribeParameters`, every page, paced). Reads no value.
+pub async fn all_names(aws: &Aws) -> Result<Vec<(String, bool)>, Failure> {
+    let mut pages = aws
+        .ssm(None)
+        .describe_parameters()
+        .max_results(50)
+        .into_paginator()
+        .send();
+    let mut found = Vec::new();
+    while let Some(page) = paced(aws, &mut pages).await {
+        let page = page.map_err(|err| Failure::of(SERVICE, &err))?;
+        found.extend(page.parameters().iter().map(|p| {
+            (
+                p.name().unwrap_or_default().to_owned(),
+                p.r#type() == Some(&ParameterType::SecureString),
+            )
+        }));
+        if page.next_token().is_none() {
+            break;
+        }
+    }
+    Ok(found)
+}
+
 /// Every parameter under `path` (recursive), decrypted, each page paced.
 pub async fn by_path(aws: &Aws, path: &str) -> Result<Vec<(String, Secret)>, Failure> {
     let mut pages = aws

@@ -85,8 +85,8 @@ pub fn set_outputs(path: &Path, outputs: &[(&str, String)]) -> std::io::Result<(
     append(path, &text)
 }
 
-/// Appends variables to `GITHUB_ENV` with values as they are: the one place a value is written
-/// on purpose. Each value must have been registered with `::add-mask::` first. Returns the
+/// Appends variables to `GITHUB_ENV` (or, for `export-to-outputs`, `GITHUB_OUTPUT`) with values
+/// as they are: the one place a value is written on purpose. Each value must have been registered with `::add-mask::` first. Returns the
 /// file's length before, for [`truncate`].
 pub fn set_values(path: &Path, values: &[(String, &str)]) -> std::io::Result<u64> {
     let text = heredoc(values.iter().map(|(n, v)| (n.as_str(), *v)))?;

@@ -167,6 +167,14 @@ impl Ci {
         }
     }
 
+    /// The file that sets step outputs (`GITHUB_OUTPUT`), on GitHub.
+    pub fn output_file(&self) -> Option<&Path> {
+        match self {
+            Ci::GitHub(github) => github.output.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The file that sets variables for later steps (`GITHUB_ENV`), on GitHub.
     pub fn env_file(&self) -> Option<&Path> {
         match self {

@@ -66,14 +66,22 @@ pub fn readme(text: &str) -> String {
 /// action.yml with its `inputs:` block (up to `outputs:`) replaced.
 pub fn action(text: &str) -> String {
     let start = text.find("inputs:\n").unwrap_or(0);
-    let end = text.find("outputs:\n").unwrap_or(text.len());
+    // The top-level key, not an input whose name ends in `outputs`.
+    let end = text.find("\noutputs:\n").map_or(text.len(), |i| i + 1);
     format!("{}{}{}", &text[..start], action_inputs(), &text[end..])
 }
+
+/// The `mode` input: which command runs, where no subcommand can be given.
+const MODE: &str = "What to run: `deploy` (the default on GitHub), `render`, `check`, `policy`, `export` or `init`. Older workflows name it in `command`, which is still read as the mode when `mode` is unset and the value is a mode's name.";
 
 /// The inputs table of the README.
 pub fn markdown_table() -> String {
     let mut table = String::from(
         "| input | flag | commands | default | description |\n|---|---|---|---|---|\n",
+    );
+    let _ = writeln!(
+        table,
+        "| `mode` | the subcommand | all | `deploy` on GitHub | {MODE} |"
     );
     for spec in INPUTS {
         let flag = match spec.kind {
@@ -96,7 +104,11 @@ pub fn markdown_table() -> String {
 /// The `inputs:` block of action.yml.
 pub fn action_inputs() -> String {
     let mut yaml = String::from("inputs:\n");
-    yaml.push_str("  command:\n    description: \"What to run: `deploy`, `render`, `check`, `policy` or `export`.\"\n    required: false\n    default: \"deploy\"\n");
+    let _ = write!(
+        yaml,
+        "  mode:\n    description: {}\n    required: false\n",
+        serde_json::to_string(MODE).expect("a string serialises")
+    );
     for spec in INPUTS {
         let description = serde_json::to_string(&format!(
             "[{}] {}",
@@ -104,10 +116,10 @@ pub fn action_inputs() -> String {
             spec.full_description()
         ))
         .expect("a string serialises");
-        let required = spec.name == "task-definition";
+        // None is: `task-definition` has its alternatives, and the tool names what is missing.
         let _ = write!(
             yaml,
-            "  {}:\n    description: {description}\n    required: {required}\n",
+            "  {}:\n    description: {description}\n    required: false\n",
             spec.name
         );
         if let Some(default) = spec.default {

@@ -31,15 +31,17 @@ pub enum Name {
     Check,
     Policy,
     Export,
+    Init,
 }
 
 impl Name {
-    pub const ALL: [Name; 5] = [
+    pub const ALL: [Name; 6] = [
         Name::Render,
         Name::Deploy,
         Name::Check,
         Name::Policy,
         Name::Export,
+        Name::Init,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +51,7 @@ impl Name {
             Name::Check => "check",
             Name::Policy => "policy",
             Name::Export => "export",
+            Name::Init => "init",
         }
     }
 
@@ -66,6 +69,9 @@ impl Name {
             }
             Name::Export => {
                 "Export secret and parameter values as environment variables for a later step"
+            }
+            Name::Init => {
+                "Write a template from a service's running task definition, values that look secret turned into placeholders"
             }
         }
     }
@@ -174,11 +180,17 @@ pub fn parse(
             .cloned(),
         color: false,
     };
-    let (name, sub) = command(&matches, &environment)?;
+    let (name, sub, command_is_mode) = command(&matches, &environment)?;
     if let Some(sub) = sub {
         refuse_flags_of_other_commands(name, sub)?;
     }
-    let raw = Raw::collect(name, sub, &environment);
+    let raw = if command_is_mode {
+        let mut inputs = environment.clone();
+        inputs.retain(|key, _| !raw::names_input(key, "command"));
+        Raw::collect(name, sub, &inputs)
+    } else {
+        Raw::collect(name, sub, &environment)
+    };
     let ci = Ci::detect(&environment);
     let command = settings::command(name, &raw, environment)?;
     Ok(Parsed::Run(Box::new(Invocation {
@@ -188,24 +200,52 @@ pub fn parse(
     })))
 }
 
-/// The command: the subcommand, or `INPUT_COMMAND` / `ECS_SECRETS_COMMAND`.
+/// The mode: the subcommand; or `mode` from the environment; or `command` from the environment
+/// when it names a mode (workflows written before `mode` existed); or, in GitHub Actions,
+/// `deploy` (the action's default). The second value is true when `command` named the mode, so
+/// that it is not also read as the container's command.
 fn command<'a>(
     matches: &'a ArgMatches,
     environment: &BTreeMap<String, String>,
-) -> Result<(Name, Option<&'a ArgMatches>), Error> {
-    let expected = "expected `render`, `deploy`, `check`, `policy` or `export`";
+) -> Result<(Name, Option<&'a ArgMatches>, bool), Error> {
+    let expected = format!(
+        "expected {}",
+        Name::ALL
+            .iter()
+            .map(|n| format!("`{}`", n.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     if let Some((name, sub)) = matches.subcommand() {
-        return Ok((Name::named(name).expect("clap knows only these"), Some(sub)));
+        return Ok((
+            Name::named(name).expect("clap knows only these"),
+            Some(sub),
+            false,
+        ));
     }
-    match raw::lookup_env(environment, "command").as_deref() {
-        Some(name) => Name::named(name.trim())
-            .map(|command| (command, None))
-            .ok_or_else(|| Error::Usage(format!("unknown command `{name}`; {expected}"))),
-        None => Err(Error::Usage(format!(
-            "no command given; {expected}\n\n{}",
-            command_line().render_usage()
-        ))),
+    if let Some(mode) = raw::lookup_env(environment, "mode") {
+        return Name::named(mode.trim())
+            .map(|name| (name, None, false))
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "input `mode`: unknown mode `{}`; {expected}",
+                    mode.trim()
+                ))
+            });
     }
+    if let Some(name) = raw::lookup_env(environment, "command")
+        .as_deref()
+        .and_then(|c| Name::named(c.trim()))
+    {
+        return Ok((name, None, true));
+    }
+    if environment.get("GITHUB_ACTIONS").map(String::as_str) == Some("true") {
+        return Ok((Name::Deploy, None, false));
+    }
+    Err(Error::Usage(format!(
+        "no mode given; {expected}: as a subcommand, or in `INPUT_MODE` / `ECS_SECRETS_MODE`\n\n{}",
+        command_line().render_usage()
+    )))
 }
 
 /// A flag given for a command that does not use it is a mistake worth saying (`render --service`

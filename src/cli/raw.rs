@@ -30,6 +30,15 @@ pub fn lookup_env(environment: &BTreeMap<String, String>, name: &str) -> Option<
     .cloned()
 }
 
+/// Whether the environment variable `key` is one of the names of input `name`.
+pub fn names_input(key: &str, name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    let underscored = upper.replace('-', "_");
+    key == format!("INPUT_{upper}")
+        || key == format!("INPUT_{underscored}")
+        || key == format!("ECS_SECRETS_{underscored}")
+}
+
 impl Raw {
     /// The inputs `command` uses; the others are left out, wherever they came from.
     pub fn collect(

@@ -13,10 +13,11 @@ use crate::command::Command;
 use crate::command::check::Check;
 use crate::command::deploy::Deploy;
 use crate::command::export::Export;
+use crate::command::init::Init;
 use crate::command::policy::Policy;
 use crate::command::render::Render;
 use crate::error::Error;
-use crate::prepare::{Definitions, Templates};
+use crate::prepare::{Definitions, Registered, Templates};
 use crate::report::Format;
 use crate::rollout::{self, Target};
 use crate::template::{Image, Overrides};
@@ -32,6 +33,9 @@ pub fn command(
     let aws = aws_settings(raw)?;
     if name == Name::Export {
         return Ok(Command::Export(export(raw, aws)?));
+    }
+    if name == Name::Init {
+        return Ok(Command::Init(init(raw, aws)?));
     }
     let definitions = definitions(name, raw, environment, aws)?;
     Ok(match name {
@@ -56,7 +60,7 @@ pub fn command(
             preflight: raw.bool("preflight")?,
             keep_revisions: raw.whole("keep-revisions")?.is_some(),
         }),
-        Name::Export => unreachable!("export has no template"),
+        Name::Export | Name::Init => unreachable!("export and init have no template"),
     })
 }
 
@@ -102,6 +106,12 @@ fn definitions(
                 .to_owned(),
         ));
     }
+    // The deploy action drops empty values unless named here; this tool drops only nulls, so
+    // every key it could name is kept anyway.
+    let keep = raw.list("keep-null-value-keys");
+    if !keep.is_empty() {
+        tracing::debug!(keys = %keep.join(", "), "keep-null-value-keys: empty values are always kept");
+    }
     Ok(Definitions {
         templates: templates(name, raw)?,
         overrides: Overrides {
@@ -110,6 +120,13 @@ fn definitions(
             environment: raw.assignments("environment-variables")?,
             secrets: raw.assignments("secrets")?,
             tags: raw.assignments("tags")?,
+            command: container_command(raw)?,
+            env_files: env_files(raw)?,
+            log_driver: log_driver(raw)?,
+            log_options: raw.assignments("log-configuration-options")?,
+            docker_labels: raw.assignments("docker-labels")?,
+            task_role_arn: role_arn(raw, "task-role-arn")?,
+            execution_role_arn: role_arn(raw, "execution-role-arn")?,
         },
         allow_plaintext_secrets: raw.bool("allow-plaintext-secrets")?,
         environment,
@@ -117,14 +134,49 @@ fn definitions(
     })
 }
 
-/// One template, or a manifest (`deploy` and `check`; not with the inputs that write one
-/// definition's files).
+/// One template, a manifest (`deploy` and `check`; not with the inputs that write one
+/// definition's files), or a registered revision.
 fn templates(name: Name, raw: &Raw) -> Result<Templates, Error> {
+    let from_service = from_service(raw)?;
+    let given: Vec<&str> = [
+        "task-definition",
+        "manifest",
+        "task-definition-arn",
+        "task-definition-family",
+    ]
+    .into_iter()
+    .filter(|input| raw.text(input).is_some())
+    .chain(
+        from_service
+            .is_some()
+            .then_some("task-definition-from-service"),
+    )
+    .collect();
+    if let [first, second, ..] = given.as_slice() {
+        return Err(Error::Usage(format!(
+            "inputs `{first}` and `{second}` are given together; each names the task definition to start from: give one of them"
+        )));
+    }
+    if raw.text("task-definition-revision").is_some()
+        && raw.text("task-definition-family").is_none()
+    {
+        return Err(Error::Usage(
+            "input `task-definition-revision` needs `task-definition-family`: a revision alone names no task definition".to_owned(),
+        ));
+    }
+    if let Some(target) = from_service {
+        return Ok(Templates::Registered(Registered::Service(target)));
+    }
+    if matches!(name, Name::Render | Name::Check) && raw.text("service").is_some() {
+        tracing::warn!(
+            "input `service` is ignored by `{}` unless `task-definition-from-service` is set",
+            name.as_str()
+        );
+    }
+    if let Some(registered) = named_revision(raw)? {
+        return Ok(Templates::Registered(registered));
+    }
     match (raw.text("task-definition"), raw.text("manifest")) {
-        (Some(_), Some(_)) => Err(Error::Usage(
-            "inputs `task-definition` and `manifest` are given together; a manifest names its own templates: give one of them"
-                .to_owned(),
-        )),
         (None, Some(manifest)) => {
             for input in ["output", "image-definitions", "codedeploy-artifacts"] {
                 if raw.text(input).is_some() {
@@ -135,16 +187,204 @@ fn templates(name: Name, raw: &Raw) -> Result<Templates, Error> {
             }
             Ok(Templates::Manifest(PathBuf::from(manifest)))
         }
-        (Some(path), None) => Ok(Templates::One(PathBuf::from(path))),
+        // A file wins; a value that is no file and reads as an ARN, `FAMILY` or
+        // `FAMILY:REVISION` names a registered revision.
+        (Some(value), _) if !Path::new(value).exists() && registered_name(value) => Ok(
+            Templates::Registered(Registered::Definition(value.to_owned())),
+        ),
+        (Some(path), _) => Ok(Templates::One(PathBuf::from(path))),
         (None, None) => Err(Error::Usage(format!(
-            "input `task-definition` is required{}: pass `--task-definition PATH` or set `INPUT_TASK-DEFINITION` / `ECS_SECRETS_TASK_DEFINITION`",
+            "input `task-definition` is required{}: pass `--task-definition PATH` (or a registered revision: an ARN, `FAMILY` or `FAMILY:REVISION`) or set `INPUT_TASK-DEFINITION` / `ECS_SECRETS_TASK_DEFINITION`",
             if matches!(name, Name::Deploy | Name::Check) {
-                " (or `manifest`)"
+                " (or `manifest`, or `task-definition-from-service`)"
             } else {
                 ""
             }
         ))),
     }
+}
+
+/// The render action's `task-definition-arn`, or `task-definition-family` (with
+/// `task-definition-revision`).
+fn named_revision(raw: &Raw) -> Result<Option<Registered>, Error> {
+    if let Some(arn) = raw.text("task-definition-arn") {
+        if !registered_name(arn) {
+            return Err(Error::Usage(format!(
+                "input `task-definition-arn`: `{arn}` is not a task-definition ARN (arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REVISION)"
+            )));
+        }
+        return Ok(Some(Registered::Definition(arn.to_owned())));
+    }
+    if let Some(family) = raw.text("task-definition-family") {
+        let id = match raw.whole("task-definition-revision")? {
+            Some(revision) => format!("{family}:{revision}"),
+            None => family.to_owned(),
+        };
+        if !registered_name(&id) {
+            return Err(Error::Usage(format!(
+                "input `task-definition-family`: `{family}` is not a family name (letters, digits, `-` and `_`, up to 255)"
+            )));
+        }
+        return Ok(Some(Registered::Definition(id)));
+    }
+    Ok(None)
+}
+
+/// A task-definition ARN, `FAMILY` or `FAMILY:REVISION`, as DescribeTaskDefinition takes them.
+pub fn registered_name(value: &str) -> bool {
+    let family_and_revision = |text: &str| {
+        let (family, revision) = match text.rsplit_once(':') {
+            Some((family, revision)) => (family, Some(revision)),
+            None => (text, None),
+        };
+        !family.is_empty()
+            && family.len() <= 255
+            && family
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && revision.is_none_or(|r| {
+                !r.is_empty() && r.chars().all(|c| c.is_ascii_digit()) && !r.starts_with('0')
+            })
+    };
+    match value.strip_prefix("arn:") {
+        Some(rest) => {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            matches!(parts.as_slice(), [partition, "ecs", region, account, resource]
+                if partition.starts_with("aws")
+                    && !region.is_empty()
+                    && account.len() == 12
+                    && account.chars().all(|c| c.is_ascii_digit())
+                    && resource.strip_prefix("task-definition/").is_some_and(family_and_revision))
+        }
+        None => family_and_revision(value),
+    }
+}
+
+/// `task-definition-from-service`: `true` (the `service` input), or the service's name itself.
+fn from_service(raw: &Raw) -> Result<Option<Target>, Error> {
+    let Some(value) = raw.text("task-definition-from-service") else {
+        return Ok(None);
+    };
+    let service = match value.trim().to_ascii_lowercase().as_str() {
+        "false" | "no" | "0" | "off" => return Ok(None),
+        "true" | "yes" | "1" | "on" => raw.text("service").ok_or_else(|| {
+            Error::Usage(
+                "input `task-definition-from-service` needs `service` (and `cluster`, default `default`): the service whose revision to start from".to_owned(),
+            )
+        })?,
+        _ => value.trim(),
+    };
+    Ok(Some(Target {
+        cluster: raw.text_or_default("cluster").to_owned(),
+        service: service.to_owned(),
+    }))
+}
+
+/// `command`: a JSON array of strings, or words split on spaces (as the render action does).
+fn container_command(raw: &Raw) -> Result<Option<Vec<String>>, Error> {
+    let Some(text) = raw.text("command").map(str::trim) else {
+        return Ok(None);
+    };
+    if text.starts_with('[') {
+        let words: Vec<String> = serde_json::from_str(text).map_err(|e| {
+            Error::Usage(format!(
+                "input `command`: starts with `[` but is not a JSON array of strings ({e}); write `[\"npm\", \"start\"]` or words separated by spaces"
+            ))
+        })?;
+        return Ok(Some(words));
+    }
+    Ok(Some(text.split_whitespace().map(str::to_owned).collect()))
+}
+
+/// `env-files`: S3 object ARNs, one per line (placeholders allowed).
+fn env_files(raw: &Raw) -> Result<Option<Vec<String>>, Error> {
+    let files = raw.list("env-files");
+    if files.is_empty() {
+        return Ok(None);
+    }
+    for (i, file) in files.iter().enumerate() {
+        let s3_object = file
+            .strip_prefix("arn:")
+            .and_then(|rest| rest.split_once(":s3:::"))
+            .is_some_and(|(partition, object)| {
+                partition.starts_with("aws") && object.contains('/')
+            });
+        if !s3_object && !file.contains("{{") {
+            return Err(Error::Usage(format!(
+                "input `env-files` item {}: `{file}` is not an S3 object ARN; expected `arn:aws:s3:::BUCKET/KEY.env`",
+                i + 1
+            )));
+        }
+    }
+    Ok(Some(files))
+}
+
+/// The log drivers ECS takes (`LogConfiguration.logDriver`).
+const LOG_DRIVERS: &[&str] = &[
+    "awsfirelens",
+    "awslogs",
+    "fluentd",
+    "gelf",
+    "journald",
+    "json-file",
+    "splunk",
+    "syslog",
+];
+
+fn log_driver(raw: &Raw) -> Result<Option<String>, Error> {
+    let Some(driver) = raw.text("log-configuration-log-driver").map(str::trim) else {
+        return Ok(None);
+    };
+    if !LOG_DRIVERS.contains(&driver) {
+        return Err(Error::Usage(format!(
+            "input `log-configuration-log-driver`: `{driver}` is not a log driver ECS takes; expected one of {}",
+            LOG_DRIVERS
+                .iter()
+                .map(|d| format!("`{d}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(Some(driver.to_owned()))
+}
+
+/// `task-role-arn`, `execution-role-arn`: an IAM role ARN (or a placeholder).
+fn role_arn(raw: &Raw, input: &'static str) -> Result<Option<String>, Error> {
+    let Some(arn) = raw.text(input).map(str::trim) else {
+        return Ok(None);
+    };
+    let role = arn
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(":iam::"))
+        .and_then(|(partition, rest)| Some((partition, rest.split_once(":role/")?)))
+        .is_some_and(|(partition, (account, name))| {
+            partition.starts_with("aws")
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit())
+                && !name.is_empty()
+        });
+    if !role && !arn.contains("{{") {
+        return Err(Error::Usage(format!(
+            "input `{input}`: `{arn}` is not an IAM role ARN; expected `arn:aws:iam::ACCOUNT:role/NAME`"
+        )));
+    }
+    Ok(Some(arn.to_owned()))
+}
+
+fn init(raw: &Raw, aws: aws::Settings) -> Result<Init, Error> {
+    let service = raw.text("service").ok_or_else(|| {
+        Error::Usage(
+            "`init` needs `service` (and `cluster`, default `default`): the service whose task definition to start from".to_owned(),
+        )
+    })?;
+    Ok(Init {
+        target: Target {
+            cluster: raw.text_or_default("cluster").to_owned(),
+            service: service.to_owned(),
+        },
+        output: raw.text("output").filter(|o| *o != "-").map(PathBuf::from),
+        aws,
+    })
 }
 
 fn artifact_targets(raw: &Raw) -> artifacts::Targets {
@@ -215,6 +455,7 @@ fn export(raw: &Raw, aws: aws::Settings) -> Result<Export, Error> {
         env_file: raw.text("env-file").map(PathBuf::from),
         github_env: raw.bool("export-to-github-env")?,
         stdout: raw.bool("export-to-stdout")?,
+        outputs: raw.bool("export-to-outputs")?,
         aws,
     })
 }

@@ -84,13 +84,20 @@ impl Range {
 
 const ALL: &[Name] = &Name::ALL;
 const TEMPLATE: &[Name] = &[Name::Render, Name::Deploy, Name::Check, Name::Policy];
+const FROM_SERVICE: &[Name] = &[
+    Name::Render,
+    Name::Deploy,
+    Name::Check,
+    Name::Policy,
+    Name::Init,
+];
 const MANY: &[Name] = &[Name::Deploy, Name::Check];
 const FILES: &[Name] = &[Name::Render, Name::Deploy];
 const REPORTS: &[Name] = &[Name::Render, Name::Deploy, Name::Check];
 const DEPLOY: &[Name] = &[Name::Deploy];
 const CHECK: &[Name] = &[Name::Check];
 const PREFLIGHT: &[Name] = &[Name::Deploy, Name::Policy];
-const SERVICE: &[Name] = &[Name::Deploy, Name::Policy];
+const WRITES: &[Name] = &[Name::Render, Name::Deploy, Name::Init];
 const EXPORT: &[Name] = &[Name::Export];
 
 pub const INPUTS: &[InputSpec] = &[
@@ -100,7 +107,44 @@ pub const INPUTS: &[InputSpec] = &[
         commands: TEMPLATE,
         range: None,
         default: None,
-        description: "Path of the task-definition template: JSON or YAML, in the RegisterTaskDefinition shape or the `describe-task-definition` output. Required.",
+        description: "The task-definition template: a JSON or YAML file, in the RegisterTaskDefinition shape or the `describe-task-definition` output; or a registered revision, by ARN, `FAMILY` (its latest ACTIVE revision) or `FAMILY:REVISION` (a value that is not a file and reads as one of these). Required, unless `task-definition-arn`, `task-definition-family` or `task-definition-from-service` names the revision.",
+    },
+    InputSpec {
+        name: "task-definition-arn",
+        kind: Kind::Text,
+        commands: TEMPLATE,
+        range: None,
+        default: None,
+        description: "Start from this registered revision (as the render action): its definition, tags included, is the template.",
+    },
+    InputSpec {
+        name: "task-definition-family",
+        kind: Kind::Text,
+        commands: TEMPLATE,
+        range: None,
+        default: None,
+        description: "Start from the latest ACTIVE revision of this family, or with `task-definition-revision` from that revision (as the render action).",
+    },
+    InputSpec {
+        name: "task-definition-revision",
+        kind: Kind::Text,
+        commands: TEMPLATE,
+        range: Some(Range {
+            min: 1.0,
+            max: 1_000_000.0,
+            whole: true,
+            unit: "",
+        }),
+        default: None,
+        description: "The revision of `task-definition-family` to start from.",
+    },
+    InputSpec {
+        name: "task-definition-from-service",
+        kind: Kind::Bool,
+        commands: TEMPLATE,
+        range: None,
+        default: Some("false"),
+        description: "Start from the revision `service` of `cluster` runs. Deployed unchanged (no placeholder, no override that changes it), nothing is registered and the service keeps that revision.",
     },
     InputSpec {
         name: "manifest",
@@ -143,6 +187,70 @@ pub const INPUTS: &[InputSpec] = &[
         description: "`NAME=valueFrom` lines merged into the containers' `secrets` by name, e.g. `DB_PASSWORD={{secretsmanager-arn:prod/db:password}}`.",
     },
     InputSpec {
+        name: "command",
+        kind: Kind::Text,
+        commands: TEMPLATE,
+        range: None,
+        default: None,
+        description: "The container's `command`, as the render action sets it: a JSON array (`[\"npm\", \"start\"]`) or words split on spaces; for `container-name`, or the only container. In the environment, a value that is a mode name (`deploy`, `render`, …) selects the mode instead while `mode` is unset, so older workflows keep working.",
+    },
+    InputSpec {
+        name: "env-files",
+        kind: Kind::List,
+        commands: TEMPLATE,
+        range: None,
+        default: None,
+        description: "S3 object ARNs of environment files, one per line: they replace the container's `environmentFiles` (type `s3`), as the render action does.",
+    },
+    InputSpec {
+        name: "log-configuration-log-driver",
+        kind: Kind::Text,
+        commands: TEMPLATE,
+        range: None,
+        default: None,
+        description: "Set the container's `logConfiguration.logDriver`: `awslogs`, `awsfirelens`, `fluentd`, `gelf`, `journald`, `json-file`, `splunk` or `syslog`.",
+    },
+    InputSpec {
+        name: "log-configuration-options",
+        kind: Kind::Lines,
+        commands: TEMPLATE,
+        range: None,
+        default: None,
+        description: "`key=value` lines merged into the container's `logConfiguration.options` (placeholders allowed).",
+    },
+    InputSpec {
+        name: "docker-labels",
+        kind: Kind::Lines,
+        commands: TEMPLATE,
+        range: None,
+        default: None,
+        description: "`key=value` lines merged into the container's `dockerLabels`.",
+    },
+    InputSpec {
+        name: "task-role-arn",
+        kind: Kind::Text,
+        commands: TEMPLATE,
+        range: None,
+        default: None,
+        description: "Set the task's `taskRoleArn` (an IAM role ARN).",
+    },
+    InputSpec {
+        name: "execution-role-arn",
+        kind: Kind::Text,
+        commands: TEMPLATE,
+        range: None,
+        default: None,
+        description: "Set the task's `executionRoleArn` (an IAM role ARN): the role `check` proves can read every secret.",
+    },
+    InputSpec {
+        name: "keep-null-value-keys",
+        kind: Kind::List,
+        commands: TEMPLATE,
+        range: None,
+        default: None,
+        description: "Accepted for the deploy action's workflows, with nothing to do: only `null` values are dropped before registering; empty strings, lists and maps are always kept as written.",
+    },
+    InputSpec {
         name: "allow-plaintext-secrets",
         kind: Kind::Bool,
         commands: TEMPLATE,
@@ -161,10 +269,10 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "output",
         kind: Kind::Text,
-        commands: FILES,
+        commands: WRITES,
         range: None,
         default: None,
-        description: "Where to write the rendered task definition (`-` for stdout). `render` writes to stdout by default.",
+        description: "Where to write the rendered task definition (`-` for stdout). `render` and `init` (its template) write to stdout by default.",
     },
     InputSpec {
         name: "report-format",
@@ -277,7 +385,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "keep-revisions",
         kind: Kind::Text,
-        commands: SERVICE,
+        commands: PREFLIGHT,
         range: Some(Range {
             min: 1.0,
             max: 1000.0,
@@ -309,7 +417,7 @@ pub const INPUTS: &[InputSpec] = &[
         commands: EXPORT,
         range: None,
         default: None,
-        description: "`export`: one `[ALIAS,]ID` a line: a secret name or ARN (`:json-key:version-stage:version-id` allowed), a prefix `name*`, a parameter `/name` or `ssm:name` (`:version`/`:label` allowed), or a parameter path `/path/` (recursive).",
+        description: "`export`: one `[ALIAS,]ID` a line, as the get-secrets action reads it: a secret name (a leading `/` included) or ARN (`:json-key:version-stage:version-id` allowed), or a prefix `name*`; a blank alias (`,ID`) names a JSON secret's variables after its keys alone. Parameter Store: `ssm:name` (`:version`/`:label` allowed), a path `ssm:/path/` (recursive), or a parameter ARN.",
     },
     InputSpec {
         name: "name-transformation",
@@ -344,6 +452,14 @@ pub const INPUTS: &[InputSpec] = &[
         description: "`export` on GitHub: set the variables for later steps through `GITHUB_ENV` (each value masked first).",
     },
     InputSpec {
+        name: "export-to-outputs",
+        kind: Kind::Bool,
+        commands: EXPORT,
+        range: None,
+        default: Some("false"),
+        description: "`export` on GitHub: also publish each variable as a step output (`steps.<id>.outputs.<NAME>`), masked first.",
+    },
+    InputSpec {
         name: "export-to-stdout",
         kind: Kind::Bool,
         commands: EXPORT,
@@ -354,7 +470,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "cluster",
         kind: Kind::Text,
-        commands: SERVICE,
+        commands: FROM_SERVICE,
         range: None,
         default: Some("default"),
         description: "ECS cluster of `service`.",
@@ -362,10 +478,10 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "service",
         kind: Kind::Text,
-        commands: SERVICE,
+        commands: FROM_SERVICE,
         range: None,
         default: None,
-        description: "ECS service to update to the new revision (checked before anything is registered); none: register only.",
+        description: "ECS service to update to the new revision (checked before anything is registered); none: register only. The service whose revision `task-definition-from-service` and `init` start from.",
     },
     InputSpec {
         name: "desired-count",

@@ -121,7 +121,7 @@ fn parses_images_and_assignment_lines_with_positions() {
 #[test]
 fn a_flag_the_command_does_not_use_is_refused_but_the_same_input_from_the_environment_is_ignored() {
     let err = run(
-        &["render", "--task-definition=a.json", "--service", "web"],
+        &["render", "--task-definition=a.json", "--desired-count", "2"],
         &[],
     )
     .err()
@@ -129,7 +129,7 @@ fn a_flag_the_command_does_not_use_is_refused_but_the_same_input_from_the_enviro
     assert_eq!(err.exit_code(), 2);
     assert_eq!(
         err.to_string(),
-        "input `service` applies to `deploy` and `policy`, not `render`"
+        "input `desired-count` applies to `deploy`, not `render`"
     );
     let err = run(&["export", "--secret-ids=x", "--dry-run"], &[])
         .err()

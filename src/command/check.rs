@@ -60,10 +60,10 @@ impl Check {
             }
             // The JSON report is exact (machine-readable, and a check reports no value); the
             // text report is read by people and redacted like the log.
-            (Templates::One(_), report::Format::Json) => {
+            (Templates::One(_) | Templates::Registered(_), report::Format::Json) => {
                 output::write_exact(Stream::Stdout, &reports[0].1.json());
             }
-            (Templates::One(_), _) => {
+            (Templates::One(_) | Templates::Registered(_), _) => {
                 output::write(Stream::Stdout, reports[0].1.text().as_bytes());
             }
         }

@@ -79,7 +79,7 @@ impl Deploy {
             });
         }
         match self.definitions.templates {
-            Templates::One(_) => {
+            Templates::One(_) | Templates::Registered(_) => {
                 let one = planned.pop().expect("a single template is one definition");
                 let mut report = Outputs::of(&one.definition.rendered);
                 self.deploy(aws, one, true, &mut report, ci).await?;
@@ -152,7 +152,9 @@ impl Deploy {
         } = one;
         let mut rendered = definition.rendered;
         let client = aws.ecs();
-        let latest = self.latest(&client, &mut rendered, report).await?;
+        let (source, latest) = self
+            .baseline(&client, definition.source, &mut rendered, report)
+            .await?;
         // The files, as they will be registered, staged before the registration (a deploy that
         // cannot write them registers nothing) and put in place only after it.
         let staged = if files {
@@ -168,12 +170,15 @@ impl Deploy {
             return Ok(());
         }
         let reuse = report.changed == Some(false) && self.skip_unchanged;
-        let revision = match (&latest, reuse) {
-            (Some(latest), true) => {
+        let revision = match (source, &latest, reuse) {
+            (Some(source), _, _) => source.revision,
+            (None, Some(latest), true) => {
                 info!(arn = %latest.revision.arn, "unchanged; registering nothing (skip-unchanged)");
                 latest.revision.clone()
             }
-            _ => register(&client, &rendered, latest.as_ref(), aws.limits.max_attempts).await?,
+            (None, _, _) => {
+                register(&client, &rendered, latest.as_ref(), aws.limits.max_attempts).await?
+            }
         };
         report.revision = Some(revision.clone());
         if let Some(staged) = staged {
@@ -206,6 +211,28 @@ impl Deploy {
             prune(&client, &report.family, keep, cluster, &revision.arn).await?;
         }
         Ok(())
+    }
+
+    /// What the rendered definition is compared with: the registered revision it started from,
+    /// when it is unchanged (deployed as it is); else the family's latest revision.
+    async fn baseline(
+        &self,
+        client: &aws_sdk_ecs::Client,
+        source: Option<Latest>,
+        rendered: &mut Rendered,
+        report: &mut Outputs,
+    ) -> Result<(Option<Latest>, Option<Latest>), Error> {
+        let unchanged = source.filter(|source| {
+            self.skip_unchanged
+                && template::canonical(&source.body, true)
+                    == template::canonical(&rendered.body, true)
+        });
+        if let Some(source) = unchanged {
+            info!(arn = %source.revision.arn, "the revision started from is unchanged: registering nothing");
+            report.changed = Some(false);
+            return Ok((Some(source), None));
+        }
+        Ok((None, self.latest(client, rendered, report).await?))
     }
 
     /// The family's latest revision (it feeds the plan, skip-unchanged, kept tags and a

@@ -14,6 +14,7 @@ use crate::output::{self, Stream};
 use crate::report::shell_quote;
 use crate::variables::{self, Casing, Variable};
 
+#[allow(clippy::struct_excessive_bools)] // independent destinations, each an input of its own
 pub struct Export {
     /// `secret-ids` lines.
     pub ids: Vec<String>,
@@ -24,6 +25,8 @@ pub struct Export {
     pub github_env: bool,
     /// Print `export NAME='value'` lines, values in clear.
     pub stdout: bool,
+    /// Publish each variable as a step output too (GitHub).
+    pub outputs: bool,
     pub aws: aws::Settings,
 }
 
@@ -33,9 +36,15 @@ impl Export {
             return Err(Error::Usage("`export` needs `secret-ids`".to_owned()));
         }
         let github_env = ci.env_file().filter(|_| self.github_env);
-        if github_env.is_none() && self.env_file.is_none() && !self.stdout {
+        let outputs = ci.output_file().filter(|_| self.outputs);
+        if self.outputs && outputs.is_none() {
             return Err(Error::Usage(
-                "`export` has nowhere to put the values: give `env-file`, run on GitHub (`GITHUB_ENV`), or set `export-to-stdout`"
+                "input `export-to-outputs`: step outputs exist on GitHub Actions only (`GITHUB_OUTPUT` is not set); use `env-file` elsewhere".to_owned(),
+            ));
+        }
+        if github_env.is_none() && self.env_file.is_none() && !self.stdout && outputs.is_none() {
+            return Err(Error::Usage(
+                "`export` has nowhere to put the values: give `env-file`, run on GitHub (`GITHUB_ENV`), or set `export-to-outputs` or `export-to-stdout`"
                     .to_owned(),
             ));
         }
@@ -47,7 +56,7 @@ impl Export {
             .iter()
             .map(|v| (v.name.clone(), v.value.expose()))
             .collect();
-        self.write(&pairs, github_env)?;
+        self.write(&pairs, github_env, outputs)?;
         if self.stdout {
             for (name, value) in &pairs {
                 // Asked for in so many words: the values go out as they are.
@@ -67,6 +76,7 @@ impl Export {
         &self,
         pairs: &[(String, &str)],
         github_env: Option<&std::path::Path>,
+        outputs: Option<&std::path::Path>,
     ) -> Result<(), Error> {
         let mut staged = Staged::default();
         if let Some(path) = &self.env_file {
@@ -89,8 +99,24 @@ impl Export {
             )),
             None => None,
         };
+        // Step outputs: every value was masked (`::add-mask::`) when it was read.
+        let published = match outputs {
+            Some(path) => match github::set_values(path, pairs) {
+                Ok(before) => Some((path, before)),
+                Err(source) => {
+                    if let Some((path, before)) = appended {
+                        github::truncate(path, before);
+                    }
+                    return Err(Error::Write {
+                        path: path.to_owned(),
+                        source,
+                    });
+                }
+            },
+            None => None,
+        };
         if let Err(error) = staged.commit() {
-            if let Some((path, before)) = appended {
+            for (path, before) in appended.into_iter().chain(published) {
                 github::truncate(path, before);
             }
             return Err(error);

@@ -1,9 +1,10 @@
-//! The commands, one story each, top to bottom: `render`, `deploy`, `check`, `policy` and
-//! `export`. Each variant carries its own settings, validated once by the command line.
+//! The commands, one story each, top to bottom: `render`, `deploy`, `check`, `policy`,
+//! `export` and `init`. Each variant carries its own settings, validated once by the command line.
 
 pub mod check;
 pub mod deploy;
 pub mod export;
+pub mod init;
 pub mod policy;
 pub mod render;
 
@@ -16,6 +17,7 @@ pub enum Command {
     Check(check::Check),
     Policy(policy::Policy),
     Export(export::Export),
+    Init(init::Init),
 }
 
 impl Command {
@@ -27,6 +29,7 @@ impl Command {
             Command::Check(check) => check.run(ci).await,
             Command::Policy(policy) => policy.run(ci).await,
             Command::Export(export) => export.run(ci).await,
+            Command::Init(init) => init.run(ci).await,
         }
     }
 }

@@ -85,7 +85,8 @@ impl Outcome {
 /// The newest change of a referenced secret or parameter: the placeholder and when (epoch s).
 pub type LastChange = Option<(String, i64)>;
 
-async fn describe(client: &aws_sdk_ecs::Client, target: &Target) -> Result<Service, Error> {
+/// Reads the service, or fails naming it.
+pub async fn describe(client: &aws_sdk_ecs::Client, target: &Target) -> Result<Service, Error> {
     ecs::describe_service(client, &target.cluster, &target.service)
         .await
         .map_err(|e| {

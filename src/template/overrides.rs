@@ -1,6 +1,8 @@
 //! What the inputs change in a template: images, environment variables, secrets and tags,
-//! merged into the containers they name. Each value merged remembers the input line it came
-//! from, so that a placeholder in it is reported there.
+//! merged into the containers they name, and the render action's inputs (command, environment
+//! files, log configuration, Docker labels, the task's roles) with that action's meaning. Each
+//! value merged remembers the input line it came from, so that a placeholder in it is reported
+//! there.
 
 use serde_json::{Map, Value};
 
@@ -53,6 +55,17 @@ pub struct Overrides {
     pub environment: Vec<Assignment>,
     pub secrets: Vec<Assignment>,
     pub tags: Vec<Assignment>,
+    /// The container's `command`, replaced.
+    pub command: Option<Vec<String>>,
+    /// S3 object ARNs: the container's `environmentFiles`, replaced.
+    pub env_files: Option<Vec<String>>,
+    pub log_driver: Option<String>,
+    /// Merged into `logConfiguration.options` by key.
+    pub log_options: Vec<Assignment>,
+    /// Merged into `dockerLabels` by key.
+    pub docker_labels: Vec<Assignment>,
+    pub task_role_arn: Option<String>,
+    pub execution_role_arn: Option<String>,
 }
 
 impl Overrides {
@@ -94,7 +107,99 @@ impl Overrides {
                 }
             }
         }
+        self.apply_container_fields(template, &targets)?;
+        for (input, field, value) in [
+            ("task-role-arn", "taskRoleArn", &self.task_role_arn),
+            (
+                "execution-role-arn",
+                "executionRoleArn",
+                &self.execution_role_arn,
+            ),
+        ] {
+            if let Some(arn) = value {
+                template
+                    .body
+                    .insert(field.to_owned(), Value::String(arn.clone()));
+                template
+                    .origins
+                    .insert(format!("/{field}"), at_input(input));
+            }
+        }
         self.apply_tags(template);
+        Ok(())
+    }
+
+    /// The render action's per-container inputs: `command` and `env-files` replace the field,
+    /// `log-configuration-*` and `docker-labels` merge by key.
+    fn apply_container_fields(
+        &self,
+        template: &mut Template,
+        targets: &Targets,
+    ) -> Result<(), Error> {
+        if let Some(command) = &self.command {
+            for &index in targets.for_input("command")? {
+                let words = command.iter().cloned().map(Value::String).collect();
+                container_mut(&mut template.body, index)
+                    .insert("command".to_owned(), Value::Array(words));
+                for i in 0..command.len() {
+                    template.origins.insert(
+                        format!("/containerDefinitions/{index}/command/{i}"),
+                        at_input("command"),
+                    );
+                }
+            }
+        }
+        if let Some(files) = &self.env_files {
+            for &index in targets.for_input("env-files")? {
+                let list = files
+                    .iter()
+                    .map(|arn| serde_json::json!({ "value": arn, "type": "s3" }))
+                    .collect();
+                container_mut(&mut template.body, index)
+                    .insert("environmentFiles".to_owned(), Value::Array(list));
+            }
+        }
+        if let Some(driver) = &self.log_driver {
+            for &index in targets.for_input("log-configuration-log-driver")? {
+                object_at(container_mut(&mut template.body, index), "logConfiguration")
+                    .insert("logDriver".to_owned(), Value::String(driver.clone()));
+            }
+        }
+        for (input, list, path) in [
+            (
+                "log-configuration-options",
+                &self.log_options,
+                &["logConfiguration", "options"][..],
+            ),
+            ("docker-labels", &self.docker_labels, &["dockerLabels"][..]),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            for &index in targets.for_input(input)? {
+                let mut map = container_mut(&mut template.body, index);
+                for key in path {
+                    map = object_at(map, key);
+                }
+                let mut pointer = format!("/containerDefinitions/{index}");
+                for key in path {
+                    pointer = format!("{pointer}/{key}");
+                }
+                for assignment in list {
+                    map.insert(
+                        assignment.name.clone(),
+                        Value::String(assignment.value.clone()),
+                    );
+                    template.origins.insert(
+                        format!(
+                            "{pointer}/{}",
+                            crate::document::pointer_token(&assignment.name)
+                        ),
+                        from_input(input, assignment),
+                    );
+                }
+            }
+        }
         Ok(())
     }
 
@@ -140,6 +245,24 @@ fn from_input(input: &'static str, assignment: &Assignment) -> Location {
         column: assignment.column,
         path: String::new(),
     }
+}
+
+fn at_input(input: &'static str) -> Location {
+    Location {
+        origin: Origin::Input(input),
+        line: 1,
+        column: 1,
+        path: String::new(),
+    }
+}
+
+/// The object under `key`, made (or made an object) when it is not one.
+fn object_at<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+    let value = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
+    if !value.is_object() {
+        *value = Value::Object(Map::new());
+    }
+    value.as_object_mut().expect("made an object above")
 }
 
 /// The template's containers, and those that unnamed overrides apply to.

@@ -27,7 +27,7 @@ fn exports_names_like_the_get_secrets_action_in_batches_to_a_private_file() {
         .run([
             "export",
             "--secret-ids",
-            "test/secret\n1st-secret\nMY_ALIAS,test/secret\njson/app\npre/*\n/app/prod/\n/single",
+            "test/secret\n1st-secret\nMY_ALIAS,test/secret\njson/app\npre/*\nssm:/app/prod/\nssm:/single",
             "--parse-json-secrets",
             "--env-file",
             file.to_str().unwrap(),
@@ -95,7 +95,7 @@ fn on_github_values_go_to_github_env_after_their_masks() {
         .run([
             "export",
             "--secret-ids",
-            "test/secret\n/single",
+            "test/secret\nssm:/single",
             "--name-transformation",
             "lowercase",
         ])

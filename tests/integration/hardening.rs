@@ -670,13 +670,13 @@ containerDefinitions:
         .failure(2);
     out.stderr_has("`task-definition` and `manifest`");
     let out = env
-        .run(["render", "--task-definition", path, "--service", "web"])
+        .run(["render", "--task-definition", path, "--desired-count", "2"])
         .output()
         .failure(2);
-    out.stderr_has("input `service` applies to `deploy` and `policy`, not `render`");
+    out.stderr_has("input `desired-count` applies to `deploy`, not `render`");
     // From the environment (GitHub sets every input of an action), the same is ignored.
     env.run(["render", "--task-definition", path, "--output", "c.json"])
-        .env("INPUT_SERVICE", "web")
+        .env("INPUT_DESIRED-COUNT", "2")
         .env("INPUT_WAIT-FOR-MINUTES", "0")
         .output()
         .success();

@@ -522,7 +522,7 @@ fn no_canary_leaks_from_render_or_export_at_any_verbosity() {
         .map(|(name, _)| *name)
         .collect::<Vec<_>>()
         .join("\n")
-        + "\n/leak/secure";
+        + "\nssm:/leak/secure";
     let outputs = run_everywhere(
         &env,
         &[

@@ -11,6 +11,7 @@ mod faults;
 mod hardening;
 mod layout;
 mod leak;
+mod peers;
 mod render;
 mod rollout;
 mod ship;
