@@ -233,6 +233,13 @@ fn ecs_needs(family: &str, place: &Place<'_>, extras: Extras, need: &mut impl Fn
         let arn = format!("arn:{partition}:ecs:{region}:{account}:service/{cluster}/{service}");
         need("ecs:DescribeServices", arn.clone());
         need("ecs:UpdateService", arn);
+        // The deployment of any strategy is followed through the service-deployment API.
+        need(
+            "ecs:DescribeServiceDeployments",
+            format!(
+                "arn:{partition}:ecs:{region}:{account}:service-deployment/{cluster}/{service}/*"
+            ),
+        );
         need("ecs:ListTasks", "*".to_owned());
         need("ecs:DescribeTasks", "*".to_owned());
     }

@@ -428,8 +428,67 @@ pub async fn describe_service(
     })
 }
 
-/// Points the service at `revision`; returns the id of the PRIMARY deployment of it (empty when
-/// ECS names none).
+/// What `UpdateService` answered about the deployment it started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Updated {
+    /// The PRIMARY deployment of the revision (empty when ECS names none).
+    pub deployment: String,
+    /// The service deployment's ARN (`currentServiceDeployment`), where ECS gives one: the
+    /// deployment the service-deployment API follows, whatever its strategy.
+    pub service_deployment: Option<String>,
+}
+
+/// A service deployment as `DescribeServiceDeployments` tells it: any strategy (rolling,
+/// blue/green, linear, canary).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceDeployment {
+    /// `PENDING`, `IN_PROGRESS`, `SUCCESSFUL`, `STOPPED`, `STOP_REQUESTED`, `ROLLBACK_…`.
+    pub status: String,
+    pub status_reason: Option<String>,
+    /// The lifecycle stage (`SCALE_UP`, `TEST_TRAFFIC_SHIFT`, `BAKE_TIME`, …).
+    pub stage: Option<String>,
+    /// `ROLLING`, `BLUE_GREEN`, `LINEAR`, `CANARY`.
+    pub strategy: Option<String>,
+    pub bake_minutes: Option<i32>,
+    pub rollback_reason: Option<String>,
+    pub triggered_alarms: Vec<String>,
+}
+
+/// Reads one service deployment; `Ok(None)` when ECS does not know it.
+pub async fn describe_service_deployment(
+    client: &aws_sdk_ecs::Client,
+    arn: &str,
+) -> Result<Option<ServiceDeployment>, Failure> {
+    let output = client
+        .describe_service_deployments()
+        .service_deployment_arns(arn)
+        .send()
+        .await
+        .map_err(|err| Failure::of(SERVICE, &err))?;
+    Ok(output.service_deployments().first().map(|d| {
+        let configuration = d.deployment_configuration();
+        ServiceDeployment {
+            status: d
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            status_reason: d.status_reason().map(str::to_owned),
+            stage: d.lifecycle_stage().map(|s| s.as_str().to_owned()),
+            strategy: configuration
+                .and_then(|c| c.strategy())
+                .map(|s| s.as_str().to_owned()),
+            bake_minutes: configuration
+                .and_then(aws_sdk_ecs::types::DeploymentConfiguration::bake_time_in_minutes),
+            rollback_reason: d.rollback().and_then(|r| r.reason()).map(str::to_owned),
+            triggered_alarms: d
+                .alarms()
+                .map(|a| a.triggered_alarm_names().to_vec())
+                .unwrap_or_default(),
+        }
+    }))
+}
+
+/// Points the service at `revision`; returns the deployment it started.
 pub async fn update_service(
     client: &aws_sdk_ecs::Client,
     cluster: &str,
@@ -437,7 +496,7 @@ pub async fn update_service(
     revision: &str,
     desired_count: Option<i32>,
     force: bool,
-) -> Result<String, Failure> {
+) -> Result<Updated, Failure> {
     let updated = client
         .update_service()
         .cluster(cluster)
@@ -448,16 +507,22 @@ pub async fn update_service(
         .send()
         .await
         .map_err(|err| Failure::of(SERVICE, &err))?;
-    Ok(updated
-        .service()
-        .and_then(|s| {
-            s.deployments()
-                .iter()
-                .find(|d| d.status() == Some("PRIMARY") && d.task_definition() == Some(revision))
-        })
-        .and_then(|d| d.id())
-        .unwrap_or_default()
-        .to_owned())
+    let service = updated.service();
+    Ok(Updated {
+        deployment: service
+            .and_then(|s| {
+                s.deployments().iter().find(|d| {
+                    d.status() == Some("PRIMARY") && d.task_definition() == Some(revision)
+                })
+            })
+            .and_then(|d| d.id())
+            .unwrap_or_default()
+            .to_owned(),
+        service_deployment: service
+            .and_then(|s| s.current_service_deployment())
+            .filter(|arn| !arn.is_empty())
+            .map(str::to_owned),
+    })
 }
 
 /// A stopped task: its id, why it stopped, and each container's reason (or exit code).

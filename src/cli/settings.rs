@@ -435,6 +435,7 @@ fn rollout_settings(raw: &Raw) -> Result<rollout::Settings, Error> {
         wait: raw.bool("wait-for-service-stability")?,
         timeout: seconds("wait-for-minutes", 60.0)?,
         poll_interval: seconds("poll-interval", 1.0)?,
+        succeed_while_baking: raw.bool("succeed-while-baking")?,
     })
 }
 

@@ -534,6 +534,14 @@ pub const INPUTS: &[InputSpec] = &[
         description: "How long to wait for the roll-out, in minutes.",
     },
     InputSpec {
+        name: "succeed-while-baking",
+        kind: Kind::Bool,
+        commands: DEPLOY,
+        range: None,
+        default: Some("false"),
+        description: "When `wait-for-minutes` runs out while a blue/green, linear or canary deployment is in its bake time (all traffic already on the new revision), succeed with a warning (`rollout=baking`) instead of failing.",
+    },
+    InputSpec {
         name: "poll-interval",
         kind: Kind::Text,
         commands: DEPLOY,

@@ -16,6 +16,7 @@ use crate::output;
 
 /// How to roll out, whichever service.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::struct_excessive_bools)] // independent switches, each an input of its own
 pub struct Settings {
     pub desired_count: Option<i32>,
     pub force_new_deployment: bool,
@@ -23,6 +24,9 @@ pub struct Settings {
     pub wait: bool,
     pub timeout: Duration,
     pub poll_interval: Duration,
+    /// When time runs out while the deployment is in its bake time: succeed with a warning
+    /// (production traffic is on the new revision) instead of failing.
+    pub succeed_while_baking: bool,
 }
 
 /// The service to roll out to.
@@ -63,13 +67,18 @@ pub enum Outcome {
     Started { deployment: String },
     /// Updated and complete.
     Completed { deployment: String },
+    /// Updated, all traffic on the new revision, still in its bake time when the wait ended
+    /// (`succeed-while-baking`).
+    Baking { deployment: String },
 }
 
 impl Outcome {
     pub fn deployment(&self) -> Option<&str> {
         match self {
             Outcome::AlreadyRunning => None,
-            Outcome::Started { deployment } | Outcome::Completed { deployment } => Some(deployment),
+            Outcome::Started { deployment }
+            | Outcome::Completed { deployment }
+            | Outcome::Baking { deployment } => Some(deployment),
         }
     }
 
@@ -78,6 +87,7 @@ impl Outcome {
             Outcome::AlreadyRunning => "unchanged",
             Outcome::Started { .. } => "started",
             Outcome::Completed { .. } => "completed",
+            Outcome::Baking { .. } => "baking",
         }
     }
 }
@@ -122,6 +132,11 @@ pub async fn before(client: &aws_sdk_ecs::Client, target: &Target) -> Result<Bef
     })
 }
 
+/// The last part of a service-deployment ARN, which names it in the ECS console.
+fn short_arn(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
 fn timestamp(secs: i64) -> String {
     aws_smithy_types::DateTime::from_secs(secs)
         .fmt(aws_smithy_types::date_time::Format::DateTime)
@@ -152,7 +167,7 @@ impl Rollout<'_> {
         if already_running && !force && !count_changes {
             return self.already_running(before).await;
         }
-        let deployment = ecs::update_service(
+        let updated = ecs::update_service(
             self.client,
             &target.cluster,
             &target.service,
@@ -170,18 +185,28 @@ impl Rollout<'_> {
                     .unwrap_or("its previous revision")
             )))
         })?;
+        let deployment = updated.deployment.clone();
+        let named = match (&updated.service_deployment, deployment.is_empty()) {
+            (Some(arn), _) => format!(" (deployment {})", short_arn(arn)),
+            (None, false) => format!(" (deployment {deployment})"),
+            (None, true) => String::new(),
+        };
         output::err(&format!(
-            "rollout: service `{}` in cluster `{}` now deploys {revision} (deployment {deployment})",
+            "rollout: service `{}` in cluster `{}` now deploys {revision}{named}",
             target.service, target.cluster
         ));
         if !self.settings.wait {
             return Ok(Outcome::Started { deployment });
         }
         let title = format!("Waiting for service `{}`", target.service);
-        self.ci
-            .group(&title, self.watch(before.seen_events, &deployment))
+        let watched = self
+            .ci
+            .group(
+                &title,
+                Box::pin(self.watch_any(before.seen_events, &updated)),
+            )
             .await?;
-        Ok(Outcome::Completed { deployment })
+        Ok(watched.outcome(deployment))
     }
 
     /// `redeploy-on-secret-change`: whether a referenced secret changed after the running
@@ -216,8 +241,8 @@ impl Rollout<'_> {
                     "rollout: service `{service}` is already rolling out {revision} (deployment {id}); waiting for it"
                 ));
                 let deployment = id.clone();
-                self.watch(before.seen_events, &deployment).await?;
-                Ok(Outcome::Completed { deployment })
+                let watched = Box::pin(self.watch(before.seen_events, &deployment)).await?;
+                Ok(watched.outcome(deployment))
             }
             Some((id, Some(state))) if state == "FAILED" => Err(Error::Rollout(format!(
                 "service `{service}` points at {revision}, but its deployment {id} FAILED; run with `force-new-deployment` to try again"

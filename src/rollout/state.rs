@@ -12,6 +12,8 @@ pub enum Reading {
     Completed,
     /// Rolled back or failed: why.
     Failed(String),
+    /// No deployment of the service is ours (by id, or without one by revision).
+    Unidentified,
 }
 
 /// Our deployment: by its id, or (when ECS gave none) by the revision it deploys.
@@ -49,9 +51,7 @@ pub fn progress(d: &Deployment) -> String {
 /// What the service says about our deployment.
 pub fn read(service: &Service, revision: &str, deployment_id: &str) -> Reading {
     let Some(d) = ours(service, revision, deployment_id) else {
-        return Reading::Failed(
-            "the deployment is gone: the service rolled back to its previous revision".to_owned(),
-        );
+        return Reading::Unidentified;
     };
     let complete = match d.rollout_state.as_deref() {
         Some("COMPLETED") => true,
@@ -133,7 +133,7 @@ mod tests {
             "the deployment failed: ECS deployment circuit breaker: tasks failed to start."
         );
         let gone = service(vec![deployment("d1", "PRIMARY", Some("COMPLETED"), 2)]);
-        assert!(matches!(read(&gone, REVISION, "d2"), Reading::Failed(_)));
+        assert_eq!(read(&gone, REVISION, "d2"), Reading::Unidentified);
     }
 
     #[test]

@@ -289,3 +289,94 @@ fn a_manifest_deploys_many_services_resolving_shared_references_once() {
         missing.operations()
     );
 }
+
+#[test]
+fn a_blue_green_deployment_is_followed_through_its_stages_to_successful() {
+    let env = Env::new();
+    let path = template(&env);
+    let ecs = ScriptedEcs::start(env.port, Scenario::BlueGreen);
+    let out = deploy(&env, &ecs, &path, &[]).success();
+    assert_eq!(out.report("rollout").as_deref(), Some("completed"));
+    for stage in [
+        "SCALE_UP",
+        "TEST_TRAFFIC_SHIFT",
+        "PRODUCTION_TRAFFIC_SHIFT",
+        "BAKE_TIME",
+        "CLEAN_UP",
+    ] {
+        out.stderr_has(&format!(
+            "deployment Abc123xyz: IN_PROGRESS · BLUE_GREEN · stage {stage}"
+        ));
+    }
+    out.stderr_has("deployment Abc123xyz: SUCCESSFUL");
+    let operations = ecs.operations();
+    assert_eq!(
+        operations
+            .iter()
+            .filter(|o| *o == "DescribeServiceDeployments")
+            .count(),
+        6,
+        "one read a poll until SUCCESSFUL: {operations:?}"
+    );
+}
+
+#[test]
+fn a_rollback_by_alarm_and_a_stopped_deployment_fail_with_the_reason() {
+    let env = Env::new();
+    let path = template(&env);
+    let ecs = ScriptedEcs::start(env.port, Scenario::AlarmRollback);
+    let out = deploy(&env, &ecs, &path, &[]).failure(1);
+    out.stderr_has("the deployment is being rolled back: Rollback triggered by CloudWatch alarm web-5xx (alarms fired: web-5xx)");
+    out.stderr_has("alarms fired: web-5xx");
+    out.stderr_has("last service events:");
+    drop(ecs);
+
+    let ecs = ScriptedEcs::start(env.port, Scenario::Stopped);
+    let out = deploy(&env, &ecs, &path, &[]).failure(1);
+    out.stderr_has(
+        "the deployment was stopped: Service deployment stopped by StopServiceDeployment",
+    );
+}
+
+#[test]
+fn time_running_out_in_bake_time_fails_or_succeeds_with_a_warning_when_asked() {
+    let env = Env::new();
+    let path = template(&env);
+    let ecs = ScriptedEcs::start(env.port, Scenario::Baking);
+    let out = deploy(&env, &ecs, &path, &["--wait-for-minutes", "0.002"]).failure(1);
+    out.stderr_has("still in its bake time (bake time 60 minutes)");
+    out.stderr_has("set `succeed-while-baking`");
+    drop(ecs);
+
+    let ecs = ScriptedEcs::start(env.port, Scenario::Baking);
+    let out = deploy(
+        &env,
+        &ecs,
+        &path,
+        &["--wait-for-minutes", "0.002", "--succeed-while-baking"],
+    )
+    .success();
+    assert_eq!(out.report("rollout").as_deref(), Some("baking"));
+    out.stderr_has("ECS can still roll it back");
+}
+
+#[test]
+fn without_the_service_deployment_api_the_services_deployments_are_read() {
+    let env = Env::new();
+    let path = template(&env);
+    let ecs = ScriptedEcs::start(env.port, Scenario::NoDeploymentApi);
+    let out = deploy(&env, &ecs, &path, &[]).success();
+    assert_eq!(out.report("rollout").as_deref(), Some("completed"));
+    out.stderr_has("DescribeServiceDeployments does not answer");
+    out.stderr_has("COMPLETED running 2/2 pending 0");
+}
+
+#[test]
+fn a_deployment_that_cannot_be_identified_is_never_called_a_rollback() {
+    let env = Env::new();
+    let path = template(&env);
+    let ecs = ScriptedEcs::start(env.port, Scenario::Unidentified);
+    let out = deploy(&env, &ecs, &path, &[]).failure(1);
+    out.stderr_has("the deployment cannot be identified in ECS's answer");
+    assert!(!out.stderr.contains("rolled back"), "{out}");
+}

@@ -21,6 +21,35 @@ pub enum Scenario {
     Inactive,
     Missing,
     CodeDeploy,
+    /// A blue/green service deployment through its stages to `SUCCESSFUL`.
+    BlueGreen,
+    /// A canary deployment rolled back by an alarm.
+    AlarmRollback,
+    /// A deployment stopped by someone.
+    Stopped,
+    /// A blue/green deployment that stays in its bake time.
+    Baking,
+    /// ECS names a service deployment, but the service-deployment API does not answer: the
+    /// service's deployments complete as in `Clean`.
+    NoDeploymentApi,
+    /// As the emulator answers: the service's deployments carry no id and keep the old revision.
+    Unidentified,
+}
+
+pub const SERVICE_DEPLOYMENT: &str =
+    "arn:aws:ecs:us-east-1:123456789012:service-deployment/default/web/Abc123xyz";
+
+impl Scenario {
+    fn has_service_deployment(self) -> bool {
+        matches!(
+            self,
+            Scenario::BlueGreen
+                | Scenario::AlarmRollback
+                | Scenario::Stopped
+                | Scenario::Baking
+                | Scenario::NoDeploymentApi
+        )
+    }
 }
 
 pub const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/default/web";
@@ -36,6 +65,7 @@ struct State {
     /// The revision the service was updated to.
     revision: Option<String>,
     polls_after_update: usize,
+    service_deployment_polls: usize,
 }
 
 pub struct ScriptedEcs {
@@ -51,10 +81,14 @@ impl ScriptedEcs {
             current_rollout: "COMPLETED",
             revision: None,
             polls_after_update: 0,
+            service_deployment_polls: 0,
         }));
         let shared = Arc::clone(&state);
         let stub = Stub::start(moto_port, move |request| {
             let mut state = shared.lock().unwrap();
+            if request.operation == "DescribeServiceDeployments" {
+                return describe_service_deployments(&mut state);
+            }
             match script(&request.operation, &request.json, &mut state) {
                 Some(answer) => Answer::json(200, &answer),
                 None => Answer::Forward,
@@ -129,6 +163,13 @@ fn script(operation: &str, request: &Value, state: &mut State) -> Option<Value> 
                 .to_owned();
             state.revision = Some(revision.clone());
             let mut service = service(state, &revision);
+            if state.scenario.has_service_deployment() {
+                service["currentServiceDeployment"] = json!(SERVICE_DEPLOYMENT);
+            }
+            if state.scenario == Scenario::Unidentified {
+                service["deployments"] = unidentified();
+                return Some(json!({ "service": service }));
+            }
             service["deployments"] = json!([
                 deployment(NEW_DEPLOYMENT, "PRIMARY", &revision, "IN_PROGRESS", 0, 0),
                 deployment(
@@ -228,8 +269,20 @@ fn describe_services(state: &mut State) -> Value {
         ),
     );
     let mut service = service(state, &revision);
+    if state.scenario == Scenario::Unidentified {
+        service["deployments"] = unidentified();
+        return json!({ "services": [service], "failures": [] });
+    }
     let (deployments, events) = match (state.scenario, poll) {
-        (_, 1) | (Scenario::Stuck, _) => (
+        (_, 1)
+        | (
+            Scenario::Stuck
+            | Scenario::BlueGreen
+            | Scenario::AlarmRollback
+            | Scenario::Stopped
+            | Scenario::Baking,
+            _,
+        ) => (
             json!([
                 deployment(NEW_DEPLOYMENT, "PRIMARY", &revision, "IN_PROGRESS", 0, 2),
                 old
@@ -239,7 +292,7 @@ fn describe_services(state: &mut State) -> Value {
                 event("e0", "(service web) has reached a steady state.")
             ]),
         ),
-        (Scenario::Clean, _) => (
+        (Scenario::Clean | Scenario::NoDeploymentApi, _) => (
             json!([deployment(
                 NEW_DEPLOYMENT,
                 "PRIMARY",
@@ -305,6 +358,71 @@ fn describe_services(state: &mut State) -> Value {
     service["deployments"] = deployments;
     service["events"] = events;
     json!({ "services": [service], "failures": [] })
+}
+
+/// The service's deployments as the emulator answers after an update: no id, the old revision.
+fn unidentified() -> Value {
+    json!([{
+        "status": "PRIMARY", "taskDefinition": OLD_REVISION, "desiredCount": 2,
+        "runningCount": 0, "pendingCount": 0, "rolloutState": "IN_PROGRESS",
+        "launchType": "FARGATE"
+    }])
+}
+
+/// `DescribeServiceDeployments`, poll by poll, for each scenario that has one.
+fn describe_service_deployments(state: &mut State) -> Answer {
+    if state.scenario == Scenario::NoDeploymentApi {
+        return Answer::error(
+            400,
+            "UnknownOperationException",
+            "The operation DescribeServiceDeployments is not supported",
+        );
+    }
+    state.service_deployment_polls += 1;
+    let poll = state.service_deployment_polls;
+    let (strategy, status, lifecycle) = match (state.scenario, poll) {
+        (Scenario::BlueGreen, 1) => ("BLUE_GREEN", "IN_PROGRESS", "SCALE_UP"),
+        (Scenario::BlueGreen, 2) => ("BLUE_GREEN", "IN_PROGRESS", "TEST_TRAFFIC_SHIFT"),
+        (Scenario::BlueGreen, 3) => ("BLUE_GREEN", "IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT"),
+        (Scenario::BlueGreen, 4) | (Scenario::Baking, _) => {
+            ("BLUE_GREEN", "IN_PROGRESS", "BAKE_TIME")
+        }
+        (Scenario::BlueGreen, 5) => ("BLUE_GREEN", "IN_PROGRESS", "CLEAN_UP"),
+        (Scenario::BlueGreen, _) => ("BLUE_GREEN", "SUCCESSFUL", "CLEAN_UP"),
+        (Scenario::AlarmRollback, 1) => ("CANARY", "IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT"),
+        (Scenario::AlarmRollback, _) => {
+            ("CANARY", "ROLLBACK_IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT")
+        }
+        (Scenario::Stopped, 1) => ("ROLLING", "IN_PROGRESS", "SCALE_UP"),
+        (Scenario::Stopped, _) => ("ROLLING", "STOPPED", "SCALE_UP"),
+        _ => return Answer::Forward,
+    };
+    let mut deployment = json!({
+        "serviceDeploymentArn": SERVICE_DEPLOYMENT,
+        "serviceArn": SERVICE_ARN,
+        "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/default",
+        "createdAt": 1_764_400_000.0,
+        "status": status,
+        "lifecycleStage": lifecycle,
+        "deploymentConfiguration": { "strategy": strategy, "bakeTimeInMinutes": 60 },
+        "alarms": { "status": "MONITORING", "alarmNames": ["web-5xx"], "triggeredAlarmNames": [] }
+    });
+    if status.starts_with("ROLLBACK") {
+        deployment["rollback"] = json!({
+            "reason": "Rollback triggered by CloudWatch alarm web-5xx",
+            "startedAt": 1_764_400_100.0,
+            "serviceRevisionArn": "arn:aws:ecs:us-east-1:123456789012:service-revision/default/web/1"
+        });
+        deployment["alarms"]["status"] = json!("TRIGGERED");
+        deployment["alarms"]["triggeredAlarmNames"] = json!(["web-5xx"]);
+    }
+    if status == "STOPPED" {
+        deployment["statusReason"] = json!("Service deployment stopped by StopServiceDeployment");
+    }
+    Answer::json(
+        200,
+        &json!({ "serviceDeployments": [deployment], "failures": [] }),
+    )
 }
 
 /// ECS as it stores a task definition: moto keeps what it was given, ECS fills in its defaults
