@@ -114,6 +114,23 @@ pub fn has_braces(text: &str) -> bool {
     text.contains("{{")
 }
 
+/// `text` as a template writes it to mean exactly `text`: before each `{{`, the backslashes
+/// doubled and one more.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 4);
+    let mut rest = text;
+    while let Some(at) = rest.find("{{") {
+        let (before, after) = rest.split_at(at);
+        let backslashes = before.len() - before.trim_end_matches('\\').len();
+        out.push_str(before);
+        out.push_str(&"\\".repeat(backslashes + 1));
+        out.push_str("{{");
+        rest = &after[2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Parses one string value into segments. Returns every error in the string, not just the first.
 pub fn parse(text: &str) -> Result<Vec<Segment>, Vec<ParseError>> {
     let mut segments = Vec::new();

@@ -187,9 +187,23 @@ async fn fetch(aws: &Aws, registered: &Registered) -> Result<(Entry, Template, L
                 "no task definition `{name}` in ECS (DescribeTaskDefinition found none): give an ARN, `FAMILY` or `FAMILY:REVISION` that is registered, or the path of a file"
             ))
         })?;
+    let mut latest = latest;
+    // `aws:` tags are ECS's own: RegisterTaskDefinition refuses them.
+    if let Some(Value::Array(tags)) = latest.body.get_mut("tags") {
+        tags.retain(|t| {
+            !t.get("key")
+                .and_then(Value::as_str)
+                .is_some_and(|k| k.starts_with("aws:"))
+        });
+    }
     let label = PathBuf::from(&latest.revision.arn);
-    let text =
-        serde_json::to_string_pretty(&Value::Object(latest.body.clone())).expect("JSON serialises");
+    // What ECS runs is text: a `{{` that is no placeholder of ours (a Go template such as
+    // `{{end}}` in a label) stays text; placeholders in the revision resolve like a file's.
+    let mut body = Value::Object(latest.body.clone());
+    template::escape_braces(&mut body, "", &mut |_, text| {
+        crate::placeholder::parse(text).is_err()
+    });
+    let text = serde_json::to_string_pretty(&body).expect("JSON serialises");
     let template = template::parse(&label, &text)?;
     tracing::info!(arn = %latest.revision.arn, "starting from the registered revision");
     Ok((Entry::of(&label), template, latest))

@@ -251,7 +251,7 @@ async fn fetch_values(
     let current: Vec<String> = current.into_iter().collect();
     for chunk in current.chunks(secretsmanager::BATCH) {
         for (id, result) in secretsmanager::batch_get(&sm, chunk).await {
-            let fetched = result.map_err(|reason| Error::Aws(not_read(&id, &reason)))?;
+            let fetched = result.map_err(|reason| Error::Aws(not_read(&id, &reason, expanded)))?;
             on_secret(&fetched.value, &format!("secretsmanager:{id}"));
             secrets.insert(id, fetched.value);
         }
@@ -260,7 +260,7 @@ async fn fetch_values(
         let (stage, version) = (s.version_stage.as_deref(), s.version_id.as_deref());
         let fetched = secretsmanager::get(&sm, &s.id, stage, version)
             .await
-            .map_err(|reason| Error::Aws(format!("secret `{}`: {reason}", s.body())))?;
+            .map_err(|reason| Error::Aws(not_read(&s.body(), &reason, expanded)))?;
         on_secret(&fetched.value, &format!("secretsmanager:{}", s.id));
         secrets.insert(s.body(), fetched.value);
     }
@@ -285,15 +285,24 @@ async fn fetch_values(
     Ok((secrets, parameters))
 }
 
-/// A secret that could not be read; a name that starts with `/` and is not found may have been
-/// meant as a parameter.
-fn not_read(id: &str, reason: &crate::aws::Failure) -> String {
-    let hint = if id.starts_with('/') && reason.kind == crate::aws::Kind::NotFound {
-        format!(
-            " (a line without `ssm:` names a Secrets Manager secret, as in the get-secrets action; for the Parameter Store parameter, write `ssm:{id}`)"
-        )
-    } else {
-        String::new()
+/// A secret that could not be read. A line that starts with `/` (not found, or denied to a role
+/// that may read parameters only) may have been meant as a parameter: the error says how to
+/// write that, from the line as it was written.
+fn not_read(id: &str, reason: &crate::aws::Failure, expanded: &Expanded) -> String {
+    let written = expanded
+        .secrets
+        .iter()
+        .find(|(_, s, _)| s.id == id || s.body() == id)
+        .map(|(_, _, line)| {
+            line.split_once(',')
+                .map_or(line.as_str(), |(_, id)| id)
+                .trim()
+        });
+    let hint = match written {
+        Some(written) if written.starts_with('/') => format!(
+            " (a line without `ssm:` names a Secrets Manager secret, as in the get-secrets action; for the Parameter Store parameter, write `ssm:{written}`)"
+        ),
+        _ => String::new(),
     };
     format!("secret `{id}`: {reason}{hint}")
 }

@@ -200,10 +200,21 @@ pub fn parse(
     })))
 }
 
+/// The modes an older workflow could name in `command` (before `mode` existed).
+const LEGACY_MODES: [Name; 5] = [
+    Name::Render,
+    Name::Deploy,
+    Name::Check,
+    Name::Policy,
+    Name::Export,
+];
+
 /// The mode: the subcommand; or `mode` from the environment; or `command` from the environment
-/// when it names a mode (workflows written before `mode` existed); or, in GitHub Actions,
-/// `deploy` (the action's default). The second value is true when `command` named the mode, so
-/// that it is not also read as the container's command.
+/// when it names one of the older modes; or, in a GitHub Action step (GitHub sets its inputs as
+/// `INPUT_*`), `deploy`, the action's default. The second value is true when the environment's
+/// `command` is exactly a mode's name: it is then never the container's command (a container
+/// command of that one word is written `["deploy"]`), so a leftover `command: deploy` beside a
+/// subcommand or `mode` cannot register a container that runs `deploy`.
 fn command<'a>(
     matches: &'a ArgMatches,
     environment: &BTreeMap<String, String>,
@@ -216,16 +227,16 @@ fn command<'a>(
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let legacy = raw::lookup_env(environment, "command")
+        .and_then(|c| LEGACY_MODES.into_iter().find(|n| n.as_str() == c.trim()));
+    let command_is_mode = legacy.is_some();
     if let Some((name, sub)) = matches.subcommand() {
-        return Ok((
-            Name::named(name).expect("clap knows only these"),
-            Some(sub),
-            false,
-        ));
+        let name = Name::named(name).expect("clap knows only these");
+        return Ok((name, Some(sub), command_is_mode));
     }
     if let Some(mode) = raw::lookup_env(environment, "mode") {
         return Name::named(mode.trim())
-            .map(|name| (name, None, false))
+            .map(|name| (name, None, command_is_mode))
             .ok_or_else(|| {
                 Error::Usage(format!(
                     "input `mode`: unknown mode `{}`; {expected}",
@@ -233,13 +244,12 @@ fn command<'a>(
                 ))
             });
     }
-    if let Some(name) = raw::lookup_env(environment, "command")
-        .as_deref()
-        .and_then(|c| Name::named(c.trim()))
-    {
+    if let Some(name) = legacy {
         return Ok((name, None, true));
     }
-    if environment.get("GITHUB_ACTIONS").map(String::as_str) == Some("true") {
+    let action_step = environment.get("GITHUB_ACTIONS").map(String::as_str) == Some("true")
+        && environment.keys().any(|k| k.starts_with("INPUT_"));
+    if action_step {
         return Ok((Name::Deploy, None, false));
     }
     Err(Error::Usage(format!(

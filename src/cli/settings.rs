@@ -32,7 +32,7 @@ pub fn command(
     refuse_body_logging(&environment)?;
     let aws = aws_settings(raw)?;
     if name == Name::Export {
-        return Ok(Command::Export(export(raw, aws)?));
+        return Ok(Command::Export(export(raw, aws, &environment)?));
     }
     if name == Name::Init {
         return Ok(Command::Init(init(raw, aws)?));
@@ -168,10 +168,10 @@ fn templates(name: Name, raw: &Raw) -> Result<Templates, Error> {
         return Ok(Templates::Registered(Registered::Service(target)));
     }
     if matches!(name, Name::Render | Name::Check) && raw.text("service").is_some() {
-        tracing::warn!(
-            "input `service` is ignored by `{}` unless `task-definition-from-service` is set",
+        return Err(Error::Usage(format!(
+            "input `service` with `{}` names the service whose revision to start from: set `task-definition-from-service` too, or leave `service` out",
             name.as_str()
-        );
+        )));
     }
     if let Some(registered) = named_revision(raw)? {
         return Ok(Templates::Registered(registered));
@@ -189,7 +189,7 @@ fn templates(name: Name, raw: &Raw) -> Result<Templates, Error> {
         }
         // A file wins; a value that is no file and reads as an ARN, `FAMILY` or
         // `FAMILY:REVISION` names a registered revision.
-        (Some(value), _) if !Path::new(value).exists() && registered_name(value) => Ok(
+        (Some(value), _) if !Path::new(value).is_file() && registered_name(value) => Ok(
             Templates::Registered(Registered::Definition(value.to_owned())),
         ),
         (Some(path), _) => Ok(Templates::One(PathBuf::from(path))),
@@ -260,20 +260,16 @@ pub fn registered_name(value: &str) -> bool {
     }
 }
 
-/// `task-definition-from-service`: `true` (the `service` input), or the service's name itself.
+/// `task-definition-from-service`: the revision `service` of `cluster` runs.
 fn from_service(raw: &Raw) -> Result<Option<Target>, Error> {
-    let Some(value) = raw.text("task-definition-from-service") else {
+    if !raw.bool("task-definition-from-service")? {
         return Ok(None);
-    };
-    let service = match value.trim().to_ascii_lowercase().as_str() {
-        "false" | "no" | "0" | "off" => return Ok(None),
-        "true" | "yes" | "1" | "on" => raw.text("service").ok_or_else(|| {
-            Error::Usage(
-                "input `task-definition-from-service` needs `service` (and `cluster`, default `default`): the service whose revision to start from".to_owned(),
-            )
-        })?,
-        _ => value.trim(),
-    };
+    }
+    let service = raw.text("service").ok_or_else(|| {
+        Error::Usage(
+            "input `task-definition-from-service` needs `service` (and `cluster`, default `default`): the service whose revision to start from".to_owned(),
+        )
+    })?;
     Ok(Some(Target {
         cluster: raw.text_or_default("cluster").to_owned(),
         service: service.to_owned(),
@@ -298,7 +294,13 @@ fn container_command(raw: &Raw) -> Result<Option<Vec<String>>, Error> {
 
 /// `env-files`: S3 object ARNs, one per line (placeholders allowed).
 fn env_files(raw: &Raw) -> Result<Option<Vec<String>>, Error> {
-    let files = raw.list("env-files");
+    // One a line, as the render action reads them: an S3 key may hold a comma.
+    let files: Vec<String> = raw
+        .lines("env-files")
+        .iter()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect();
     if files.is_empty() {
         return Ok(None);
     }
@@ -311,7 +313,7 @@ fn env_files(raw: &Raw) -> Result<Option<Vec<String>>, Error> {
             });
         if !s3_object && !file.contains("{{") {
             return Err(Error::Usage(format!(
-                "input `env-files` item {}: `{file}` is not an S3 object ARN; expected `arn:aws:s3:::BUCKET/KEY.env`",
+                "input `env-files` line {}: `{file}` is not an S3 object ARN; expected `arn:aws:s3:::BUCKET/KEY.env`",
                 i + 1
             )));
         }
@@ -382,7 +384,11 @@ fn init(raw: &Raw, aws: aws::Settings) -> Result<Init, Error> {
             cluster: raw.text_or_default("cluster").to_owned(),
             service: service.to_owned(),
         },
-        output: raw.text("output").filter(|o| *o != "-").map(PathBuf::from),
+        output: raw.text("output").map(PathBuf::from).ok_or_else(|| {
+            Error::Usage(
+                "`init` needs `output`: the path of the template to write, or `-` for stdout (the template keeps the running definition's plain-text values, so a CI log is no place for it by default)".to_owned(),
+            )
+        })?,
         aws,
     })
 }
@@ -439,8 +445,13 @@ fn rollout_settings(raw: &Raw) -> Result<rollout::Settings, Error> {
     })
 }
 
-fn export(raw: &Raw, aws: aws::Settings) -> Result<Export, Error> {
+fn export(
+    raw: &Raw,
+    aws: aws::Settings,
+    environment: &BTreeMap<String, String>,
+) -> Result<Export, Error> {
     Ok(Export {
+        taken: environment.keys().cloned().collect(),
         ids: raw.lines("secret-ids"),
         casing: match raw.text_or_default("name-transformation") {
             "uppercase" => Casing::Uppercase,

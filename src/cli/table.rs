@@ -144,7 +144,7 @@ pub const INPUTS: &[InputSpec] = &[
         commands: TEMPLATE,
         range: None,
         default: Some("false"),
-        description: "Start from the revision `service` of `cluster` runs. Deployed unchanged (no placeholder, no override that changes it), nothing is registered and the service keeps that revision.",
+        description: "Start from the revision `service` of `cluster` runs. Deployed unchanged (no placeholder, no override that changes it) with `skip-unchanged` (the default), nothing is registered and the service keeps that revision.",
     },
     InputSpec {
         name: "manifest",
@@ -192,11 +192,11 @@ pub const INPUTS: &[InputSpec] = &[
         commands: TEMPLATE,
         range: None,
         default: None,
-        description: "The container's `command`, as the render action sets it: a JSON array (`[\"npm\", \"start\"]`) or words split on spaces; for `container-name`, or the only container. In the environment, a value that is a mode name (`deploy`, `render`, …) selects the mode instead while `mode` is unset, so older workflows keep working.",
+        description: "The container's `command`, as the render action sets it: a JSON array (`[\"npm\", \"start\"]`) or words split on spaces; for `container-name`, or the only container. In the environment, a value that is exactly an older mode's name (`deploy`, `render`, `check`, `policy`, `export`) is never a container command: it selects the mode while `mode` is unset, so older workflows keep working (write a one-word container command like that as `[\"deploy\"]`).",
     },
     InputSpec {
         name: "env-files",
-        kind: Kind::List,
+        kind: Kind::Lines,
         commands: TEMPLATE,
         range: None,
         default: None,
@@ -272,7 +272,7 @@ pub const INPUTS: &[InputSpec] = &[
         commands: WRITES,
         range: None,
         default: None,
-        description: "Where to write the rendered task definition (`-` for stdout). `render` and `init` (its template) write to stdout by default.",
+        description: "Where to write the rendered task definition (`-` for stdout); `render` writes to stdout by default. `init`: where to write the template (required; `-` for stdout).",
     },
     InputSpec {
         name: "report-format",

@@ -141,7 +141,10 @@ fn a_flag_the_command_does_not_use_is_refused_but_the_same_input_from_the_enviro
     );
     let command = run(
         &["render", "--task-definition=a.json"],
-        &[("INPUT_SERVICE", "web"), ("INPUT_WAIT-FOR-MINUTES", "0")],
+        &[
+            ("INPUT_DESIRED-COUNT", "2"),
+            ("INPUT_WAIT-FOR-MINUTES", "0"),
+        ],
     );
     assert!(matches!(command, Ok(Command::Render(_))));
 }

@@ -169,16 +169,11 @@ impl Deploy {
             }
             return Ok(());
         }
-        let reuse = report.changed == Some(false) && self.skip_unchanged;
-        let revision = match (source, &latest, reuse) {
-            (Some(source), _, _) => source.revision,
-            (None, Some(latest), true) => {
-                info!(arn = %latest.revision.arn, "unchanged; registering nothing (skip-unchanged)");
-                latest.revision.clone()
-            }
-            (None, _, _) => {
-                register(&client, &rendered, latest.as_ref(), aws.limits.max_attempts).await?
-            }
+        let reused = self.reusable(source, latest.as_ref(), report.changed);
+        let reuse = reused.is_some();
+        let revision = match reused {
+            Some(revision) => revision,
+            None => register(&client, &rendered, latest.as_ref(), aws.limits.max_attempts).await?,
         };
         report.revision = Some(revision.clone());
         if let Some(staged) = staged {
@@ -213,6 +208,31 @@ impl Deploy {
         Ok(())
     }
 
+    /// The revision to deploy without registering: the unchanged revision started from, or, when
+    /// nothing changed and `skip-unchanged` holds, the family's latest revision if it is ACTIVE
+    /// (the emulator answers a family with an INACTIVE one).
+    fn reusable(
+        &self,
+        source: Option<Latest>,
+        latest: Option<&Latest>,
+        changed: Option<bool>,
+    ) -> Option<Revision> {
+        if let Some(source) = source {
+            return Some(source.revision);
+        }
+        let latest = latest?;
+        let active = latest
+            .body
+            .get("status")
+            .and_then(Value::as_str)
+            .is_none_or(|s| s == "ACTIVE");
+        if changed == Some(false) && self.skip_unchanged && active {
+            info!(arn = %latest.revision.arn, "unchanged; registering nothing (skip-unchanged)");
+            return Some(latest.revision.clone());
+        }
+        None
+    }
+
     /// What the rendered definition is compared with: the registered revision it started from,
     /// when it is unchanged (deployed as it is); else the family's latest revision.
     async fn baseline(
@@ -222,8 +242,10 @@ impl Deploy {
         rendered: &mut Rendered,
         report: &mut Outputs,
     ) -> Result<(Option<Latest>, Option<Latest>), Error> {
+        // Only an ACTIVE revision can be deployed as it is.
         let unchanged = source.filter(|source| {
             self.skip_unchanged
+                && source.body.get("status").and_then(Value::as_str) == Some("ACTIVE")
                 && template::canonical(&source.body, true)
                     == template::canonical(&rendered.body, true)
         });

@@ -27,6 +27,9 @@ pub struct Export {
     pub stdout: bool,
     /// Publish each variable as a step output too (GitHub).
     pub outputs: bool,
+    /// The names the environment already has: a variable never replaces one (`PATH`, say, from
+    /// a JSON key under a blank alias), as in the get-secrets action.
+    pub taken: std::collections::BTreeSet<String>,
     pub aws: aws::Settings,
 }
 
@@ -52,6 +55,7 @@ impl Export {
         let protect = |secret: &Secret, label: &str| ci.protect(secret, label);
         let variables =
             variables::fetch(&aws, &self.ids, self.casing, self.parse_json, &protect).await?;
+        self.refuse_taken_names(&variables)?;
         let pairs: Vec<(String, &str)> = variables
             .iter()
             .map(|v| (v.name.clone(), v.value.expose()))
@@ -122,6 +126,34 @@ impl Export {
             return Err(error);
         }
         Ok(())
+    }
+}
+
+impl Export {
+    /// An empty name, or one the environment already has, is refused before anything is written.
+    fn refuse_taken_names(&self, variables: &[Variable]) -> Result<(), Error> {
+        let bad: Vec<String> = variables
+            .iter()
+            .filter_map(|v| {
+                if v.name.is_empty() {
+                    Some(format!("`{}` gives an empty name", v.source))
+                } else if self.taken.contains(&v.name) {
+                    Some(format!(
+                        "`{}` (from `{}`) is already set in this environment",
+                        v.name, v.source
+                    ))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if bad.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Usage(format!(
+            "export: {}; give an alias (`ALIAS,id`) so that each variable has a name of its own",
+            bad.join("; ")
+        )))
     }
 }
 

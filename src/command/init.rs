@@ -16,15 +16,15 @@ use crate::artifacts::Staged;
 use crate::aws::{self, Aws, secretsmanager, ssm};
 use crate::ci::Ci;
 use crate::error::Error;
-use crate::mask::Secret;
+use crate::mask::{MIN_MASKED_LEN, Secret};
 use crate::output::{self, Stream};
 use crate::rollout::{self, Target};
 use crate::template;
 
 pub struct Init {
     pub target: Target,
-    /// The template file; stdout when unset.
-    pub output: Option<PathBuf>,
+    /// The template file; `-`: stdout, exactly.
+    pub output: PathBuf,
     pub aws: aws::Settings,
 }
 
@@ -87,6 +87,8 @@ struct Changes {
     notes: Vec<String>,
     written: Vec<String>,
     plaintext: bool,
+    /// Listing the secrets or parameters failed: values were not all looked up.
+    incomplete: bool,
 }
 
 impl Changes {
@@ -136,6 +138,11 @@ impl Changes {
             ),
         };
         output::err(&summary);
+        if self.incomplete {
+            output::err(
+                "init: listing secrets or parameters failed (see the warnings above), so values were not looked up in all of them: read the template before using it",
+            );
+        }
     }
 }
 
@@ -158,8 +165,11 @@ impl Init {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let holders = find_holders(&aws, &entries, &family, ci).await?;
-        let mut changes = Changes::default();
+        let (holders, complete) = find_holders(&aws, &entries, &family, ci).await;
+        let mut changes = Changes {
+            incomplete: !complete,
+            ..Changes::default()
+        };
         for entry in &entries {
             changes.apply(
                 &mut body,
@@ -168,11 +178,9 @@ impl Init {
             );
         }
         let mut body = Value::Object(body);
-        escape_braces(
-            &mut body,
-            &mut |pointer| changes.written.iter().any(|w| w == pointer),
-            "",
-        );
+        template::escape_braces(&mut body, "", &mut |pointer, _| {
+            !changes.written.iter().any(|w| w == pointer)
+        });
         let mut text = serde_json::to_string_pretty(&body).expect("JSON serialises");
         text.push('\n');
         self.write(&text)?;
@@ -205,61 +213,20 @@ impl Init {
         Ok((arn, body))
     }
 
+    /// The template, to its file or, asked for in so many words (`output: -`), to stdout as it
+    /// is: the values left in it are the running definition's own, and redacting would corrupt
+    /// the JSON where one equals a masked value.
     fn write(&self, text: &str) -> Result<(), Error> {
-        match &self.output {
-            None => output::write(Stream::Stdout, text.as_bytes()),
-            Some(path) => {
-                let mut staged = Staged::default();
-                staged.file(path, text.as_bytes(), false)?;
-                staged.commit()?;
-                output::err(&format!("init: wrote `{}`", path.display()));
-            }
+        if self.output.as_os_str() == "-" {
+            output::write_exact(Stream::Stdout, text);
+        } else {
+            let mut staged = Staged::default();
+            staged.file(&self.output, text.as_bytes(), false)?;
+            staged.commit()?;
+            output::err(&format!("init: wrote `{}`", self.output.display()));
         }
         Ok(())
     }
-}
-
-/// Writes every `{{` of the running definition (a Go template in a label, say) as `\{{`, so that
-/// the template renders it as the text it is; `ours(pointer)`: a placeholder init wrote.
-fn escape_braces(value: &mut Value, ours: &mut dyn FnMut(&str) -> bool, pointer: &str) {
-    match value {
-        Value::String(text) if text.contains("{{") && !ours(pointer) => *text = escape(text),
-        Value::Array(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                escape_braces(item, ours, &format!("{pointer}/{i}"));
-            }
-        }
-        Value::Object(map) => {
-            let old = std::mem::take(map);
-            for (key, mut item) in old {
-                let child = format!("{pointer}/{}", crate::document::pointer_token(&key));
-                escape_braces(&mut item, ours, &child);
-                let key = if key.contains("{{") {
-                    escape(&key)
-                } else {
-                    key
-                };
-                map.insert(key, item);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// `{{` as literal text: the backslashes before it doubled, and one more.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 4);
-    let mut rest = text;
-    while let Some(at) = rest.find("{{") {
-        let (before, after) = rest.split_at(at);
-        let backslashes = before.len() - before.trim_end_matches('\\').len();
-        out.push_str(before);
-        out.push_str(&"\\".repeat(backslashes + 1));
-        out.push_str("{{");
-        rest = &after[2..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Every `environment` entry with a non-empty string value and no placeholder.
@@ -338,25 +305,30 @@ fn named_like(holder: &str, variable: &str) -> bool {
 
 /// For each entry, the secret or parameter that holds its value: candidates found by name (named
 /// like the variable; or, for a JSON secret's key named like it, like the container or the
-/// family: `prod/web` holding `{"DB_PASSWORD": …}`), each read (values protected like any other)
-/// and compared.
+/// family: `prod/web` holding `{"DB_PASSWORD": …}`), each read and compared. A secret value
+/// found is also looked for under any other name (`DATABASE_PASS` holding what `prod/DB_PASSWORD`
+/// holds). Only the values found are protected: the others are never written anywhere. The
+/// second value is false when a listing failed.
 async fn find_holders(
     aws: &Aws,
     entries: &[Entry],
     family: &str,
     ci: &Ci,
-) -> Result<BTreeMap<(usize, usize), Holder>, Error> {
+) -> (BTreeMap<(usize, usize), Holder>, bool) {
     let app_named = |holder: &str, entry: &Entry| {
         named_like(holder, &entry.container_name)
             || (!family.is_empty() && named_like(holder, family))
     };
     let sm = aws.secretsmanager(None);
+    let mut complete = true;
     let secret_names = secretsmanager::all_names(&sm).await.unwrap_or_else(|f| {
         warn!("init: ListSecrets failed ({f}); no value is matched to a Secrets Manager secret");
+        complete = false;
         Vec::new()
     });
     let parameter_names = ssm::all_names(aws).await.unwrap_or_else(|f| {
         warn!("init: DescribeParameters failed ({f}); no value is matched to a parameter");
+        complete = false;
         Vec::new()
     });
     let secret_candidates: Vec<String> = secret_names
@@ -372,8 +344,8 @@ async fn find_holders(
         .map(|(name, _)| name)
         .filter(|p| entries.iter().any(|e| named_like(p, &e.name)))
         .collect();
-    let mut values = read_secrets(&sm, &secret_candidates, ci).await;
-    values.extend(read_parameters(aws, &parameter_candidates, ci).await);
+    let mut values = read_secrets(&sm, &secret_candidates).await;
+    values.extend(read_parameters(aws, &parameter_candidates).await);
     let mut holders = BTreeMap::new();
     for entry in entries {
         let found = values.iter().find(|(holder, value)| {
@@ -391,11 +363,20 @@ async fn find_holders(
             };
             by_name && value.expose() == entry.value
         });
-        if let Some((holder, _)) = found {
+        // A secret value found under another name is that secret too.
+        let found = found.or_else(|| {
+            values.iter().find(|(holder, value)| {
+                holder.is_secret()
+                    && value.expose().len() >= MIN_MASKED_LEN
+                    && value.expose() == entry.value
+            })
+        });
+        if let Some((holder, value)) = found {
+            ci.protect(value, &holder.describe());
             holders.insert((entry.container, entry.index), holder.clone());
         }
     }
-    Ok(holders)
+    (holders, complete)
 }
 
 /// The values of the candidate secrets, and of each string key of a JSON one; one that cannot be
@@ -403,7 +384,6 @@ async fn find_holders(
 async fn read_secrets(
     sm: &aws_sdk_secretsmanager::Client,
     names: &[String],
-    ci: &Ci,
 ) -> Vec<(Holder, Secret)> {
     let mut values = Vec::new();
     for chunk in names.chunks(secretsmanager::BATCH) {
@@ -415,12 +395,10 @@ async fn read_secrets(
                     continue;
                 }
             };
-            ci.protect(&fetched.value, &name);
             if let Ok(Value::Object(keys)) = serde_json::from_str::<Value>(fetched.value.expose()) {
                 for (key, value) in keys {
                     if let Value::String(value) = value {
                         let value = Secret::new(value);
-                        ci.protect(&value, &name);
                         let key = Some(key);
                         let name = name.clone();
                         values.push((Holder::Secret { name, key }, value));
@@ -434,7 +412,7 @@ async fn read_secrets(
 }
 
 /// The values of the candidate parameters, decrypted; one that cannot be read is skipped.
-async fn read_parameters(aws: &Aws, names: &[String], ci: &Ci) -> Vec<(Holder, Secret)> {
+async fn read_parameters(aws: &Aws, names: &[String]) -> Vec<(Holder, Secret)> {
     let client = aws.ssm(None);
     let mut values = Vec::new();
     for chunk in names.chunks(ssm::BATCH) {
@@ -446,7 +424,6 @@ async fn read_parameters(aws: &Aws, names: &[String], ci: &Ci) -> Vec<(Holder, S
                     secure,
                     ..
                 }) => {
-                    ci.protect(&value, &name);
                     values.push((Holder::Parameter { name, secure }, value));
                 }
                 Ok(_) => {}
@@ -481,6 +458,7 @@ mod tests {
 
     #[test]
     fn braces_of_the_running_definition_stay_text() {
+        use crate::placeholder::escape;
         assert_eq!(escape("{{.Name}}"), "\\{{.Name}}");
         assert_eq!(escape("a\\{{b}} {{c"), "a\\\\\\{{b}} \\{{c");
         let parsed = crate::placeholder::parse(&escape("x \\{{env:A}} {{ssm:/b}}")).unwrap();

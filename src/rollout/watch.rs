@@ -72,35 +72,8 @@ impl Rollout<'_> {
                 ecs::describe_service_deployment(self.client, arn),
                 describe(self.client, self.target)
             );
-            let deployment = match deployment {
-                Ok(Some(deployment)) => deployment,
-                Ok(None) if first => {
-                    warn!(
-                        "DescribeServiceDeployments does not know deployment {}; following the service's deployments instead",
-                        short_arn(arn)
-                    );
-                    return Ok(None);
-                }
-                Err(failure) if first => {
-                    warn!(
-                        "DescribeServiceDeployments does not answer ({failure}); following the service's deployments instead"
-                    );
-                    return Ok(None);
-                }
-                Ok(None) => {
-                    return Err(Error::Rollout(format!(
-                        "roll-out of {} to service `{}`: ECS no longer knows deployment {}",
-                        self.revision,
-                        self.target.service,
-                        short_arn(arn)
-                    )));
-                }
-                Err(failure) => {
-                    return Err(Error::Aws(format!(
-                        "roll-out of {} to service `{}`: DescribeServiceDeployments failed: {failure}; the deployment goes on without being watched",
-                        self.revision, self.target.service
-                    )));
-                }
+            let Some(deployment) = self.answered(deployment, arn, first)? else {
+                return Ok(None);
             };
             first = false;
             events.extend(new_events(&service?, seen_events, clear));
@@ -140,6 +113,43 @@ impl Rollout<'_> {
                 "roll-out of {} to service `{}` failed: {failure}{forensics}",
                 self.revision, self.target.service
             )));
+        }
+    }
+
+    /// One `DescribeServiceDeployments` answer: the deployment; `Ok(None)` on the first poll
+    /// when the API does not answer or does not know it (the caller reads the service instead);
+    /// later, an error.
+    fn answered(
+        &self,
+        answer: Result<Option<ServiceDeployment>, crate::aws::Failure>,
+        arn: &str,
+        first: bool,
+    ) -> Result<Option<ServiceDeployment>, Error> {
+        match answer {
+            Ok(Some(deployment)) => Ok(Some(deployment)),
+            Ok(None) if first => {
+                warn!(
+                    "DescribeServiceDeployments does not know deployment {}; following the service's deployments instead",
+                    short_arn(arn)
+                );
+                Ok(None)
+            }
+            Err(failure) if first => {
+                warn!(
+                    "DescribeServiceDeployments does not answer ({failure}); following the service's deployments instead"
+                );
+                Ok(None)
+            }
+            Ok(None) => Err(Error::Rollout(format!(
+                "roll-out of {} to service `{}`: ECS no longer knows deployment {}",
+                self.revision,
+                self.target.service,
+                short_arn(arn)
+            ))),
+            Err(failure) => Err(Error::Aws(format!(
+                "roll-out of {} to service `{}`: DescribeServiceDeployments failed: {failure}; the deployment goes on without being watched",
+                self.revision, self.target.service
+            ))),
         }
     }
 

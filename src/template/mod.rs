@@ -30,6 +30,7 @@ pub use validate::{SecretEntry, secret_entries, validate};
 
 use crate::document;
 use crate::error::{Error, Location};
+use crate::placeholder;
 
 /// Fields that `describe-task-definition` returns and `register-task-definition` refuses.
 pub const READ_ONLY_FIELDS: &[&str] = &[
@@ -53,6 +54,39 @@ pub struct Template {
     numbers: document::Numbers,
     /// Strings that came from overrides rather than the file: JSON pointer → where they came from.
     origins: HashMap<String, Location>,
+}
+
+/// Escapes the `{{` of every string value that `escape_if(pointer, text)` picks, and of every key
+/// (a key never holds a placeholder), so that a definition read from ECS (a Go template in a
+/// label, say) renders as the text it is.
+pub fn escape_braces(
+    value: &mut Value,
+    pointer: &str,
+    escape_if: &mut dyn FnMut(&str, &str) -> bool,
+) {
+    match value {
+        Value::String(text) if placeholder::has_braces(text) && escape_if(pointer, text) => {
+            *text = placeholder::escape(text);
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                escape_braces(item, &format!("{pointer}/{i}"), escape_if);
+            }
+        }
+        Value::Object(map) => {
+            for (key, mut item) in std::mem::take(map) {
+                let child = format!("{pointer}/{}", document::pointer_token(&key));
+                escape_braces(&mut item, &child, escape_if);
+                let key = if placeholder::has_braces(&key) {
+                    placeholder::escape(&key)
+                } else {
+                    key
+                };
+                map.insert(key, item);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Reads and parses a template.

@@ -118,6 +118,7 @@ fn the_render_actions_inputs_are_checked_before_anything_runs() {
     let env = Env::new();
     let path = env.file("web.json", TEMPLATE);
     let path = path.to_str().unwrap();
+    env.record();
     for (flag, value, message) in [
         (
             "--log-configuration-log-driver",
@@ -142,11 +143,12 @@ fn the_render_actions_inputs_are_checked_before_anything_runs() {
         ),
     ] {
         let out = env
-            .run(["render", "--task-definition", path, flag, value])
+            .run(["deploy", "--task-definition", path, flag, value])
             .output()
             .failure(2);
         out.stderr_has(message);
     }
+    assert!(env.calls().is_empty(), "no AWS call: {:?}", env.calls());
 }
 
 #[test]
@@ -164,11 +166,24 @@ fn mode_selects_the_command_and_command_is_the_containers_unless_it_names_a_mode
     let web = &rendered(&out)["containerDefinitions"][0];
     assert!(web.get("command").is_none(), "{web}");
 
-    // With `mode`, `command` is always the container's, even a mode's name.
+    // With `mode`, a leftover `command: render` is still no container command; the JSON form
+    // is.
     let out = env
         .run(Vec::<String>::new())
         .env("INPUT_MODE", "render")
         .env("INPUT_COMMAND", "render")
+        .env("INPUT_TASK-DEFINITION", path)
+        .output()
+        .success();
+    assert!(
+        rendered(&out)["containerDefinitions"][0]
+            .get("command")
+            .is_none()
+    );
+    let out = env
+        .run(Vec::<String>::new())
+        .env("INPUT_MODE", "render")
+        .env("INPUT_COMMAND", r#"["render"]"#)
         .env("INPUT_TASK-DEFINITION", path)
         .output()
         .success();
@@ -211,6 +226,45 @@ fn mode_selects_the_command_and_command_is_the_containers_unless_it_names_a_mode
         .output()
         .failure(2);
     out.stderr_has("input `mode`: unknown mode `ship`");
+
+    // A leftover `command` that names a mode, beside a subcommand, is never the container's.
+    let out = env
+        .run(["render", "--task-definition", path])
+        .env("ECS_SECRETS_COMMAND", "deploy")
+        .output()
+        .success();
+    assert!(
+        rendered(&out)["containerDefinitions"][0]
+            .get("command")
+            .is_none(),
+        "{out}"
+    );
+    // `init` was never a mode in `command`: on GitHub it is the container's command.
+    let out = env
+        .run(Vec::<String>::new())
+        .env("GITHUB_ACTIONS", "true")
+        .env("INPUT_COMMAND", "init")
+        .env("INPUT_TASK-DEFINITION", path)
+        .env("INPUT_DRY-RUN", "true")
+        .env("INPUT_OUTPUT", "init-command.json")
+        .output()
+        .success();
+    let written: Value = serde_json::from_str(
+        &std::fs::read_to_string(env.dir.path().join("init-command.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        written["containerDefinitions"][0]["command"],
+        json!(["init"]),
+        "{out}"
+    );
+    // A `run:` step on GitHub (no `INPUT_*`) that names no mode is a usage error, not a deploy.
+    let out = env
+        .run(["--verbose"])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .failure(2);
+    out.stderr_has("no mode given");
 }
 
 #[test]
@@ -252,12 +306,59 @@ fn a_registered_revision_is_a_template_by_arn_family_or_family_and_revision() {
         rendered(&out)["containerDefinitions"][0]["image"],
         "repo/web:latest-registered"
     );
+    // A directory named like the family is not a template file.
+    std::fs::create_dir(env.dir.path().join("web")).unwrap();
+    env.run(["render", "--task-definition", "web"])
+        .output()
+        .success();
     // A name that is neither a file nor a registered family says both.
     let out = env
         .run(["render", "--task-definition", "nosuchfamily"])
         .output()
         .failure(2);
     out.stderr_has("no task definition `nosuchfamily` in ECS");
+}
+
+#[test]
+fn a_registered_revision_keeps_text_that_is_no_placeholder_and_an_inactive_one_is_registered_anew()
+{
+    let env = Env::new();
+    let mut body: Value = serde_json::from_str(TEMPLATE).unwrap();
+    body["containerDefinitions"][0]["dockerLabels"] =
+        json!({"tmpl": "{{range .X}}{{end}}", "{{odd}}": "k"});
+    body["tags"] = json!([{"key": "team", "value": "web"}]);
+    let first = register(&env, &body);
+    let out = env
+        .run(["render", "--task-definition", first.as_str()])
+        .output()
+        .success();
+    let labels = &rendered(&out)["containerDefinitions"][0]["dockerLabels"];
+    assert_eq!(
+        labels,
+        &json!({"tmpl": "{{range .X}}{{end}}", "{{odd}}": "k"})
+    );
+    env.record();
+    let out = env
+        .run(["deploy", "--task-definition", "web:1"])
+        .output()
+        .success();
+    assert_eq!(out.report("changed").as_deref(), Some("false"), "{out}");
+    assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 0, "{out}");
+
+    env.ecs_raw(
+        "DeregisterTaskDefinition",
+        &json!({"taskDefinition": first}),
+    );
+    env.record();
+    let out = env
+        .run(["deploy", "--task-definition", first.as_str()])
+        .output()
+        .success();
+    assert_eq!(
+        count(&env.calls(), "RegisterTaskDefinition"),
+        1,
+        "an INACTIVE revision cannot be deployed as it is: {out}"
+    );
 }
 
 #[test]
@@ -348,6 +449,7 @@ fn init_writes_a_template_that_deploys_back_to_an_equal_definition() {
             "memory": 512,
             "environment": [
                 {"name": "DB_PASSWORD", "value": "init-db-canary-5521"},
+                {"name": "LEGACY_DB_PASS", "value": "init-db-canary-5521"},
                 {"name": "API_TOKEN", "value": "init-token-canary-7781"},
                 {"name": "API_URL", "value": "https://api.example"},
                 {"name": "SIGNING_KEY", "value": "init-signing-canary-3390"},
@@ -387,6 +489,7 @@ fn init_writes_a_template_that_deploys_back_to_an_equal_definition() {
         values,
         [
             ("DB_PASSWORD", "{{secretsmanager:prod/web/DB_PASSWORD}}"),
+            ("LEGACY_DB_PASS", "{{secretsmanager:prod/web/DB_PASSWORD}}"),
             ("API_TOKEN", "{{secretsmanager:prod/web:API_TOKEN}}"),
             ("API_URL", "{{ssm:/prod/web/API_URL}}"),
             ("SIGNING_KEY", "{{ssm:/prod/web/SIGNING_KEY}}"),
@@ -395,7 +498,7 @@ fn init_writes_a_template_that_deploys_back_to_an_equal_definition() {
         ]
     );
     out.stderr_has("environment `DB_PASSWORD` → `{{secretsmanager:prod/web/DB_PASSWORD}}`");
-    out.stderr_has("5 environment values turned into placeholders");
+    out.stderr_has("6 environment values turned into placeholders");
     out.stderr_has("allow-plaintext-secrets");
 
     env.record();
@@ -415,10 +518,51 @@ fn init_writes_a_template_that_deploys_back_to_an_equal_definition() {
 }
 
 #[test]
-fn init_needs_a_service() {
+fn init_needs_a_service_and_an_output_and_prints_the_template_exactly_when_asked() {
     let env = Env::new();
     let out = env.run(["init"]).output().failure(2);
     out.stderr_has("`init` needs `service`");
+    let out = env.run(["init", "--service", "web"]).output().failure(2);
+    out.stderr_has("`init` needs `output`");
+
+    // A secret that holds `true` (read as a candidate, never matched) masks nothing.
+    env.secret("prod/web/ENABLED", "true");
+    env.secret("prod/web/API_KEY", "init-stdout-canary-6612");
+    let body = json!({
+        "family": "web",
+        "containerDefinitions": [{
+            "name": "web", "image": "repo/web:1", "memory": 512, "essential": true,
+            "environment": [
+                {"name": "ENABLED", "value": "false"},
+                {"name": "API_KEY", "value": "init-stdout-canary-6612"}
+            ]
+        }]
+    });
+    let arn = register(&env, &body);
+    service(&env, &arn);
+    let out = env
+        .run([
+            "init",
+            "--service",
+            "web",
+            "--cluster",
+            "prod",
+            "--output",
+            "-",
+        ])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .success();
+    let template: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{out}"));
+    assert_eq!(template["containerDefinitions"][0]["essential"], true);
+    assert_eq!(
+        template["containerDefinitions"][0]["environment"][1]["value"],
+        "{{secretsmanager:prod/web/API_KEY}}"
+    );
+    out.stderr_has("::add-mask::init-stdout-canary-6612");
+    assert!(!out.stderr.contains("::add-mask::true"), "{out}");
+    assert!(!out.stdout.contains("canary"), "{out}");
 }
 
 #[test]
@@ -481,6 +625,32 @@ fn export_reads_secret_ids_as_get_secrets_does() {
         .output()
         .failure(1);
     out.stderr_has("write `ssm:/app/host`");
+    let out = env
+        .run([
+            "export",
+            "--secret-ids",
+            "/app/host:3",
+            "--env-file",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .failure(1);
+    out.stderr_has("write `ssm:/app/host:3`");
+
+    // Keys alone never replace what the environment has, as in get-secrets.
+    env.secret("prod/evil", r#"{"PATH":"/tmp/evil-canary"}"#);
+    let out = env
+        .run([
+            "export",
+            "--secret-ids",
+            ",prod/evil",
+            "--parse-json-secrets",
+            "--env-file",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .failure(2);
+    out.stderr_has("`PATH` (from `,prod/evil → PATH`) is already set in this environment");
 }
 
 #[test]
