@@ -587,3 +587,65 @@ fn no_canary_leaks_from_check_reading_values_at_any_verbosity() {
         "every other canary was read:\n{report}"
     );
 }
+
+#[test]
+fn no_canary_leaks_from_init_at_any_verbosity() {
+    let env = Env::new();
+    seed(&env);
+    // The running definition holds every canary in plain text, each under the name of its
+    // secret: `init` must turn each into a placeholder and print the template exactly.
+    let environment: Vec<serde_json::Value> = canaries()
+        .iter()
+        .map(|(name, value)| {
+            let variable = name
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .replace('-', "_")
+                .to_ascii_uppercase();
+            serde_json::json!({ "name": variable, "value": value })
+        })
+        .collect();
+    let definition = serde_json::json!({
+        "family": "leak",
+        "containerDefinitions": [{
+            "name": "app", "image": "repo/app:1", "memory": 64, "environment": environment
+        }]
+    });
+    let arn =
+        env.ecs_raw("RegisterTaskDefinition", &definition)["taskDefinition"]["taskDefinitionArn"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    env.ecs_raw(
+        "CreateCluster",
+        &serde_json::json!({ "clusterName": "prod" }),
+    );
+    env.ecs_raw(
+        "CreateService",
+        &serde_json::json!({ "cluster": "prod", "serviceName": "leak", "taskDefinition": arn, "desiredCount": 1 }),
+    );
+    let outputs = run_everywhere(
+        &env,
+        &[
+            "init",
+            "--service",
+            "leak",
+            "--cluster",
+            "prod",
+            "--output",
+            "-",
+        ],
+        &[],
+        0,
+    );
+    let template: serde_json::Value = serde_json::from_str(&outputs[0].stdout).unwrap();
+    let values = template["containerDefinitions"][0]["environment"]
+        .as_array()
+        .unwrap();
+    assert_eq!(values.len(), canaries().len());
+    for value in values {
+        let text = value["value"].as_str().unwrap();
+        assert!(text.starts_with("{{secretsmanager:leak/"), "{value}");
+    }
+}
