@@ -268,6 +268,11 @@ fn reference_needs(
                 |r| place.secret_arn(r.text.expose()),
             );
             need("secretsmanager:DescribeSecret", arn);
+            // Many secrets' ARNs a call (DescribeSecret stays the fallback); it reveals names
+            // and metadata, never a value, and takes no resource.
+            if !s.id.starts_with("arn:") {
+                need("secretsmanager:ListSecrets", "*".to_owned());
+            }
         }
         Reference::Secret(s) => {
             need("secretsmanager:BatchGetSecretValue", "*".to_owned());

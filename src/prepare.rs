@@ -45,6 +45,8 @@ pub struct Definitions {
     pub templates: Templates,
     pub overrides: Overrides,
     pub allow_plaintext_secrets: bool,
+    /// A manifest's part that this run takes (`shard`).
+    pub shard: Option<manifest::Shard>,
     /// The process environment, for `{{env:…}}` placeholders.
     pub environment: BTreeMap<String, String>,
     pub aws: aws::Settings,
@@ -213,7 +215,20 @@ async fn fetch(aws: &Aws, registered: &Registered) -> Result<(Entry, Template, L
 fn load(definitions: &Definitions) -> Result<Vec<(Entry, Template, Vec<Slot>)>, Error> {
     let entries = match &definitions.templates {
         Templates::One(path) => vec![Entry::of(path)],
-        Templates::Manifest(path) => manifest::load(path)?,
+        Templates::Manifest(path) => {
+            let mut entries = manifest::load(path)?;
+            if let Some(shard) = definitions.shard {
+                let all = entries.len();
+                entries.retain(|entry| shard.holds(entry));
+                tracing::info!(
+                    "shard {}/{}: {} of the manifest's {all} services",
+                    shard.index,
+                    shard.count,
+                    entries.len()
+                );
+            }
+            entries
+        }
         Templates::Registered(_) => unreachable!("fetched, not loaded"),
     };
     let many = matches!(definitions.templates, Templates::Manifest(_));
@@ -295,6 +310,7 @@ impl Entry {
     /// A single template as a manifest of one.
     pub fn of(path: &Path) -> Self {
         Entry {
+            key: path.display().to_string(),
             task_definition: path.to_owned(),
             service: None,
             cluster: None,

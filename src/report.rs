@@ -36,6 +36,17 @@ pub struct Outputs {
     pub rollout: Option<rollout::Outcome>,
     /// Each container's image and secret references, for the step summary.
     pub containers: Vec<ContainerSummary>,
+    /// A manifest's service that failed (the error, redacted) or was never started
+    /// (`fail-fast`).
+    pub failure: Option<Failure>,
+}
+
+/// Why a manifest's service is not deployed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    Failed(String),
+    /// Not started: an earlier service failed and `fail-fast` is set.
+    Skipped,
 }
 
 /// A container as the summary shows it: names and references, never values.
@@ -73,6 +84,19 @@ impl Outputs {
             service: None,
             rollout: None,
             containers,
+            failure: None,
+        }
+    }
+
+    /// What happened to it, in one word: `failed`, `skipped`, `deployed`, `unchanged`, or (a
+    /// dry run) `planned`.
+    pub fn outcome(&self) -> &'static str {
+        match (&self.failure, &self.revision, self.changed) {
+            (Some(Failure::Failed(_)), _, _) => "failed",
+            (Some(Failure::Skipped), _, _) => "skipped",
+            (None, None, _) => "planned",
+            (None, Some(_), Some(false)) => "unchanged",
+            (None, Some(_), _) => "deployed",
         }
     }
 
@@ -95,6 +119,14 @@ impl Outputs {
         }
         if let Some(path) = &self.rendered {
             pairs.push(("task-definition", path.display().to_string()));
+        }
+        match &self.failure {
+            Some(Failure::Failed(error)) => {
+                pairs.push(("outcome", "failed".to_owned()));
+                pairs.push(("error", error.clone()));
+            }
+            Some(Failure::Skipped) => pairs.push(("outcome", "skipped".to_owned())),
+            None => {}
         }
         pairs
     }
@@ -195,15 +227,16 @@ fn labels(reports: &[Outputs]) -> Vec<String> {
 
 fn summary_many(reports: &[Outputs], labels: &[String], command: &str) -> String {
     let mut text = format!(
-        "### ecs-secrets {command}: {} services\n\n| service | task definition | changed | rollout |\n|---|---|---|---|\n",
+        "### ecs-secrets {command}: {} services\n\n| service | outcome | task definition | changed | rollout |\n|---|---|---|---|---|\n",
         reports.len()
     );
     for (report, label) in reports.iter().zip(labels) {
         let arn = report.revision.as_ref().map_or("", |r| r.arn.as_str());
         let _ = writeln!(
             text,
-            "| `{}` | `{}` | {} | {} |",
+            "| `{}` | {} | `{}` | {} | {} |",
             github::markdown_cell(label),
+            report.outcome(),
             github::markdown_cell(arn),
             report.changed.unwrap_or(false),
             report.rollout.as_ref().map_or("", |o| o.state()),
@@ -271,6 +304,7 @@ mod tests {
             service: service.map(str::to_owned),
             rollout: None,
             containers: Vec::new(),
+            failure: None,
         }
     }
 

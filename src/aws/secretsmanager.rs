@@ -11,6 +11,10 @@ use crate::mask::Secret;
 
 const SERVICE: &str = "Secrets Manager";
 
+/// AWS's limit on values in one `ListSecrets` filter (the API reference: `Filter.Values`, at most
+/// 10 items).
+pub const NAMES_PER_LIST: usize = 10;
+
 /// AWS's limit on ids in one `BatchGetSecretValue` call.
 pub const BATCH: usize = 20;
 
@@ -133,6 +137,72 @@ fn value(
             "binary secrets are not supported; ECS reads only `SecretString`",
         )),
     }
+}
+
+/// The metadata of up to [`NAMES_PER_LIST`] secrets given by name, in one `ListSecrets` call
+/// (more pages only when prefixes match many): what `DescribeSecret` tells, for many secrets a
+/// call. The name filter matches prefixes, so only exact names are kept. A name the list does
+/// not return (`ListSecrets` is eventually consistent; a secret scheduled for deletion is left
+/// out; the call may be refused) is described on its own. One result per name.
+pub async fn describe_by_names(
+    client: &aws_sdk_secretsmanager::Client,
+    names: &[String],
+) -> Vec<(String, Result<Described, Failure>)> {
+    debug_assert!(names.len() <= NAMES_PER_LIST);
+    let mut found: HashMap<String, Described> = HashMap::new();
+    let filter = Filter::builder()
+        .key(FilterNameStringType::Name)
+        .set_values(Some(names.to_vec()))
+        .build();
+    let mut pages = client
+        .list_secrets()
+        .filters(filter)
+        .max_results(100)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let Ok(page) = page else {
+            // Refused or failed: every name is described on its own below.
+            break;
+        };
+        for entry in page.secret_list() {
+            let (Some(name), Some(arn)) = (entry.name(), entry.arn()) else {
+                continue;
+            };
+            if !names.iter().any(|n| n == name) || entry.deleted_date().is_some() {
+                continue;
+            }
+            found.insert(
+                name.to_owned(),
+                Described {
+                    arn: arn.to_owned(),
+                    versions: entry
+                        .secret_versions_to_stages()
+                        .cloned()
+                        .unwrap_or_default(),
+                    changed_at: entry.last_changed_date().map(DateTime::secs),
+                    kms_key_id: entry.kms_key_id().map(str::to_owned),
+                    tags: entry
+                        .tags()
+                        .iter()
+                        .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+                        .collect(),
+                },
+            );
+        }
+        if found.len() == names.len() {
+            break;
+        }
+    }
+    let mut results = Vec::with_capacity(names.len());
+    for name in names {
+        let result = match found.remove(name) {
+            Some(described) => Ok(described),
+            None => describe(client, name).await,
+        };
+        results.push((name.clone(), result));
+    }
+    results
 }
 
 /// Reads a secret's metadata: its ARN and versions. Reads no value.

@@ -85,7 +85,23 @@ fn deploy(raw: &Raw, definitions: Definitions) -> Result<Deploy, Error> {
         cluster: raw.text_or_default("cluster").to_owned(),
         service: raw.text("service").map(str::to_owned),
         rollout: rollout_settings(raw)?,
+        fail_fast: raw.bool("fail-fast")?,
     })
+}
+
+/// `shard`: `K/N`, with a manifest only.
+fn shard(raw: &Raw) -> Result<Option<crate::manifest::Shard>, Error> {
+    let Some(text) = raw.text("shard") else {
+        return Ok(None);
+    };
+    if raw.text("manifest").is_none() {
+        return Err(Error::Usage(
+            "input `shard` splits a manifest's services: give `manifest` too".to_owned(),
+        ));
+    }
+    crate::manifest::Shard::parse(text)
+        .map(Some)
+        .map_err(|e| Error::Usage(format!("input `shard`: {e}")))
 }
 
 /// The templates, the overrides, and how placeholders are resolved.
@@ -129,6 +145,7 @@ fn definitions(
             execution_role_arn: role_arn(raw, "execution-role-arn")?,
         },
         allow_plaintext_secrets: raw.bool("allow-plaintext-secrets")?,
+        shard: shard(raw)?,
         environment,
         aws,
     })

@@ -155,6 +155,22 @@ pub const INPUTS: &[InputSpec] = &[
         description: "`deploy` (or `check`) of many services in one run: a YAML or JSON file listing `services:` entries, each with `task-definition` and optionally `service`, `cluster` and `image`. References of all of them are resolved in one batched pass.",
     },
     InputSpec {
+        name: "shard",
+        kind: Kind::Text,
+        commands: MANY,
+        range: None,
+        default: None,
+        description: "With `manifest`: take only part `K/N` of its services (by a hash of each service's cluster and name, or its template path), so N CI jobs (a matrix) share one manifest, each service in exactly one part, stable when services are reordered or added.",
+    },
+    InputSpec {
+        name: "fail-fast",
+        kind: Kind::Bool,
+        commands: DEPLOY,
+        range: None,
+        default: Some("false"),
+        description: "With `manifest`: once a service fails, start no further one (those under way finish; the rest are reported `skipped`). Off: every service is tried, and the run fails if any did.",
+    },
+    InputSpec {
         name: "image",
         kind: Kind::List,
         commands: TEMPLATE,

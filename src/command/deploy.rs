@@ -42,6 +42,8 @@ pub struct Deploy {
     /// The service of a single template.
     pub service: Option<String>,
     pub rollout: rollout::Settings,
+    /// A manifest: start no further service once one failed.
+    pub fail_fast: bool,
 }
 
 /// One definition, ready to be deployed.
@@ -103,35 +105,52 @@ impl Deploy {
     }
 
     /// Every service of a manifest, at most `max-concurrency` at once; the report covers each,
-    /// in the manifest's order.
+    /// in the manifest's order, with its outcome. One that fails does not stop the others,
+    /// unless `fail-fast`: then no further service starts (those under way finish).
     async fn deploy_many(&self, aws: &Aws, planned: Vec<Planned>, ci: &Ci) -> Result<(), Error> {
         let count = planned.len();
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let failed = &failed;
         let runs = planned.into_iter().map(|one| async move {
             let mut report = Outputs::of(&one.definition.rendered);
-            let result = self.deploy(aws, one, false, &mut report, ci).await;
-            let failure = result.err().map(|e| format!("`{}`: {e}", report.family));
-            (report, failure)
+            if self.fail_fast && failed.load(std::sync::atomic::Ordering::SeqCst) {
+                report.failure = Some(report::Failure::Skipped);
+                return report;
+            }
+            if let Err(e) = self.deploy(aws, one, false, &mut report, ci).await {
+                failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                report.failure = Some(report::Failure::Failed(output::redact(&e.to_string())));
+            }
+            report
         });
-        let (reports, failures): (Vec<Outputs>, Vec<Option<String>>) =
-            futures_util::stream::iter(runs)
-                .buffered(aws.limits.concurrency)
-                .collect::<Vec<_>>()
-                .await
-                .into_iter()
-                .unzip();
+        let reports: Vec<Outputs> = futures_util::stream::iter(runs)
+            .buffered(aws.limits.concurrency)
+            .collect()
+            .await;
         report::print_many(&reports, self.format, "deploy", ci);
-        let failures: Vec<&String> = failures.iter().flatten().collect();
+        let failures: Vec<String> = reports
+            .iter()
+            .filter_map(|r| match &r.failure {
+                Some(report::Failure::Failed(error)) => Some(format!("`{}`: {error}", r.family)),
+                _ => None,
+            })
+            .collect();
+        let skipped = reports
+            .iter()
+            .filter(|r| r.failure == Some(report::Failure::Skipped))
+            .count();
         if failures.is_empty() {
             return Ok(());
         }
+        let skipped = if skipped == 0 {
+            String::new()
+        } else {
+            format!("; {skipped} not started (fail-fast)")
+        };
         Err(Error::Rollout(format!(
-            "{} of {count} services failed:\n  {}",
+            "{} of {count} services failed{skipped}:\n  {}",
             failures.len(),
-            failures
-                .iter()
-                .map(|f| f.as_str())
-                .collect::<Vec<_>>()
-                .join("\n  ")
+            failures.join("\n  ")
         )))
     }
 

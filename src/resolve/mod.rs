@@ -234,6 +234,11 @@ enum Reply {
         String,
         Result<secretsmanager::Described, Failure>,
     ),
+    /// Many secrets described by one `ListSecrets` call (and `DescribeSecret` for any it left out).
+    DescribedMany(
+        RegionKey,
+        Vec<(String, Result<secretsmanager::Described, Failure>)>,
+    ),
 }
 
 /// Fetches every AWS reference of the slots. `on_secret` sees each secret value as soon as it
@@ -325,6 +330,11 @@ fn record(answers: &mut Answers, outcome: Reply, on_secret: OnSecret<'_>) {
         Reply::Described(region, id, result) => {
             answers.described.insert((region, id), result);
         }
+        Reply::DescribedMany(region, results) => {
+            for (id, result) in results {
+                answers.described.insert((region.clone(), id), result);
+            }
+        }
     }
 }
 
@@ -378,7 +388,18 @@ fn requests(wanted: &Wanted, aws: &Aws) -> Vec<Call> {
     }
     for (region, ids) in &wanted.secret_describe {
         let client = aws.secretsmanager(region.as_deref());
-        for id in ids {
+        // Names: many a `ListSecrets` call. ARNs (full or partial): `DescribeSecret` each.
+        let (names, arns): (Vec<String>, Vec<String>) =
+            ids.iter().cloned().partition(|id| !id.starts_with("arn:"));
+        for chunk in names.chunks(secretsmanager::NAMES_PER_LIST) {
+            let (client, chunk, region) = (client.clone(), chunk.to_vec(), region.clone());
+            let call = async move {
+                let results = secretsmanager::describe_by_names(&client, &chunk).await;
+                Reply::DescribedMany(region, results)
+            };
+            calls.push((false, call.boxed_local()));
+        }
+        for id in arns {
             let (client, id, region) = (client.clone(), id.clone(), region.clone());
             let call = async move {
                 let result = secretsmanager::describe(&client, &id).await;

@@ -14,6 +14,7 @@ mod leak;
 mod peers;
 mod render;
 mod rollout;
+mod scale;
 mod ship;
 #[macro_use]
 mod support;
