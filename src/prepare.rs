@@ -250,7 +250,8 @@ fn load(definitions: &Definitions) -> Result<Vec<(Entry, Template, Vec<Slot>)>, 
         .images
         .iter()
         .filter_map(|i| i.container.as_ref())
-        .find(|name| many && !used_images.contains(*name))
+        // A shard may hold none of the templates that have the container.
+        .find(|name| many && definitions.shard.is_none() && !used_images.contains(*name))
     {
         return Err(Error::Usage(format!(
             "input `image`: no template of the manifest has a container named `{unused}`"

@@ -123,6 +123,29 @@ fn shards_of_a_manifest_are_disjoint_and_together_the_whole() {
     let mut expected = all.clone();
     expected.sort();
     assert_eq!(seen, expected, "each service in exactly one shard");
+    // A part that holds no service succeeds with an empty report, even with a named image.
+    let one = manifest(&env, &["shard-one".to_owned()]);
+    let sizes: Vec<usize> = ["1/2", "2/2"]
+        .iter()
+        .map(|shard| {
+            let out = env
+                .run([
+                    "deploy",
+                    "--manifest",
+                    &one,
+                    "--shard",
+                    shard,
+                    "--image",
+                    "app=repo/app:2",
+                    "--report-format",
+                    "json",
+                ])
+                .output()
+                .success();
+            families(&out).len()
+        })
+        .collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 1, "{sizes:?}");
     let out = env
         .run(["deploy", "--task-definition", "x.json", "--shard", "1/2"])
         .output()
