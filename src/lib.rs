@@ -20,6 +20,7 @@ mod iam;
 pub mod logging;
 mod manifest;
 pub mod mask;
+mod oneoff;
 pub mod output;
 pub mod placeholder;
 mod plan;

@@ -39,6 +39,8 @@ pub struct Outputs {
     /// A manifest's service that failed (the error, redacted) or was never started
     /// (`fail-fast`).
     pub failure: Option<Failure>,
+    /// The one-off tasks started (`run-task`).
+    pub run_task: Option<Vec<String>>,
 }
 
 /// Why a manifest's service is not deployed.
@@ -85,6 +87,7 @@ impl Outputs {
             rollout: None,
             containers,
             failure: None,
+            run_task: None,
         }
     }
 
@@ -119,6 +122,13 @@ impl Outputs {
         }
         if let Some(path) = &self.rendered {
             pairs.push(("task-definition", path.display().to_string()));
+        }
+        if let Some(arns) = &self.run_task {
+            // A JSON array, as the deploy action's `run-task-arn`.
+            pairs.push((
+                "run-task-arn",
+                serde_json::to_string(arns).expect("JSON serialises"),
+            ));
         }
         match &self.failure {
             Some(Failure::Failed(error)) => {
@@ -305,6 +315,7 @@ mod tests {
             rollout: None,
             containers: Vec::new(),
             failure: None,
+            run_task: None,
         }
     }
 

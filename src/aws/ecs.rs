@@ -334,6 +334,9 @@ pub struct Service {
     pub deployments: Vec<Deployment>,
     /// Newest first, as ECS lists them.
     pub events: Vec<Event>,
+    /// Its `awsvpc` network configuration, as RunTask takes it (`subnets`, `securityGroups`,
+    /// `assignPublicIp`), for a one-off task that runs where the service's tasks run.
+    pub awsvpc: Option<Value>,
 }
 
 /// One deployment of a service.
@@ -392,7 +395,21 @@ pub async fn describe_service(
         .services()
         .first()
         .ok_or_else(|| NoService::Missing("not in the answer".to_owned()))?;
+    let awsvpc = service
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration())
+        .map(|a| {
+            let mut config = serde_json::json!({
+                "subnets": a.subnets(),
+                "securityGroups": a.security_groups(),
+            });
+            if let Some(public) = a.assign_public_ip() {
+                config["assignPublicIp"] = Value::String(public.as_str().to_owned());
+            }
+            config
+        });
     Ok(Service {
+        awsvpc,
         status: service.status().unwrap_or("UNKNOWN").to_owned(),
         controller: service
             .deployment_controller()
@@ -523,6 +540,97 @@ pub async fn update_service(
             .filter(|arn| !arn.is_empty())
             .map(str::to_owned),
     })
+}
+
+/// A task as `DescribeTasks` tells it, for a one-off task.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Task {
+    pub arn: String,
+    pub last_status: String,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    /// Each container: name, exit code, reason.
+    pub containers: Vec<(String, Option<i32>, Option<String>)>,
+}
+
+/// Starts a one-off task with `body` (the RunTask request as JSON, sent as it is, like a
+/// registration); returns the tasks' ARNs, or the failures ECS reported.
+pub async fn run_task(
+    client: &aws_sdk_ecs::Client,
+    task_definition: &str,
+    body: bytes::Bytes,
+) -> Result<Vec<String>, Failure> {
+    let output = client
+        .run_task()
+        // The typed input only satisfies the builder; the body below replaces it.
+        .task_definition(task_definition)
+        .customize()
+        .config_override(
+            aws_sdk_ecs::config::Builder::default().retry_config(RetryConfig::disabled()),
+        )
+        .mutate_request(move |request| {
+            *request.body_mut() = SdkBody::from(body.clone());
+            request
+                .headers_mut()
+                .insert("content-length", body.len().to_string());
+        })
+        .send()
+        .await
+        .map_err(|err| Failure::of(SERVICE, &err))?;
+    if let Some(failure) = output.failures().first() {
+        return Err(Failure::answer(
+            SERVICE,
+            format!(
+                "RunTask started no task: {}{}",
+                failure.reason().unwrap_or("no reason given"),
+                failure
+                    .detail()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(output
+        .tasks()
+        .iter()
+        .filter_map(|t| t.task_arn().map(str::to_owned))
+        .collect())
+}
+
+/// Reads tasks by ARN.
+pub async fn describe_tasks(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    arns: &[String],
+) -> Result<Vec<Task>, Failure> {
+    let described = client
+        .describe_tasks()
+        .cluster(cluster)
+        .set_tasks(Some(arns.to_vec()))
+        .send()
+        .await
+        .map_err(|err| Failure::of(SERVICE, &err))?;
+    Ok(described
+        .tasks()
+        .iter()
+        .map(|t| Task {
+            arn: t.task_arn().unwrap_or_default().to_owned(),
+            last_status: t.last_status().unwrap_or("UNKNOWN").to_owned(),
+            stop_code: t.stop_code().map(|c| c.as_str().to_owned()),
+            stopped_reason: t.stopped_reason().map(str::to_owned),
+            containers: t
+                .containers()
+                .iter()
+                .map(|c| {
+                    (
+                        c.name().unwrap_or("?").to_owned(),
+                        c.exit_code(),
+                        c.reason().map(str::to_owned),
+                    )
+                })
+                .collect(),
+        })
+        .collect())
 }
 
 /// A stopped task: its id, why it stopped, and each container's reason (or exit code).

@@ -86,7 +86,68 @@ fn deploy(raw: &Raw, definitions: Definitions) -> Result<Deploy, Error> {
         service: raw.text("service").map(str::to_owned),
         rollout: rollout_settings(raw)?,
         fail_fast: raw.bool("fail-fast")?,
+        run_task: run_task(raw)?,
     })
+}
+
+/// `run-task` and its inputs.
+fn run_task(raw: &Raw) -> Result<Option<crate::oneoff::Settings>, Error> {
+    if !raw.bool("run-task")? {
+        return Ok(None);
+    }
+    let json = |name: &'static str| -> Result<Option<serde_json::Value>, Error> {
+        raw.text(name)
+            .map(|text| {
+                serde_json::from_str::<serde_json::Value>(text)
+                    .ok()
+                    .filter(serde_json::Value::is_array)
+                    .ok_or_else(|| Error::Usage(format!("input `{name}`: expected a JSON array")))
+            })
+            .transpose()
+    };
+    let command = match raw.text("run-task-command").map(str::trim) {
+        None => None,
+        Some(text) if text.starts_with('[') => {
+            Some(serde_json::from_str::<Vec<String>>(text).map_err(|e| {
+                Error::Usage(format!(
+                    "input `run-task-command`: not a JSON array of strings ({e})"
+                ))
+            })?)
+        }
+        Some(text) => Some(text.split_whitespace().map(str::to_owned).collect()),
+    };
+    let choice = |name: &'static str, allowed: &[&str]| -> Result<Option<String>, Error> {
+        match raw.text(name).map(str::trim) {
+            None => Ok(None),
+            Some(value) if allowed.contains(&value) => Ok(Some(value.to_owned())),
+            Some(value) => Err(Error::Usage(format!(
+                "input `{name}`: `{value}`; expected {}",
+                allowed
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ))),
+        }
+    };
+    let containers = raw.list("container-name");
+    let rollout = rollout_settings(raw)?;
+    Ok(Some(crate::oneoff::Settings {
+        before_deploy: raw.bool("run-task-before-deploy")?,
+        wait: raw.bool("wait-for-task-stopped")?,
+        started_by: raw.text_or_default("run-task-started-by").to_owned(),
+        launch_type: choice("run-task-launch-type", &["FARGATE", "EC2", "EXTERNAL"])?,
+        capacity_provider_strategy: json("run-task-capacity-provider-strategy")?,
+        subnets: raw.list("run-task-subnets"),
+        security_groups: raw.list("run-task-security-groups"),
+        assign_public_ip: choice("run-task-assign-public-IP", &["ENABLED", "DISABLED"])?,
+        container_overrides: json("run-task-container-overrides")?,
+        command,
+        container: (containers.len() == 1).then(|| containers[0].clone()),
+        tags: json("run-task-tags")?,
+        timeout: rollout.timeout,
+        poll_interval: rollout.poll_interval,
+    }))
 }
 
 /// `shard`: `K/N`, with a manifest only.

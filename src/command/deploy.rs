@@ -44,6 +44,8 @@ pub struct Deploy {
     pub rollout: rollout::Settings,
     /// A manifest: start no further service once one failed.
     pub fail_fast: bool,
+    /// A one-off task of the new revision before the service moves (`run-task`).
+    pub run_task: Option<crate::oneoff::Settings>,
 }
 
 /// One definition, ready to be deployed.
@@ -203,6 +205,11 @@ impl Deploy {
                 ))
             })?;
         }
+        if let Some(run) = &self.run_task {
+            report.run_task = Some(
+                Box::pin(self.one_off(&client, run, target.as_ref(), &revision, &rendered)).await?,
+            );
+        }
         if let Some((target, before)) = &target {
             let rollout = rollout::Rollout {
                 client: &client,
@@ -225,6 +232,21 @@ impl Deploy {
             prune(&client, &report.family, keep, cluster, &revision.arn).await?;
         }
         Ok(())
+    }
+
+    /// `run-task`: the new revision once, in the service's cluster and network (or `cluster`'s),
+    /// before the service moves.
+    async fn one_off(
+        &self,
+        client: &aws_sdk_ecs::Client,
+        run: &crate::oneoff::Settings,
+        target: Option<&(Target, Before)>,
+        revision: &Revision,
+        rendered: &Rendered,
+    ) -> Result<Vec<String>, Error> {
+        let cluster = target.map_or(self.cluster.as_str(), |(t, _)| t.cluster.as_str());
+        let awsvpc = target.and_then(|(_, before)| before.awsvpc.as_ref());
+        crate::oneoff::run(client, run, cluster, &revision.arn, &rendered.body, awsvpc).await
     }
 
     /// The revision to deploy without registering: the unchanged revision started from, or, when

@@ -56,6 +56,8 @@ pub struct Before {
     primary: Option<(String, Option<String>)>,
     /// Events already there, so that only new ones are printed.
     seen_events: HashSet<String>,
+    /// The service's `awsvpc` network, where a one-off task runs.
+    pub awsvpc: Option<serde_json::Value>,
 }
 
 /// How the roll-out ended.
@@ -129,6 +131,7 @@ pub async fn before(client: &aws_sdk_ecs::Client, target: &Target) -> Result<Bef
         running_since: primary.and_then(|d| d.created_at),
         primary: primary.map(|d| (d.id.clone(), d.rollout_state.clone())),
         seen_events: service.events.iter().map(|e| e.id.clone()).collect(),
+        awsvpc: service.awsvpc.clone(),
     })
 }
 

@@ -176,10 +176,11 @@ fn deploys_57_references_across_3_containers_in_the_minimum_calls() {
     assert_eq!(count(&calls, "BatchGetSecretValue"), 2, "22 ids in 2 calls");
     assert_eq!(count(&calls, "GetSecretValue"), 1, "one pinned version");
     assert_eq!(
-        count(&calls, "DescribeSecret"),
+        count(&calls, "ListSecrets"),
         1,
         "only app/db needs metadata"
     );
+    assert_eq!(count(&calls, "DescribeSecret"), 0);
     assert_eq!(count(&calls, "RegisterTaskDefinition"), 1);
     assert_eq!(
         calls.len(),

@@ -48,7 +48,7 @@ fn throttling_and_5xx_are_retried_and_succeed() {
     proxy
         .inject("GetParameters", Fault::Throttle, 2)
         .inject("BatchGetSecretValue", Fault::Status(503), 1)
-        .inject("DescribeSecret", Fault::Reset, 1)
+        .inject("ListSecrets", Fault::Reset, 1)
         .inject("RegisterTaskDefinition", Fault::Status(500), 1);
     let out = env
         .run([
@@ -63,7 +63,8 @@ fn throttling_and_5xx_are_retried_and_succeed() {
     assert_eq!(out.report("task-definition-revision").as_deref(), Some("1"));
     assert_eq!(proxy.seen("GetParameters"), 3);
     assert_eq!(proxy.seen("BatchGetSecretValue"), 2);
-    assert_eq!(proxy.seen("DescribeSecret"), 2);
+    assert_eq!(proxy.seen("ListSecrets"), 2, "a lost connection is retried");
+    assert_eq!(proxy.seen("DescribeSecret"), 0);
     assert_eq!(proxy.seen("RegisterTaskDefinition"), 2);
     assert_eq!(revisions(&env), 1);
     assert!(!out.all().contains("fault-canary"));
@@ -204,7 +205,7 @@ fn a_lost_register_answer_does_not_leave_two_revisions() {
 #[test]
 fn concurrency_and_request_rate_stay_within_their_bounds() {
     let env = Env::new();
-    // 160 parameters: 16 GetParameters calls, paced; 30 secrets: 30 DescribeSecret calls, not.
+    // 160 parameters: 16 GetParameters calls, paced; 30 secrets: 3 ListSecrets calls, not.
     let mut secrets = Vec::new();
     for i in 0..160 {
         env.parameter(&format!("/rate/p{i}"), "rate-value", false);
@@ -237,7 +238,8 @@ fn concurrency_and_request_rate_stay_within_their_bounds() {
     .output()
     .success();
     assert_eq!(proxy.seen("GetParameters"), 16);
-    assert_eq!(proxy.seen("DescribeSecret"), 30);
+    assert_eq!(proxy.seen("ListSecrets"), 3, "30 names, 10 a call");
+    assert_eq!(proxy.seen("DescribeSecret"), 0);
     assert!(
         proxy.max_in_flight() <= 3,
         "{} in flight",

@@ -427,7 +427,10 @@ fn a_manifest_deploy_reports_each_service_and_true_aggregates() {
     assert_eq!(services[1]["family"], "worker");
     let summary = std::fs::read_to_string(&summary).unwrap();
     assert!(!summary.contains("| family | `` |"), "{summary}");
-    assert!(summary.contains("| `web` | `arn:aws:ecs:"), "{summary}");
+    assert!(
+        summary.contains("| `web` | deployed | `arn:aws:ecs:"),
+        "{summary}"
+    );
 
     // Deployed again: nothing changed anywhere, and the aggregate says so.
     let out = env

@@ -44,7 +44,7 @@ fn render_writes_references_only_and_makes_no_aws_write() {
     let calls = env.calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(
-        count(&calls, "DescribeSecret"),
+        count(&calls, "ListSecrets"),
         1,
         "the ARN needs metadata only, no value"
     );

@@ -257,8 +257,9 @@ fn a_manifest_deploys_many_services_resolving_shared_references_once() {
     out.stdout_has(
         "worker.task-definition-arn=arn:aws:ecs:us-east-1:123456789012:task-definition/worker:1",
     );
+    let calls = env.calls();
     assert_eq!(
-        count(&env.calls(), "DescribeSecret"),
+        count(&calls, "ListSecrets") + count(&calls, "DescribeSecret"),
         1,
         "the shared reference is resolved once"
     );
@@ -379,4 +380,83 @@ fn a_deployment_that_cannot_be_identified_is_never_called_a_rollback() {
     let out = deploy(&env, &ecs, &path, &[]).failure(1);
     out.stderr_has("the deployment cannot be identified in ECS's answer");
     assert!(!out.stderr.contains("rolled back"), "{out}");
+}
+
+#[test]
+fn a_migration_runs_the_new_revision_in_the_services_network_before_the_service_moves() {
+    use crate::support::ecs::{ONE_OFF_TASK, TaskEnd};
+    let env = Env::new();
+    let path = template(&env);
+    let ecs = ScriptedEcs::start(env.port, Scenario::Clean).one_off(TaskEnd::Exit(0));
+    let out = deploy(
+        &env,
+        &ecs,
+        &path,
+        &[
+            "--run-task",
+            "--run-task-before-deploy",
+            "--run-task-command",
+            "bin/rails db:migrate",
+        ],
+    )
+    .success();
+    let run = ecs.run_task().expect("RunTask was called");
+    assert_eq!(
+        run["taskDefinition"].as_str(),
+        out.report("task-definition-arn").as_deref(),
+        "the new revision, so the task gets the service's secrets"
+    );
+    assert_eq!(
+        run["overrides"]["containerOverrides"][0],
+        serde_json::json!({"name": "web", "command": ["bin/rails", "db:migrate"]})
+    );
+    assert_eq!(
+        run["networkConfiguration"]["awsvpcConfiguration"]["subnets"],
+        serde_json::json!(["subnet-0abc"]),
+        "the service's network"
+    );
+    assert_eq!(
+        out.report("run-task-arn"),
+        Some(format!("[\"{ONE_OFF_TASK}\"]"))
+    );
+    out.stderr_has("run-task: every essential container exited 0");
+    let operations = ecs.operations();
+    let position = |op: &str| operations.iter().position(|o| o == op).unwrap();
+    assert!(
+        position("RunTask") < position("UpdateService"),
+        "{operations:?}"
+    );
+}
+
+#[test]
+fn a_failed_migration_leaves_the_service_untouched() {
+    use crate::support::ecs::TaskEnd;
+    let env = Env::new();
+    let path = template(&env);
+    for (end, message) in [
+        (
+            TaskEnd::Exit(1),
+            "container `web` of task migrate0001 exited with code 1",
+        ),
+        (
+            TaskEnd::FailedToStart,
+            "has no exit code: the task stopped (TaskFailedToStart: ResourceInitializationError",
+        ),
+    ] {
+        let ecs = ScriptedEcs::start(env.port, Scenario::Clean).one_off(end);
+        let out = deploy(
+            &env,
+            &ecs,
+            &path,
+            &["--run-task", "--run-task-before-deploy"],
+        )
+        .failure(1);
+        out.stderr_has(message);
+        out.stderr_has("the service was not updated");
+        assert!(
+            !ecs.operations().iter().any(|o| o == "UpdateService"),
+            "{:?}",
+            ecs.operations()
+        );
+    }
 }

@@ -36,6 +36,17 @@ pub enum Scenario {
     Unidentified,
 }
 
+/// How the one-off task (`run-task`) ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskEnd {
+    /// Its container exits with this code.
+    Exit(i32),
+    /// It stops before its container ran (no exit code).
+    FailedToStart,
+}
+
+pub const ONE_OFF_TASK: &str = "arn:aws:ecs:us-east-1:123456789012:task/default/migrate0001";
+
 pub const SERVICE_DEPLOYMENT: &str =
     "arn:aws:ecs:us-east-1:123456789012:service-deployment/default/web/Abc123xyz";
 
@@ -66,6 +77,8 @@ struct State {
     revision: Option<String>,
     polls_after_update: usize,
     service_deployment_polls: usize,
+    task_end: TaskEnd,
+    task_polls: usize,
 }
 
 pub struct ScriptedEcs {
@@ -82,6 +95,8 @@ impl ScriptedEcs {
             revision: None,
             polls_after_update: 0,
             service_deployment_polls: 0,
+            task_end: TaskEnd::Exit(0),
+            task_polls: 0,
         }));
         let shared = Arc::clone(&state);
         let stub = Stub::start(moto_port, move |request| {
@@ -101,6 +116,17 @@ impl ScriptedEcs {
     pub fn running(self, revision: &str) -> Self {
         revision.clone_into(&mut self.state.lock().unwrap().current);
         self
+    }
+
+    /// Makes the one-off task end this way.
+    pub fn one_off(self, end: TaskEnd) -> Self {
+        self.state.lock().unwrap().task_end = end;
+        self
+    }
+
+    /// The body of the `RunTask` call, if there was one.
+    pub fn run_task(&self) -> Option<Value> {
+        self.stub.bodies("RunTask").pop()
     }
 
     /// Makes the service's current deployment of `revision` one that FAILED.
@@ -155,6 +181,12 @@ fn event(id: &str, message: &str) -> Value {
 
 fn script(operation: &str, request: &Value, state: &mut State) -> Option<Value> {
     match operation {
+        "RunTask" => Some(json!({
+            "tasks": [{ "taskArn": ONE_OFF_TASK, "lastStatus": "PROVISIONING",
+                        "taskDefinitionArn": request["taskDefinition"] }],
+            "failures": []
+        })),
+        "DescribeTasks" if request["tasks"][0] == ONE_OFF_TASK => Some(one_off(state)),
         "DescribeServices" => Some(describe_services(state)),
         "UpdateService" => {
             let revision = request["taskDefinition"]
@@ -222,6 +254,28 @@ fn script(operation: &str, request: &Value, state: &mut State) -> Option<Value> 
     }
 }
 
+/// The one-off task: RUNNING at the first poll, then STOPPED as its scenario ends.
+fn one_off(state: &mut State) -> Value {
+    state.task_polls += 1;
+    if state.task_polls == 1 {
+        return json!({ "tasks": [{ "taskArn": ONE_OFF_TASK, "lastStatus": "RUNNING",
+            "containers": [{ "name": "web", "lastStatus": "RUNNING" }] }], "failures": [] });
+    }
+    let task = match state.task_end {
+        TaskEnd::Exit(code) => json!({
+            "taskArn": ONE_OFF_TASK, "lastStatus": "STOPPED", "stopCode": "EssentialContainerExited",
+            "stoppedReason": "Essential container in task exited",
+            "containers": [{ "name": "web", "lastStatus": "STOPPED", "exitCode": code }]
+        }),
+        TaskEnd::FailedToStart => json!({
+            "taskArn": ONE_OFF_TASK, "lastStatus": "STOPPED", "stopCode": "TaskFailedToStart",
+            "stoppedReason": "ResourceInitializationError: unable to pull secrets or registry auth",
+            "containers": [{ "name": "web", "lastStatus": "STOPPED" }]
+        }),
+    };
+    json!({ "tasks": [task], "failures": [] })
+}
+
 fn service(state: &State, task_definition: &str) -> Value {
     let controller = if state.scenario == Scenario::CodeDeploy {
         "CODE_DEPLOY"
@@ -239,6 +293,9 @@ fn service(state: &State, task_definition: &str) -> Value {
         "status": status, "desiredCount": 2, "runningCount": 2, "pendingCount": 0,
         "taskDefinition": task_definition,
         "deploymentController": { "type": controller },
+        "networkConfiguration": { "awsvpcConfiguration": {
+            "subnets": ["subnet-0abc"], "securityGroups": ["sg-0abc"], "assignPublicIp": "DISABLED"
+        } },
         "deployments": [deployment("ecs-svc/1111111111111111111", "PRIMARY", task_definition, state.current_rollout, 2, 0)],
         "events": [event("e0", "(service web) has reached a steady state.")]
     })
