@@ -445,6 +445,16 @@ pub async fn describe_service(
     })
 }
 
+/// What `UpdateService` changes besides the revision; `None`: the service keeps its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceChange {
+    pub desired_count: Option<i32>,
+    pub force: bool,
+    pub managed_tags: Option<bool>,
+    /// `TASK_DEFINITION`, `SERVICE` or `NONE`.
+    pub propagate_tags: Option<String>,
+}
+
 /// What `UpdateService` answered about the deployment it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Updated {
@@ -511,16 +521,22 @@ pub async fn update_service(
     cluster: &str,
     service: &str,
     revision: &str,
-    desired_count: Option<i32>,
-    force: bool,
+    change: &ServiceChange,
 ) -> Result<Updated, Failure> {
     let updated = client
         .update_service()
         .cluster(cluster)
         .service(service)
         .task_definition(revision)
-        .set_desired_count(desired_count)
-        .force_new_deployment(force)
+        .set_desired_count(change.desired_count)
+        .force_new_deployment(change.force)
+        .set_enable_ecs_managed_tags(change.managed_tags)
+        .set_propagate_tags(
+            change
+                .propagate_tags
+                .as_deref()
+                .map(aws_sdk_ecs::types::PropagateTags::from),
+        )
         .send()
         .await
         .map_err(|err| Failure::of(SERVICE, &err))?;

@@ -520,6 +520,19 @@ fn rollout_settings(raw: &Raw) -> Result<rollout::Settings, Error> {
         timeout: seconds("wait-for-minutes", 60.0)?,
         poll_interval: seconds("poll-interval", 1.0)?,
         succeed_while_baking: raw.bool("succeed-while-baking")?,
+        managed_tags: match raw.text("enable-ecs-managed-tags") {
+            Some(_) => Some(raw.bool("enable-ecs-managed-tags")?),
+            None => None,
+        },
+        propagate_tags: match raw.text("propagate-tags").map(str::trim) {
+            None => None,
+            Some(value @ ("TASK_DEFINITION" | "SERVICE" | "NONE")) => Some(value.to_owned()),
+            Some(other) => {
+                return Err(Error::Usage(format!(
+                    "input `propagate-tags`: `{other}`; expected `TASK_DEFINITION`, `SERVICE` or `NONE`"
+                )));
+            }
+        },
     })
 }
 

@@ -529,6 +529,22 @@ pub const INPUTS: &[InputSpec] = &[
         description: "When the definition is unchanged but a referenced secret or parameter changed after the running deployment started, force a new deployment so tasks read the new value.",
     },
     InputSpec {
+        name: "enable-ecs-managed-tags",
+        kind: Kind::Bool,
+        commands: DEPLOY,
+        range: None,
+        default: None,
+        description: "Set the service's `enableECSManagedTags` on update (as the deploy action); unset: the service keeps its own.",
+    },
+    InputSpec {
+        name: "propagate-tags",
+        kind: Kind::Text,
+        commands: DEPLOY,
+        range: None,
+        default: None,
+        description: "Set the service's `propagateTags` on update: `TASK_DEFINITION`, `SERVICE` or `NONE` (as the deploy action); unset: the service keeps its own.",
+    },
+    InputSpec {
         name: "run-task",
         kind: Kind::Bool,
         commands: DEPLOY,

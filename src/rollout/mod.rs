@@ -27,6 +27,10 @@ pub struct Settings {
     /// When time runs out while the deployment is in its bake time: succeed with a warning
     /// (production traffic is on the new revision) instead of failing.
     pub succeed_while_baking: bool,
+    /// `enable-ecs-managed-tags`; `None`: the service keeps its own.
+    pub managed_tags: Option<bool>,
+    /// `propagate-tags`; `None`: the service keeps its own.
+    pub propagate_tags: Option<String>,
 }
 
 /// The service to roll out to.
@@ -170,13 +174,18 @@ impl Rollout<'_> {
         if already_running && !force && !count_changes {
             return self.already_running(before).await;
         }
+        let change = ecs::ServiceChange {
+            desired_count: self.settings.desired_count,
+            force,
+            managed_tags: self.settings.managed_tags,
+            propagate_tags: self.settings.propagate_tags.clone(),
+        };
         let updated = ecs::update_service(
             self.client,
             &target.cluster,
             &target.service,
             revision,
-            self.settings.desired_count,
-            force,
+            &change,
         )
         .await
         .map_err(|failure| {

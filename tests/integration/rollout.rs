@@ -460,3 +460,29 @@ fn a_failed_migration_leaves_the_service_untouched() {
         );
     }
 }
+
+#[test]
+fn service_settings_of_the_deploy_action_go_to_the_update_and_are_left_alone_unset() {
+    let env = Env::new();
+    let path = template(&env);
+    let ecs = ScriptedEcs::start(env.port, Scenario::Clean);
+    deploy(
+        &env,
+        &ecs,
+        &path,
+        &["--enable-ecs-managed-tags", "--propagate-tags", "SERVICE"],
+    )
+    .success();
+    let update = ecs.update().unwrap();
+    assert_eq!(update["enableECSManagedTags"], true);
+    assert_eq!(update["propagateTags"], "SERVICE");
+    drop(ecs);
+
+    let ecs = ScriptedEcs::start(env.port, Scenario::Clean);
+    deploy(&env, &ecs, &path, &["--force-new-deployment"]).success();
+    let update = ecs.update().unwrap();
+    assert!(update.get("enableECSManagedTags").is_none(), "{update}");
+    assert!(update.get("propagateTags").is_none(), "{update}");
+    let out = deploy(&env, &ecs, &path, &["--propagate-tags", "ALL"]).failure(2);
+    out.stderr_has("input `propagate-tags`: `ALL`");
+}
