@@ -176,6 +176,10 @@ impl Deploy {
         let (source, latest) = self
             .baseline(&client, definition.source, &mut rendered, report)
             .await?;
+        if let Some((target, before)) = &target {
+            self.plan_for_service(&client, target, before, latest.as_ref(), &rendered)
+                .await;
+        }
         // The files, as they will be registered, staged before the registration (a deploy that
         // cannot write them registers nothing) and put in place only after it.
         let staged = if files {
@@ -232,6 +236,42 @@ impl Deploy {
             prune(&client, &report.family, keep, cluster, &revision.arn).await?;
         }
         Ok(())
+    }
+
+    /// With a service that runs another revision than the family's latest, the plan also shows
+    /// what changes for its tasks (the plan's own `changed` stays against the latest, which
+    /// `skip-unchanged` compares with).
+    async fn plan_for_service(
+        &self,
+        client: &aws_sdk_ecs::Client,
+        target: &Target,
+        before: &Before,
+        latest: Option<&Latest>,
+        rendered: &Rendered,
+    ) {
+        let Some(running) = before.task_definition.as_deref() else {
+            return;
+        };
+        if !self.plan || latest.is_some_and(|l| l.revision.arn == running) {
+            return;
+        }
+        match ecs::describe(client, running).await {
+            Ok(Some(revision)) => {
+                output::err(&format!(
+                    "plan: service `{}` runs {running}, not the family's latest revision; for its tasks:",
+                    target.service
+                ));
+                plan::print(&revision, rendered);
+            }
+            Ok(None) => warn!(
+                revision = running,
+                "the revision the service runs cannot be read"
+            ),
+            Err(failure) => warn!(
+                revision = running,
+                "the revision the service runs cannot be read: {failure}"
+            ),
+        }
     }
 
     /// `run-task`: the new revision once, in the service's cluster and network (or `cluster`'s),

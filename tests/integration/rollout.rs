@@ -486,3 +486,32 @@ fn service_settings_of_the_deploy_action_go_to_the_update_and_are_left_alone_uns
     let out = deploy(&env, &ecs, &path, &["--propagate-tags", "ALL"]).failure(2);
     out.stderr_has("input `propagate-tags`: `ALL`");
 }
+
+#[test]
+fn the_plan_also_shows_what_changes_for_the_tasks_of_a_service_on_an_older_revision() {
+    let env = Env::new();
+    let path = template(&env);
+    // Revision 1 has an older image; revision 2 is what the template renders to.
+    let mut body: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let secret = env.block_on(env.sm.describe_secret().secret_id("web/db").send());
+    let arn = secret.unwrap().arn().unwrap().to_owned();
+    body["containerDefinitions"][0]["secrets"][0]["valueFrom"] =
+        serde_json::json!(format!("{arn}:password::"));
+    body["containerDefinitions"][0]["image"] = serde_json::json!("web:0.9");
+    let old = env.ecs_raw("RegisterTaskDefinition", &body)["taskDefinition"]["taskDefinitionArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    body["containerDefinitions"][0]["image"] = serde_json::json!("web:1");
+    env.ecs_raw("RegisterTaskDefinition", &body);
+    let ecs = ScriptedEcs::start(env.port, Scenario::Clean).running(&old);
+    let out = deploy(&env, &ecs, &path, &[]).success();
+    out.stderr_has("plan: no change against revision 2 of `web`");
+    out.stderr_has(&format!(
+        "plan: service `web` runs {old}, not the family's latest revision; for its tasks:"
+    ));
+    out.stderr_has("against revision 1 of `web`:");
+    out.stderr_has("\"web:0.9\" → \"web:1\"");
+    assert_eq!(out.report("changed").as_deref(), Some("false"));
+}
