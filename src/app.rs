@@ -28,6 +28,7 @@ pub fn main(
 }
 
 fn run(invocation: Invocation) -> u8 {
+    crate::aws::run_started();
     let Invocation {
         command,
         logging,

@@ -8,6 +8,7 @@ pub mod iam;
 pub mod kms;
 pub mod secretsmanager;
 pub mod ssm;
+mod trace;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 pub use failure::{Failure, Kind};
+pub use trace::run_started;
 
 use crate::error::Error;
 
@@ -118,26 +120,46 @@ impl Aws {
     }
 
     pub fn ecs(&self) -> aws_sdk_ecs::Client {
-        aws_sdk_ecs::Client::new(&self.config)
+        aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::config::Builder::from(&self.config)
+                .interceptor(trace::Trace)
+                .build(),
+        )
     }
 
     pub fn iam(&self) -> aws_sdk_iam::Client {
-        aws_sdk_iam::Client::new(&self.config)
+        aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&self.config)
+                .interceptor(trace::Trace)
+                .build(),
+        )
     }
 
     /// A KMS client for `region` (the default Region when `None`).
     pub fn kms(&self, region: Option<&str>) -> aws_sdk_kms::Client {
-        aws_sdk_kms::Client::new(&self.in_region(region))
+        aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(&self.in_region(region))
+                .interceptor(trace::Trace)
+                .build(),
+        )
     }
 
     /// A Parameter Store client for `region` (the default Region when `None`).
     pub fn ssm(&self, region: Option<&str>) -> aws_sdk_ssm::Client {
-        aws_sdk_ssm::Client::new(&self.in_region(region))
+        aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&self.in_region(region))
+                .interceptor(trace::Trace)
+                .build(),
+        )
     }
 
     /// A Secrets Manager client for `region` (the default Region when `None`).
     pub fn secretsmanager(&self, region: Option<&str>) -> aws_sdk_secretsmanager::Client {
-        aws_sdk_secretsmanager::Client::new(&self.in_region(region))
+        aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(&self.in_region(region))
+                .interceptor(trace::Trace)
+                .build(),
+        )
     }
 
     fn in_region(&self, region: Option<&str>) -> SdkConfig {

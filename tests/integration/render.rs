@@ -230,3 +230,35 @@ fn codepipeline_artifacts_are_written_by_render() {
     assert!(appspec.contains("ContainerName: \"web\""), "{appspec}");
     assert!(appspec.contains("ContainerPort: 8080"), "{appspec}");
 }
+
+#[test]
+fn verbose_runs_trace_each_call_from_the_start_of_the_run() {
+    let env = Env::new();
+    env.secret("trace/db", "trace-canary-value");
+    let path = env.file(
+        "trace.json",
+        r#"{"family":"trace","containerDefinitions":[{"name":"a","image":"a","memory":32,
+            "secrets":[{"name":"DB","valueFrom":"{{secretsmanager-arn:trace/db}}"}]}]}"#,
+    );
+    let out = env
+        .run(["render", "--task-definition", path.to_str().unwrap(), "-v"])
+        .output()
+        .success();
+    let start = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("call ") && l.contains(".ListSecrets starts at +"))
+        .unwrap_or_else(|| panic!("no start line\n{out}"));
+    let end = out
+        .stderr
+        .lines()
+        .find(|l| l.contains(".ListSecrets ends at +") && l.contains("ms, ok)"))
+        .unwrap_or_else(|| panic!("no end line\n{out}"));
+    assert!(!start.is_empty() && !end.is_empty());
+    // Without `-v`, no trace.
+    let out = env
+        .run(["render", "--task-definition", path.to_str().unwrap()])
+        .output()
+        .success();
+    assert!(!out.stderr.contains("starts at +"), "{out}");
+}
