@@ -11,7 +11,27 @@ use serde_json::{Map, Value, json};
 use crate::aws::ecs::{self, Task};
 use crate::error::Error;
 use crate::output;
+use crate::rollout::Before;
 use crate::template;
+
+/// A RunTask idempotency token (at most 64 characters): the revision and this run.
+fn client_token(revision: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let revision: String = revision
+        .rsplit('/')
+        .next()
+        .unwrap_or(revision)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(30)
+        .collect();
+    format!("ecs-secrets-{revision}-{}-{nanos}", std::process::id())
+        .chars()
+        .take(64)
+        .collect()
+}
 
 /// How to run the one-off task.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -39,50 +59,79 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// How the task is launched: the inputs, else as the service's tasks are, else (no service)
+    /// the deploy action's `FARGATE`.
+    fn launch(&self, request: &mut Value, service: Option<&Before>) {
+        let (service_launch, service_strategy, platform) =
+            service.map(|b| b.launch.clone()).unwrap_or_default();
+        match (&self.capacity_provider_strategy, &self.launch_type) {
+            (Some(strategy), _) => request["capacityProviderStrategy"] = strategy.clone(),
+            (None, Some(launch)) => request["launchType"] = json!(launch),
+            (None, None) => match (service_strategy, service_launch, service) {
+                (Some(strategy), _, _) => request["capacityProviderStrategy"] = strategy,
+                (None, Some(launch), _) => request["launchType"] = json!(launch),
+                (None, None, None) => request["launchType"] = json!("FARGATE"),
+                // A service with neither: the cluster's default capacity provider strategy.
+                (None, None, Some(_)) => {}
+            },
+        }
+        if let Some(platform) = platform {
+            request["platformVersion"] = json!(platform);
+        }
+    }
+
+    /// The task's `awsvpc` network: the service's, each field the inputs give replaced.
+    fn network(&self, request: &mut Value, service: Option<&Before>) -> Result<(), Error> {
+        let mut network = service
+            .and_then(|b| b.awsvpc.clone())
+            .unwrap_or_else(|| json!({}));
+        if !self.subnets.is_empty() {
+            network["subnets"] = json!(self.subnets);
+        }
+        if !self.security_groups.is_empty() {
+            network["securityGroups"] = json!(self.security_groups);
+        }
+        if let Some(public) = &self.assign_public_ip {
+            network["assignPublicIp"] = json!(public);
+        }
+        let subnets = network
+            .get("subnets")
+            .is_some_and(|s| s.as_array().is_some_and(|a| !a.is_empty()));
+        if subnets {
+            request["networkConfiguration"] = json!({ "awsvpcConfiguration": network });
+        } else if !self.security_groups.is_empty() || self.assign_public_ip.is_some() {
+            return Err(Error::Usage(
+                "input `run-task-security-groups` / `run-task-assign-public-IP` need subnets: give `run-task-subnets`, or a `service` whose network has them".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Waited for: asked, or needed to decide whether the service may move.
     pub fn waits(&self) -> bool {
         self.wait || self.before_deploy
     }
 
-    /// The RunTask request: the revision, where to run it, what to override.
-    fn request(
+    /// The RunTask request: the revision, where to run it (launched and networked as the
+    /// service's tasks are, the inputs winning field by field), what to override. Checked before
+    /// anything is registered (with an empty revision).
+    pub fn request(
         &self,
         cluster: &str,
         revision: &str,
         body: &Map<String, Value>,
-        awsvpc: Option<&Value>,
+        service: Option<&Before>,
     ) -> Result<Value, Error> {
         let mut request = json!({
             "cluster": cluster,
             "taskDefinition": revision,
             "count": 1,
             "startedBy": self.started_by,
+            // Idempotent: a retry after a lost answer starts no second task.
+            "clientToken": client_token(revision),
         });
-        match &self.capacity_provider_strategy {
-            Some(strategy) => request["capacityProviderStrategy"] = strategy.clone(),
-            None => {
-                request["launchType"] = json!(
-                    self.launch_type
-                        .clone()
-                        .unwrap_or_else(|| "FARGATE".to_owned())
-                );
-            }
-        }
-        let network = if self.subnets.is_empty() && self.security_groups.is_empty() {
-            awsvpc.cloned()
-        } else {
-            let mut config =
-                json!({ "subnets": self.subnets, "securityGroups": self.security_groups });
-            config["assignPublicIp"] = json!(
-                self.assign_public_ip
-                    .clone()
-                    .unwrap_or_else(|| "DISABLED".to_owned())
-            );
-            Some(config)
-        };
-        if let Some(config) = network {
-            request["networkConfiguration"] = json!({ "awsvpcConfiguration": config });
-        }
+        self.launch(&mut request, service);
+        self.network(&mut request, service)?;
         let mut overrides: Vec<Value> = match &self.container_overrides {
             Some(Value::Array(list)) => list.clone(),
             Some(_) => {
@@ -125,9 +174,10 @@ pub async fn run(
     cluster: &str,
     revision: &str,
     body: &Map<String, Value>,
-    awsvpc: Option<&Value>,
-) -> Result<Vec<String>, Error> {
-    let request = settings.request(cluster, revision, body, awsvpc)?;
+    service: Option<&Before>,
+    started: &mut Vec<String>,
+) -> Result<(), Error> {
+    let request = settings.request(cluster, revision, body, service)?;
     let bytes = bytes::Bytes::from(serde_json::to_vec(&request).expect("JSON serialises"));
     let arns = ecs::run_task(client, revision, bytes)
         .await
@@ -144,10 +194,20 @@ pub async fn run(
             .join(", "),
         revision
     ));
+    started.clone_from(&arns);
     if settings.waits() {
-        wait(client, settings, cluster, &arns, body).await?;
+        wait(client, settings, cluster, &arns, body)
+            .await
+            .map_err(|e| match e {
+                Error::Rollout(text) => Error::Rollout(format!(
+                    "{text}\n  the task: {} (startedBy `{}`)",
+                    arns.join(", "),
+                    settings.started_by
+                )),
+                other => other,
+            })?;
     }
-    Ok(arns)
+    Ok(())
 }
 
 /// Polls the tasks until every one STOPPED, then judges them.
@@ -161,9 +221,11 @@ async fn wait(
     let started = Instant::now();
     let mut last = String::new();
     loop {
-        let tasks = ecs::describe_tasks(client, cluster, arns)
-            .await
-            .map_err(|f| Error::Aws(format!("run-task: DescribeTasks failed: {f}")))?;
+        let tasks = ecs::describe_tasks(client, cluster, arns).await.map_err(|f| {
+            Error::Rollout(format!(
+                "run-task: DescribeTasks failed ({f}); the task may still be running, and the service was not updated"
+            ))
+        })?;
         let state = tasks
             .iter()
             .map(|t| format!("{} {}", short(&t.arn), t.last_status))
@@ -178,7 +240,7 @@ async fn wait(
         }
         if started.elapsed() >= settings.timeout {
             return Err(Error::Rollout(format!(
-                "run-task: the task did not stop within {} minutes ({last}); the service was not updated",
+                "run-task: the task did not stop within {} minutes ({last}) and may still be running; the service was not updated",
                 settings.timeout.as_secs_f64() / 60.0
             )));
         }

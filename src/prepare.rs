@@ -45,6 +45,9 @@ pub struct Definitions {
     pub templates: Templates,
     pub overrides: Overrides,
     pub allow_plaintext_secrets: bool,
+    /// Every secret's metadata read as it is now (`redeploy-on-secret-change` compares when each
+    /// changed): no ARN learnt from `ListSecrets`, which may lag five minutes behind.
+    pub fresh_metadata: bool,
     /// A manifest's part that this run takes (`shard`).
     pub shard: Option<manifest::Shard>,
     /// The process environment, for `{{env:…}}` placeholders.
@@ -137,6 +140,7 @@ pub async fn prepare(
         let mode = resolve::Mode {
             decrypt: definitions.allow_plaintext_secrets && reads == Reads::Values,
             read_secret_values: reads == Reads::Values,
+            list_arns: reads == Reads::Values && !definitions.fresh_metadata,
         };
         resolved.extend(resolve::resolve_remote(&all_slots, aws, mode, &protect).await?);
     }
@@ -213,12 +217,19 @@ async fn fetch(aws: &Aws, registered: &Registered) -> Result<(Entry, Template, L
 
 /// Every template loaded with its overrides, and its placeholders.
 fn load(definitions: &Definitions) -> Result<Vec<(Entry, Template, Vec<Slot>)>, Error> {
+    // The other shards' templates, for their container names only.
+    let mut elsewhere: Vec<PathBuf> = Vec::new();
     let entries = match &definitions.templates {
         Templates::One(path) => vec![Entry::of(path)],
         Templates::Manifest(path) => {
             let mut entries = manifest::load(path)?;
             if let Some(shard) = definitions.shard {
                 let all = entries.len();
+                elsewhere = entries
+                    .iter()
+                    .filter(|e| !shard.holds(e))
+                    .map(|e| e.task_definition.clone())
+                    .collect();
                 entries.retain(|entry| shard.holds(entry));
                 tracing::info!(
                     "shard {}/{}: {} of the manifest's {all} services",
@@ -245,13 +256,23 @@ fn load(definitions: &Definitions) -> Result<Vec<(Entry, Template, Vec<Slot>)>, 
         let slots = template::slots(&template)?;
         loaded.push((entry, template, slots));
     }
-    if let Some(unused) = definitions
+    let named = definitions
         .overrides
         .images
         .iter()
-        .filter_map(|i| i.container.as_ref())
-        // A shard may hold none of the templates that have the container.
-        .find(|name| many && definitions.shard.is_none() && !used_images.contains(*name))
+        .filter_map(|i| i.container.as_ref());
+    // A shard may hold none of the templates that have the container: the manifest's others
+    // may (a template another shard holds that does not parse is that shard's error).
+    if many && named.clone().any(|name| !used_images.contains(name)) {
+        for path in &elsewhere {
+            if let Ok(template) = template::load(path) {
+                used_images.extend(template::container_names(&template.body));
+            }
+        }
+    }
+    if let Some(unused) = named
+        .clone()
+        .find(|name| many && !used_images.contains(*name))
     {
         return Err(Error::Usage(format!(
             "input `image`: no template of the manifest has a container named `{unused}`"

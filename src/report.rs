@@ -94,10 +94,20 @@ impl Outputs {
     /// What happened to it, in one word: `failed`, `skipped`, `deployed`, `unchanged`, or (a
     /// dry run) `planned`.
     pub fn outcome(&self) -> &'static str {
+        let moved = matches!(
+            self.rollout,
+            Some(
+                rollout::Outcome::Started { .. }
+                    | rollout::Outcome::Completed { .. }
+                    | rollout::Outcome::Baking { .. }
+            )
+        );
         match (&self.failure, &self.revision, self.changed) {
             (Some(Failure::Failed(_)), _, _) => "failed",
             (Some(Failure::Skipped), _, _) => "skipped",
             (None, None, _) => "planned",
+            // The service moved, even to a revision that did not change.
+            (None, Some(_), _) if moved => "deployed",
             (None, Some(_), Some(false)) => "unchanged",
             (None, Some(_), _) => "deployed",
         }
@@ -113,8 +123,10 @@ impl Outputs {
         if let Some(changed) = self.changed {
             pairs.push(("changed", changed.to_string()));
         }
-        if let (Some(service), Some(outcome)) = (&self.service, &self.rollout) {
+        if let Some(service) = &self.service {
             pairs.push(("service", service.clone()));
+        }
+        if let Some(outcome) = &self.rollout {
             pairs.push(("rollout", outcome.state().to_owned()));
             if let Some(deployment) = outcome.deployment() {
                 pairs.push(("deployment-id", deployment.to_owned()));

@@ -337,6 +337,12 @@ pub struct Service {
     /// Its `awsvpc` network configuration, as RunTask takes it (`subnets`, `securityGroups`,
     /// `assignPublicIp`), for a one-off task that runs where the service's tasks run.
     pub awsvpc: Option<Value>,
+    /// The service deployment ECS names as current (`currentServiceDeployment`).
+    pub current_service_deployment: Option<String>,
+    /// How its tasks are launched, for a one-off task launched the same way.
+    pub launch_type: Option<String>,
+    pub capacity_provider_strategy: Option<Value>,
+    pub platform_version: Option<String>,
 }
 
 /// One deployment of a service.
@@ -395,21 +401,12 @@ pub async fn describe_service(
         .services()
         .first()
         .ok_or_else(|| NoService::Missing("not in the answer".to_owned()))?;
-    let awsvpc = service
-        .network_configuration()
-        .and_then(|n| n.awsvpc_configuration())
-        .map(|a| {
-            let mut config = serde_json::json!({
-                "subnets": a.subnets(),
-                "securityGroups": a.security_groups(),
-            });
-            if let Some(public) = a.assign_public_ip() {
-                config["assignPublicIp"] = Value::String(public.as_str().to_owned());
-            }
-            config
-        });
     Ok(Service {
-        awsvpc,
+        awsvpc: awsvpc_of(service),
+        current_service_deployment: service.current_service_deployment().map(str::to_owned),
+        launch_type: service.launch_type().map(|l| l.as_str().to_owned()),
+        capacity_provider_strategy: strategy_of(service),
+        platform_version: service.platform_version().map(str::to_owned),
         status: service.status().unwrap_or("UNKNOWN").to_owned(),
         controller: service
             .deployment_controller()
@@ -515,6 +512,38 @@ pub async fn describe_service_deployment(
     }))
 }
 
+/// The service's `awsvpc` network, as RunTask takes it.
+fn awsvpc_of(service: &aws_sdk_ecs::types::Service) -> Option<Value> {
+    let a = service.network_configuration()?.awsvpc_configuration()?;
+    let mut config = serde_json::json!({
+        "subnets": a.subnets(),
+        "securityGroups": a.security_groups(),
+    });
+    if let Some(public) = a.assign_public_ip() {
+        config["assignPublicIp"] = Value::String(public.as_str().to_owned());
+    }
+    Some(config)
+}
+
+/// The service's capacity provider strategy, as RunTask takes it.
+fn strategy_of(service: &aws_sdk_ecs::types::Service) -> Option<Value> {
+    let items = service.capacity_provider_strategy();
+    (!items.is_empty()).then(|| {
+        Value::Array(
+            items
+                .iter()
+                .map(|item| {
+                    serde_json::json!({
+                        "capacityProvider": item.capacity_provider(),
+                        "weight": item.weight(),
+                        "base": item.base(),
+                    })
+                })
+                .collect(),
+        )
+    })
+}
+
 /// Points the service at `revision`; returns the deployment it started.
 pub async fn update_service(
     client: &aws_sdk_ecs::Client,
@@ -578,12 +607,10 @@ pub async fn run_task(
 ) -> Result<Vec<String>, Failure> {
     let output = client
         .run_task()
-        // The typed input only satisfies the builder; the body below replaces it.
+        // The typed input only satisfies the builder; the body below replaces it. Retried like any
+        // call: the body's `clientToken` makes a retry start no second task.
         .task_definition(task_definition)
         .customize()
-        .config_override(
-            aws_sdk_ecs::config::Builder::default().retry_config(RetryConfig::disabled()),
-        )
         .mutate_request(move |request| {
             *request.body_mut() = SdkBody::from(body.clone());
             request

@@ -141,7 +141,8 @@ fn value(
 
 /// The metadata of up to [`NAMES_PER_LIST`] secrets given by name, in one `ListSecrets` call
 /// (more pages only when prefixes match many): what `DescribeSecret` tells, for many secrets a
-/// call. The name filter matches prefixes, so only exact names are kept. A name the list does
+/// call, but up to five minutes old (the API reference): used for ARNs only, where that is
+/// harmless (an ARN never changes). The name filter matches prefixes, so only exact names are kept. A name the list does
 /// not return (`ListSecrets` is eventually consistent; a secret scheduled for deletion is left
 /// out; the call may be refused) is described on its own. One result per name.
 pub async fn describe_by_names(

@@ -95,6 +95,11 @@ fn run_task(raw: &Raw) -> Result<Option<crate::oneoff::Settings>, Error> {
     if !raw.bool("run-task")? {
         return Ok(None);
     }
+    if raw.text("manifest").is_some() {
+        return Err(Error::Usage(
+            "input `run-task` runs one task before one service moves; with a manifest every service would run it: deploy that service on its own with `run-task`".to_owned(),
+        ));
+    }
     let json = |name: &'static str| -> Result<Option<serde_json::Value>, Error> {
         raw.text(name)
             .map(|text| {
@@ -207,6 +212,7 @@ fn definitions(
         },
         allow_plaintext_secrets: raw.bool("allow-plaintext-secrets")?,
         shard: shard(raw)?,
+        fresh_metadata: name == Name::Deploy && raw.bool("redeploy-on-secret-change")?,
         environment,
         aws,
     })

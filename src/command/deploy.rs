@@ -75,6 +75,11 @@ impl Deploy {
                 }
                 None => None,
             };
+            // A run-task request that cannot be made stops the run before the first write.
+            if let Some(run) = &self.run_task {
+                let service = target.as_ref().map(|(_, before)| before);
+                run.request(&self.cluster, "", &definition.rendered.body, service)?;
+            }
             let last_change = definition.last_change(&ready.resolved);
             planned.push(Planned {
                 definition,
@@ -171,6 +176,8 @@ impl Deploy {
             target,
             last_change,
         } = one;
+        // Named from the start: a report of a service that fails says which one.
+        report.service = target.as_ref().map(|(t, _)| t.service.clone());
         let mut rendered = definition.rendered;
         let client = aws.ecs();
         let (source, latest) = self
@@ -210,9 +217,8 @@ impl Deploy {
             })?;
         }
         if let Some(run) = &self.run_task {
-            report.run_task = Some(
-                Box::pin(self.one_off(&client, run, target.as_ref(), &revision, &rendered)).await?,
-            );
+            Box::pin(self.one_off(&client, run, target.as_ref(), &revision, &rendered, report))
+                .await?;
         }
         if let Some((target, before)) = &target {
             let rollout = rollout::Rollout {
@@ -226,7 +232,6 @@ impl Deploy {
                     .and_then(Value::as_str),
                 ci,
             };
-            report.service = Some(target.service.clone());
             report.rollout = Some(rollout.run(before.clone(), last_change).await?);
         }
         if let (Some(keep), false) = (self.keep_revisions, reuse) {
@@ -274,8 +279,9 @@ impl Deploy {
         }
     }
 
-    /// `run-task`: the new revision once, in the service's cluster and network (or `cluster`'s),
-    /// before the service moves.
+    /// `run-task`: the new revision once, in the service's cluster, launched and networked as
+    /// its tasks are (or in `cluster`), before the service moves. The tasks started are in the
+    /// report whatever happens next.
     async fn one_off(
         &self,
         client: &aws_sdk_ecs::Client,
@@ -283,10 +289,23 @@ impl Deploy {
         target: Option<&(Target, Before)>,
         revision: &Revision,
         rendered: &Rendered,
-    ) -> Result<Vec<String>, Error> {
+        report: &mut Outputs,
+    ) -> Result<(), Error> {
         let cluster = target.map_or(self.cluster.as_str(), |(t, _)| t.cluster.as_str());
-        let awsvpc = target.and_then(|(_, before)| before.awsvpc.as_ref());
-        crate::oneoff::run(client, run, cluster, &revision.arn, &rendered.body, awsvpc).await
+        let service = target.map(|(_, before)| before);
+        let mut started = Vec::new();
+        let result = crate::oneoff::run(
+            client,
+            run,
+            cluster,
+            &revision.arn,
+            &rendered.body,
+            service,
+            &mut started,
+        )
+        .await;
+        report.run_task = Some(started);
+        result
     }
 
     /// The revision to deploy without registering: the unchanged revision started from, or, when

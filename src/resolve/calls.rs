@@ -18,6 +18,10 @@ pub struct Mode {
     pub decrypt: bool,
     /// Read `secretsmanager` values; off for `check` and `policy`, which describe them instead.
     pub read_secret_values: bool,
+    /// Learn `secretsmanager-arn` ARNs from `ListSecrets`, ten names a call. Off where the
+    /// metadata must be current (`ListSecrets` may lag five minutes behind): the check, and
+    /// `redeploy-on-secret-change`, which reads when each secret last changed.
+    pub list_arns: bool,
 }
 
 /// What to fetch, deduplicated.
@@ -30,6 +34,8 @@ pub struct Wanted {
     pub secret_current: BTreeMap<RegionKey, BTreeSet<String>>,
     pub secret_pinned: BTreeSet<VersionKey>,
     pub secret_describe: BTreeMap<RegionKey, BTreeSet<String>>,
+    /// Secrets whose ARN alone is needed (current version, given by name): `ListSecrets`.
+    pub secret_listed: BTreeMap<RegionKey, BTreeSet<String>>,
 }
 
 /// The calls `references` need. ARN-only references reuse a value fetch of the same thing, and
@@ -44,7 +50,14 @@ pub fn needed<'a>(
         ..Wanted::default()
     };
     wanted.values(references.clone(), region_of, mode);
-    wanted.arns(references, region_of);
+    wanted.arns(references, region_of, mode);
+    // One answer a secret: a secret also described (a pinned version, say) is not listed.
+    for (region, ids) in &mut wanted.secret_listed {
+        if let Some(described) = wanted.secret_describe.get(region) {
+            ids.retain(|id| !described.contains(id));
+        }
+    }
+    wanted.secret_listed.retain(|_, ids| !ids.is_empty());
     wanted
 }
 
@@ -95,6 +108,7 @@ impl Wanted {
         &mut self,
         references: impl IntoIterator<Item = &'a Reference>,
         region_of: &dyn Fn(Option<&str>) -> RegionKey,
+        mode: Mode,
     ) {
         let wanted = self;
         for reference in references {
@@ -125,7 +139,15 @@ impl Wanted {
                             .secret_pinned
                             .contains(&(region.clone(), s.version_key()))
                     };
-                    if !fetched {
+                    let listable = mode.list_arns && s.is_current() && !s.id.starts_with("arn:");
+                    if fetched {
+                    } else if listable {
+                        wanted
+                            .secret_listed
+                            .entry(region)
+                            .or_default()
+                            .insert(s.id.clone());
+                    } else {
                         wanted
                             .secret_describe
                             .entry(region)
@@ -155,6 +177,7 @@ impl Wanted {
                 .values()
                 .map(BTreeSet::len)
                 .sum::<usize>()
+            + batches(&self.secret_listed, secretsmanager::NAMES_PER_LIST)
     }
 }
 
@@ -180,6 +203,7 @@ mod tests {
     const VALUES: Mode = Mode {
         decrypt: true,
         read_secret_values: true,
+        list_arns: false,
     };
 
     #[test]
@@ -214,10 +238,23 @@ mod tests {
             1
         );
         assert_eq!(wanted.calls(), 2 + 1 + 1 + 1);
+        // Listing ARNs: the ARN by name is listed; the one given as an ARN is still described.
+        let listing = needed(
+            &refs,
+            &default_region,
+            Mode {
+                list_arns: true,
+                ..VALUES
+            },
+        );
+        assert_eq!(listing.secret_listed[&None].len(), 1, "only-arn");
+        assert!(!listing.secret_describe.contains_key(&None));
+        assert_eq!(listing.calls(), 2 + 1 + 1 + 1);
         // `check` and `policy` read no value: every secret is described.
         let metadata = Mode {
             decrypt: false,
             read_secret_values: false,
+            list_arns: false,
         };
         let wanted = needed(&refs, &default_region, metadata);
         assert!(wanted.secret_current.is_empty());

@@ -386,11 +386,9 @@ fn requests(wanted: &Wanted, aws: &Aws) -> Vec<Call> {
         };
         calls.push((false, call.boxed_local()));
     }
-    for (region, ids) in &wanted.secret_describe {
+    for (region, names) in &wanted.secret_listed {
         let client = aws.secretsmanager(region.as_deref());
-        // Names: many a `ListSecrets` call. ARNs (full or partial): `DescribeSecret` each.
-        let (names, arns): (Vec<String>, Vec<String>) =
-            ids.iter().cloned().partition(|id| !id.starts_with("arn:"));
+        let names: Vec<String> = names.iter().cloned().collect();
         for chunk in names.chunks(secretsmanager::NAMES_PER_LIST) {
             let (client, chunk, region) = (client.clone(), chunk.to_vec(), region.clone());
             let call = async move {
@@ -399,7 +397,10 @@ fn requests(wanted: &Wanted, aws: &Aws) -> Vec<Call> {
             };
             calls.push((false, call.boxed_local()));
         }
-        for id in arns {
+    }
+    for (region, ids) in &wanted.secret_describe {
+        let client = aws.secretsmanager(region.as_deref());
+        for id in ids {
             let (client, id, region) = (client.clone(), id.clone(), region.clone());
             let call = async move {
                 let result = secretsmanager::describe(&client, &id).await;

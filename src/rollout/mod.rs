@@ -62,6 +62,12 @@ pub struct Before {
     seen_events: HashSet<String>,
     /// The service's `awsvpc` network, where a one-off task runs.
     pub awsvpc: Option<serde_json::Value>,
+    /// The service deployment current before the update: one that UpdateService names again
+    /// (a count-only change starts none) is not ours.
+    current_service_deployment: Option<String>,
+    /// How the service launches its tasks, for a one-off task launched the same way:
+    /// `launchType`, `capacityProviderStrategy`, `platformVersion`.
+    pub launch: (Option<String>, Option<serde_json::Value>, Option<String>),
 }
 
 /// How the roll-out ended.
@@ -136,6 +142,12 @@ pub async fn before(client: &aws_sdk_ecs::Client, target: &Target) -> Result<Bef
         primary: primary.map(|d| (d.id.clone(), d.rollout_state.clone())),
         seen_events: service.events.iter().map(|e| e.id.clone()).collect(),
         awsvpc: service.awsvpc.clone(),
+        current_service_deployment: service.current_service_deployment.clone(),
+        launch: (
+            service.launch_type.clone(),
+            service.capacity_provider_strategy.clone(),
+            service.platform_version.clone(),
+        ),
     })
 }
 
@@ -197,6 +209,13 @@ impl Rollout<'_> {
                     .unwrap_or("its previous revision")
             )))
         })?;
+        let mut updated = updated;
+        // The deployment ECS named before the update is not the one this update started.
+        if updated.service_deployment.is_some()
+            && updated.service_deployment == before.current_service_deployment
+        {
+            updated.service_deployment = None;
+        }
         let deployment = updated.deployment.clone();
         let named = match (&updated.service_deployment, deployment.is_empty()) {
             (Some(arn), _) => format!(" (deployment {})", short_arn(arn)),

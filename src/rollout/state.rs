@@ -68,7 +68,7 @@ pub fn read(service: &Service, revision: &str, deployment_id: &str) -> Reading {
                 .unwrap_or_default()
         ))
     } else if d.status != "PRIMARY" {
-        Reading::Failed("the deployment is no longer PRIMARY: the service rolled back to its previous revision (deployment circuit breaker)".to_owned())
+        Reading::Failed("the deployment is no longer PRIMARY: the service rolled back to its previous revision (deployment circuit breaker), or another deployment replaced it".to_owned())
     } else if complete && d.running == d.desired {
         Reading::Completed
     } else {

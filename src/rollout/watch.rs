@@ -286,7 +286,8 @@ fn deployment_reading(d: &ServiceDeployment) -> Reading {
     match d.status.as_str() {
         "SUCCESSFUL" => Reading::Completed,
         "PENDING" | "IN_PROGRESS" => Reading::Going,
-        "STOPPED" | "STOP_REQUESTED" => Reading::Failed(because("the deployment was stopped")),
+        "STOPPED" => Reading::Failed(because("the deployment was stopped")),
+        "STOP_REQUESTED" => Reading::Failed(because("the deployment is being stopped")),
         "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" => {
             Reading::Failed(because("the deployment is being rolled back"))
         }

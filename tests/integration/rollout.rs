@@ -415,6 +415,17 @@ fn a_migration_runs_the_new_revision_in_the_services_network_before_the_service_
         serde_json::json!(["subnet-0abc"]),
         "the service's network"
     );
+    assert_eq!(run["count"], 1);
+    assert_eq!(run["cluster"], "default");
+    assert_eq!(run["startedBy"], "ecs-secrets");
+    assert!(
+        run["clientToken"].as_str().is_some_and(|t| t.len() <= 64),
+        "idempotent: {run}"
+    );
+    assert!(
+        run.get("launchType").is_none(),
+        "launched as the service's tasks (here: the cluster's default): {run}"
+    );
     assert_eq!(
         out.report("run-task-arn"),
         Some(format!("[\"{ONE_OFF_TASK}\"]"))
@@ -453,6 +464,7 @@ fn a_failed_migration_leaves_the_service_untouched() {
         .failure(1);
         out.stderr_has(message);
         out.stderr_has("the service was not updated");
+        out.stderr_has("the task: arn:aws:ecs:us-east-1:123456789012:task/default/migrate0001");
         assert!(
             !ecs.operations().iter().any(|o| o == "UpdateService"),
             "{:?}",

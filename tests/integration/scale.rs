@@ -27,13 +27,14 @@ fn template(env: &Env, file: &str, family: &str, names: &[String]) -> String {
 #[test]
 fn secret_arns_are_learnt_ten_names_a_list_call_and_described_one_by_one_only_when_missing() {
     let env = Env::new();
-    let names: Vec<String> = (0..25).map(|i| format!("scale/app/s{i:02}")).collect();
+    // `scale/app/s0` is a prefix of ten other names: the list answers all of them for it, and
+    // only the exact name counts.
+    let mut names: Vec<String> = (0..25).map(|i| format!("scale/app/s{i:02}")).collect();
+    names.push("scale/app/s0".to_owned());
     let mut arns = Vec::new();
     for name in &names {
         arns.push(env.secret(name, "scale-canary-value"));
     }
-    // A prefix of another name: the list answers both, and only the exact one counts.
-    env.secret("scale/app/s0", "prefix-canary");
     let path = template(&env, "many.json", "many", &names);
     env.record();
     let out = env
@@ -41,7 +42,7 @@ fn secret_arns_are_learnt_ten_names_a_list_call_and_described_one_by_one_only_wh
         .output()
         .success();
     let calls = env.calls();
-    assert_eq!(count(&calls, "ListSecrets"), 3, "25 names, 10 a call");
+    assert_eq!(count(&calls, "ListSecrets"), 3, "26 names, 10 a call");
     assert_eq!(count(&calls, "DescribeSecret"), 0);
     let rendered: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     for (i, arn) in arns.iter().enumerate() {
@@ -151,6 +152,31 @@ fn shards_of_a_manifest_are_disjoint_and_together_the_whole() {
         .output()
         .failure(2);
     out.stderr_has("input `shard` splits a manifest's services");
+    // A named image no template of the whole manifest has is a mistake in every shard.
+    let out = env
+        .run([
+            "deploy",
+            "--manifest",
+            &path,
+            "--shard",
+            "1/3",
+            "--image",
+            "nosuch=repo/x:1",
+        ])
+        .output()
+        .failure(2);
+    out.stderr_has("no template of the manifest has a container named `nosuch`");
+    env.run([
+        "deploy",
+        "--manifest",
+        &path,
+        "--shard",
+        "1/3",
+        "--image",
+        "app=repo/x:1",
+    ])
+    .output()
+    .success();
 }
 
 #[test]
