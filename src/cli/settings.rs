@@ -110,17 +110,7 @@ fn run_task(raw: &Raw) -> Result<Option<crate::oneoff::Settings>, Error> {
             })
             .transpose()
     };
-    let command = match raw.text("run-task-command").map(str::trim) {
-        None => None,
-        Some(text) if text.starts_with('[') => {
-            Some(serde_json::from_str::<Vec<String>>(text).map_err(|e| {
-                Error::Usage(format!(
-                    "input `run-task-command`: not a JSON array of strings ({e})"
-                ))
-            })?)
-        }
-        Some(text) => Some(text.split_whitespace().map(str::to_owned).collect()),
-    };
+    let command = command_words(raw, "run-task-command")?;
     let choice = |name: &'static str, allowed: &[&str]| -> Result<Option<String>, Error> {
         match raw.text(name).map(str::trim) {
             None => Ok(None),
@@ -202,7 +192,7 @@ fn definitions(
             environment: raw.assignments("environment-variables")?,
             secrets: raw.assignments("secrets")?,
             tags: raw.assignments("tags")?,
-            command: container_command(raw)?,
+            command: command_words(raw, "command")?,
             env_files: env_files(raw)?,
             log_driver: log_driver(raw)?,
             log_options: raw.assignments("log-configuration-options")?,
@@ -360,15 +350,16 @@ fn from_service(raw: &Raw) -> Result<Option<Target>, Error> {
     }))
 }
 
-/// `command`: a JSON array of strings, or words split on spaces (as the render action does).
-fn container_command(raw: &Raw) -> Result<Option<Vec<String>>, Error> {
-    let Some(text) = raw.text("command").map(str::trim) else {
+/// A command input (`command`, `run-task-command`): a JSON array of strings, or words split on
+/// spaces (as the render action does).
+fn command_words(raw: &Raw, input: &'static str) -> Result<Option<Vec<String>>, Error> {
+    let Some(text) = raw.text(input).map(str::trim) else {
         return Ok(None);
     };
     if text.starts_with('[') {
         let words: Vec<String> = serde_json::from_str(text).map_err(|e| {
             Error::Usage(format!(
-                "input `command`: starts with `[` but is not a JSON array of strings ({e}); write `[\"npm\", \"start\"]` or words separated by spaces"
+                "input `{input}`: starts with `[` but is not a JSON array of strings ({e}); write `[\"npm\", \"start\"]` or words separated by spaces"
             ))
         })?;
         return Ok(Some(words));

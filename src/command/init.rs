@@ -268,16 +268,9 @@ fn looks_secret(name: &str) -> bool {
     SECRET_WORDS.iter().any(|word| upper.contains(word))
 }
 
-/// The name as an `env` placeholder takes it (letters, digits and `_`).
+/// The name as an `env` placeholder takes it (letters, digits and `_`, no leading digit).
 fn env_name(name: &str) -> String {
-    let mut out: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        out.insert(0, '_');
-    }
-    out
+    crate::variables::variable_name(name, crate::variables::Casing::None)
 }
 
 /// `DB_PASSWORD`, `db-password`, `db.password` alike.
