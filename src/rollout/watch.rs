@@ -105,15 +105,20 @@ impl Rollout<'_> {
                     }
                 }
             };
-            let forensics = forensics::gather(self, deployment_id, &events).await;
-            if live {
-                output::write(Stream::Stderr, b"\n");
-            }
-            return Err(Error::Rollout(format!(
-                "roll-out of {} to service `{}` failed: {failure}{forensics}",
-                self.revision, self.target.service
-            )));
+            return Err(self.failed(&failure, deployment_id, &events, live).await);
         }
+    }
+
+    /// The roll-out's error: why, with the forensics (events, stopped tasks, diagnosis).
+    async fn failed(&self, why: &str, deployment_id: &str, events: &[String], live: bool) -> Error {
+        let forensics = forensics::gather(self, deployment_id, events).await;
+        if live {
+            output::write(Stream::Stderr, b"\n");
+        }
+        Error::Rollout(format!(
+            "roll-out of {} to service `{}` failed: {why}{forensics}",
+            self.revision, self.target.service
+        ))
     }
 
     /// One `DescribeServiceDeployments` answer: the deployment; `Ok(None)` on the first poll
@@ -241,14 +246,7 @@ impl Rollout<'_> {
                 }),
             };
             if let Some(failure) = failure {
-                let forensics = forensics::gather(self, deployment_id, &events).await;
-                if live {
-                    output::write(Stream::Stderr, b"\n");
-                }
-                return Err(Error::Rollout(format!(
-                    "roll-out of {} to service `{}` failed: {failure}{forensics}",
-                    self.revision, self.target.service
-                )));
+                return Err(self.failed(&failure, deployment_id, &events, live).await);
             }
             tokio::time::sleep(self.settings.poll_interval.max(Duration::from_millis(10))).await;
         }
