@@ -129,6 +129,8 @@ pub struct Extras<'a> {
     pub keep_revisions: bool,
     /// The service rolled out to: (cluster, service).
     pub service: Option<(&'a str, &'a str)>,
+    /// `run-task`: the cluster the one-off task runs in.
+    pub run_task: Option<&'a str>,
 }
 
 /// The CI role's policy for deploying `rendered`.
@@ -242,6 +244,17 @@ fn ecs_needs(family: &str, place: &Place<'_>, extras: Extras, need: &mut impl Fn
         );
         need("ecs:ListTasks", "*".to_owned());
         need("ecs:DescribeTasks", "*".to_owned());
+    }
+    if let Some(cluster) = extras.run_task {
+        // The task's roles are passed like the registration's (iam:PassRole below).
+        need(
+            "ecs:RunTask",
+            format!("arn:{partition}:ecs:{region}:{account}:task-definition/{family}:*"),
+        );
+        let tasks = format!("arn:{partition}:ecs:{region}:{account}:task/{cluster}/*");
+        need("ecs:DescribeTasks", tasks.clone());
+        // `run-task-tags` tag the task as it starts.
+        need("ecs:TagResource", tasks);
     }
     for (action, resource) in extras.preflight.unwrap_or_default() {
         need(action, resource.clone());

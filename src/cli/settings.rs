@@ -59,6 +59,9 @@ pub fn command(
             }),
             preflight: raw.bool("preflight")?,
             keep_revisions: raw.whole("keep-revisions")?.is_some(),
+            run_task: raw
+                .bool("run-task")?
+                .then(|| raw.text_or_default("cluster").to_owned()),
         }),
         Name::Export | Name::Init => unreachable!("export and init have no template"),
     })

@@ -547,10 +547,10 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "run-task",
         kind: Kind::Bool,
-        commands: DEPLOY,
+        commands: PREFLIGHT,
         range: None,
         default: Some("false"),
-        description: "Run a one-off task of the new revision in `cluster` (as the deploy action does), before the service is updated: it gets exactly the secrets the service will get. Reported as `run-task-arn` (a JSON array).",
+        description: "Run a one-off task of the new revision in `cluster` (as the deploy action does), before the service is updated: it gets exactly the secrets the service will get. Reported as `run-task-arn` (a JSON array). With `policy`: the deployer may run it (`ecs:RunTask`, `ecs:DescribeTasks`).",
     },
     InputSpec {
         name: "run-task-before-deploy",

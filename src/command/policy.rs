@@ -16,6 +16,8 @@ pub struct Policy {
     /// The deployer runs the preflight check: its reads too.
     pub preflight: bool,
     pub keep_revisions: bool,
+    /// The deployer runs a one-off task (`run-task`) in this cluster.
+    pub run_task: Option<String>,
 }
 
 impl Policy {
@@ -40,6 +42,7 @@ impl Policy {
                         .service
                         .as_ref()
                         .map(|t| (t.cluster.as_str(), t.service.as_str())),
+                    run_task: self.run_task.as_deref(),
                 },
             ),
             missing: checked.missing.clone(),

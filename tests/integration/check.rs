@@ -750,6 +750,29 @@ fn the_printed_policy_attached_to_a_fresh_role_makes_check_pass() {
     );
     assert!(deployer.contains("service/prod/web"), "{deployer}");
     assert!(
+        !deployer.contains("ecs:RunTask"),
+        "no one-off task asked for: {deployer}"
+    );
+    assert!(
+        deployer.contains("ecs:DescribeServiceDeployments"),
+        "the roll-out follows the service deployment: {deployer}"
+    );
+    let with_task = scene
+        .run([
+            "policy",
+            "--task-definition",
+            &scene.template,
+            "--cluster",
+            "prod",
+            "--run-task",
+        ])
+        .output()
+        .success();
+    let with_task: Value = serde_json::from_str(&with_task.stdout).unwrap();
+    let with_task = with_task["deployer"].to_string();
+    assert!(with_task.contains("ecs:RunTask"), "{with_task}");
+    assert!(with_task.contains("task/prod/*"), "{with_task}");
+    assert!(
         !deployer.contains("secretsmanager:GetSecretValue"),
         "-arn references need no value read:\n{deployer}"
     );
