@@ -442,6 +442,37 @@ pub async fn describe_service(
     })
 }
 
+/// Stops a service deployment in progress and rolls the service back to its previous revision
+/// (`StopServiceDeployment`, stop type `ROLLBACK`).
+pub async fn stop_with_rollback(client: &aws_sdk_ecs::Client, arn: &str) -> Result<(), Failure> {
+    client
+        .stop_service_deployment()
+        .service_deployment_arn(arn)
+        .stop_type(aws_sdk_ecs::types::StopServiceDeploymentStopType::Rollback)
+        .send()
+        .await
+        .map_err(|err| Failure::of(SERVICE, &err))?;
+    Ok(())
+}
+
+/// The task definition of a service revision (`DescribeServiceRevisions`).
+pub async fn revision_task_definition(
+    client: &aws_sdk_ecs::Client,
+    service_revision: &str,
+) -> Result<Option<String>, Failure> {
+    let output = client
+        .describe_service_revisions()
+        .service_revision_arns(service_revision)
+        .send()
+        .await
+        .map_err(|err| Failure::of(SERVICE, &err))?;
+    Ok(output
+        .service_revisions()
+        .first()
+        .and_then(|r| r.task_definition())
+        .map(str::to_owned))
+}
+
 /// What `UpdateService` changes besides the revision; `None`: the service keeps its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceChange {
@@ -476,6 +507,8 @@ pub struct ServiceDeployment {
     pub bake_minutes: Option<i32>,
     pub rollback_reason: Option<String>,
     pub triggered_alarms: Vec<String>,
+    /// The service revisions it moves away from (what a rollback returns to).
+    pub source_revisions: Vec<String>,
 }
 
 /// Reads one service deployment; `Ok(None)` when ECS does not know it.
@@ -508,6 +541,11 @@ pub async fn describe_service_deployment(
                 .alarms()
                 .map(|a| a.triggered_alarm_names().to_vec())
                 .unwrap_or_default(),
+            source_revisions: d
+                .source_service_revisions()
+                .iter()
+                .filter_map(|r| r.arn().map(str::to_owned))
+                .collect(),
         }
     }))
 }

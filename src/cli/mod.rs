@@ -32,16 +32,18 @@ pub enum Name {
     Policy,
     Export,
     Init,
+    Rollback,
 }
 
 impl Name {
-    pub const ALL: [Name; 6] = [
+    pub const ALL: [Name; 7] = [
         Name::Render,
         Name::Deploy,
         Name::Check,
         Name::Policy,
         Name::Export,
         Name::Init,
+        Name::Rollback,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +54,7 @@ impl Name {
             Name::Policy => "policy",
             Name::Export => "export",
             Name::Init => "init",
+            Name::Rollback => "rollback",
         }
     }
 
@@ -72,6 +75,9 @@ impl Name {
             }
             Name::Init => {
                 "Write a template from a service's running task definition, values that look secret turned into placeholders"
+            }
+            Name::Rollback => {
+                "Put a service back on the revision it ran before (stop a deployment in progress with rollback)"
             }
         }
     }

@@ -37,6 +37,19 @@ pub fn command(
     if name == Name::Init {
         return Ok(Command::Init(init(raw, aws)?));
     }
+    if name == Name::Rollback {
+        let service = raw.text("service").ok_or_else(|| {
+            Error::Usage("`rollback` needs `service` (and `cluster`, default `default`)".to_owned())
+        })?;
+        return Ok(Command::Rollback(crate::command::rollback::Rollback {
+            target: Target {
+                cluster: raw.text_or_default("cluster").to_owned(),
+                service: service.to_owned(),
+            },
+            settings: rollout_settings(raw)?,
+            aws,
+        }));
+    }
     let definitions = definitions(name, raw, environment, aws)?;
     Ok(match name {
         Name::Render => Command::Render(Render {
@@ -63,7 +76,9 @@ pub fn command(
                 .bool("run-task")?
                 .then(|| raw.text_or_default("cluster").to_owned()),
         }),
-        Name::Export | Name::Init => unreachable!("export and init have no template"),
+        Name::Export | Name::Init | Name::Rollback => {
+            unreachable!("export, init and rollback have no template")
+        }
     })
 }
 

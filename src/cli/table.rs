@@ -90,7 +90,9 @@ const FROM_SERVICE: &[Name] = &[
     Name::Check,
     Name::Policy,
     Name::Init,
+    Name::Rollback,
 ];
+const ROLLOUT: &[Name] = &[Name::Deploy, Name::Rollback];
 const MANY: &[Name] = &[Name::Deploy, Name::Check];
 const FILES: &[Name] = &[Name::Render, Name::Deploy];
 const REPORTS: &[Name] = &[Name::Render, Name::Deploy, Name::Check];
@@ -643,7 +645,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "wait-for-service-stability",
         kind: Kind::Bool,
-        commands: DEPLOY,
+        commands: ROLLOUT,
         range: None,
         default: Some("true"),
         description: "Wait until the new deployment is complete, and fail with the reason when it is rolled back, fails or times out.",
@@ -651,7 +653,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "wait-for-minutes",
         kind: Kind::Text,
-        commands: DEPLOY,
+        commands: ROLLOUT,
         range: Some(Range {
             min: 0.001,
             max: 1440.0,
@@ -672,7 +674,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "poll-interval",
         kind: Kind::Text,
-        commands: DEPLOY,
+        commands: ROLLOUT,
         range: Some(Range {
             min: 0.01,
             max: 300.0,

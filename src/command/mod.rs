@@ -1,5 +1,5 @@
 //! The commands, one story each, top to bottom: `render`, `deploy`, `check`, `policy`,
-//! `export` and `init`. Each variant carries its own settings, validated once by the command line.
+//! `export`, `init` and `rollback`. Each variant carries its own settings, validated once by the command line.
 
 pub mod check;
 pub mod deploy;
@@ -7,6 +7,7 @@ pub mod export;
 pub mod init;
 pub mod policy;
 pub mod render;
+pub mod rollback;
 
 use crate::ci::Ci;
 use crate::error::Error;
@@ -18,6 +19,7 @@ pub enum Command {
     Policy(policy::Policy),
     Export(export::Export),
     Init(init::Init),
+    Rollback(rollback::Rollback),
 }
 
 impl Command {
@@ -30,6 +32,7 @@ impl Command {
             Command::Policy(policy) => policy.run(ci).await,
             Command::Export(export) => export.run(ci).await,
             Command::Init(init) => init.run(ci).await,
+            Command::Rollback(rollback) => Box::pin(rollback.run(ci)).await,
         }
     }
 }

@@ -65,9 +65,22 @@ pub struct Before {
     /// The service deployment current before the update: one that UpdateService names again
     /// (a count-only change starts none) is not ours.
     current_service_deployment: Option<String>,
+    /// The service's deployments, for `rollback` without the service-deployment API.
+    deployments: Vec<ecs::Deployment>,
     /// How the service launches its tasks, for a one-off task launched the same way:
     /// `launchType`, `capacityProviderStrategy`, `platformVersion`.
     pub launch: (Option<String>, Option<serde_json::Value>, Option<String>),
+}
+
+impl Before {
+    /// The service deployment ECS named as current before anything was done.
+    pub fn current_service_deployment(&self) -> Option<&str> {
+        self.current_service_deployment.as_deref()
+    }
+
+    pub fn deployments(&self) -> &[ecs::Deployment] {
+        &self.deployments
+    }
 }
 
 /// How the roll-out ended.
@@ -143,6 +156,7 @@ pub async fn before(client: &aws_sdk_ecs::Client, target: &Target) -> Result<Bef
         seen_events: service.events.iter().map(|e| e.id.clone()).collect(),
         awsvpc: service.awsvpc.clone(),
         current_service_deployment: service.current_service_deployment.clone(),
+        deployments: service.deployments.clone(),
         launch: (
             service.launch_type.clone(),
             service.capacity_provider_strategy.clone(),

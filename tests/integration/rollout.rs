@@ -527,3 +527,51 @@ fn the_plan_also_shows_what_changes_for_the_tasks_of_a_service_on_an_older_revis
     out.stderr_has("\"web:0.9\" → \"web:1\"");
     assert_eq!(out.report("changed").as_deref(), Some("false"));
 }
+
+#[test]
+fn rollback_stops_a_deployment_in_progress_with_rollback_and_waits_for_it() {
+    let env = Env::new();
+    let ecs = ScriptedEcs::start(env.port, Scenario::RollbackInProgress);
+    let out = env
+        .run(["rollback", "--service", "web", "--poll-interval", "0.01"])
+        .env("AWS_ENDPOINT_URL_ECS", ecs.url())
+        .output()
+        .success();
+    out.stderr_has("stopped with rollback");
+    out.stderr_has("deployment Abc123xyz: ROLLBACK_SUCCESSFUL");
+    assert_eq!(out.report("rollout").as_deref(), Some("rolled-back"));
+    assert!(
+        ecs.operations()
+            .iter()
+            .any(|o| o == "StopServiceDeployment")
+    );
+    assert!(!ecs.operations().iter().any(|o| o == "UpdateService"));
+}
+
+#[test]
+fn rollback_of_a_finished_deployment_rolls_out_the_revision_it_replaced() {
+    use crate::support::ecs::PREVIOUS_REVISION;
+    let env = Env::new();
+    let ecs = ScriptedEcs::start(env.port, Scenario::RollbackFinished);
+    let out = env
+        .run(["rollback", "--service", "web", "--poll-interval", "0.01"])
+        .env("AWS_ENDPOINT_URL_ECS", ecs.url())
+        .output()
+        .success();
+    out.stderr_has(&format!(
+        "rollback: service `web` goes back to {PREVIOUS_REVISION}"
+    ));
+    assert_eq!(ecs.update().unwrap()["taskDefinition"], PREVIOUS_REVISION);
+    assert_eq!(out.report("rollout").as_deref(), Some("completed"));
+    assert_eq!(
+        out.report("task-definition-arn").as_deref(),
+        Some(PREVIOUS_REVISION)
+    );
+    assert!(
+        !ecs.operations()
+            .iter()
+            .any(|o| o == "StopServiceDeployment")
+    );
+    let out = env.run(["rollback"]).output().failure(2);
+    out.stderr_has("`rollback` needs `service`");
+}

@@ -34,7 +34,14 @@ pub enum Scenario {
     NoDeploymentApi,
     /// As the emulator answers: the service's deployments carry no id and keep the old revision.
     Unidentified,
+    /// `rollback` of a deployment in progress: stopped with rollback, then ROLLBACK_SUCCESSFUL.
+    RollbackInProgress,
+    /// `rollback` of a finished deployment: its source revision runs `PREVIOUS_REVISION`, rolled
+    /// out as in `Clean`.
+    RollbackFinished,
 }
+
+pub const PREVIOUS_REVISION: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:41";
 
 /// How the one-off task (`run-task`) ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +86,8 @@ struct State {
     service_deployment_polls: usize,
     task_end: TaskEnd,
     task_polls: usize,
+    /// `StopServiceDeployment` was called.
+    stopped: bool,
 }
 
 pub struct ScriptedEcs {
@@ -97,12 +106,16 @@ impl ScriptedEcs {
             service_deployment_polls: 0,
             task_end: TaskEnd::Exit(0),
             task_polls: 0,
+            stopped: false,
         }));
         let shared = Arc::clone(&state);
         let stub = Stub::start(moto_port, move |request| {
             let mut state = shared.lock().unwrap();
             if request.operation == "DescribeServiceDeployments" {
                 return describe_service_deployments(&mut state);
+            }
+            if let Some(answer) = rollback_calls(&request.operation, &mut state) {
+                return answer;
             }
             match script(&request.operation, &request.json, &mut state) {
                 Some(answer) => Answer::json(200, &answer),
@@ -293,6 +306,11 @@ fn service(state: &State, task_definition: &str) -> Value {
         "status": status, "desiredCount": 2, "runningCount": 2, "pendingCount": 0,
         "taskDefinition": task_definition,
         "deploymentController": { "type": controller },
+        "currentServiceDeployment": if matches!(state.scenario, Scenario::RollbackInProgress | Scenario::RollbackFinished) {
+            json!(SERVICE_DEPLOYMENT)
+        } else {
+            Value::Null
+        },
         "networkConfiguration": { "awsvpcConfiguration": {
             "subnets": ["subnet-0abc"], "securityGroups": ["sg-0abc"], "assignPublicIp": "DISABLED"
         } },
@@ -349,7 +367,7 @@ fn describe_services(state: &mut State) -> Value {
                 event("e0", "(service web) has reached a steady state.")
             ]),
         ),
-        (Scenario::Clean | Scenario::NoDeploymentApi, _) => (
+        (Scenario::Clean | Scenario::NoDeploymentApi | Scenario::RollbackFinished, _) => (
             json!([deployment(
                 NEW_DEPLOYMENT,
                 "PRIMARY",
@@ -426,6 +444,27 @@ fn unidentified() -> Value {
     }])
 }
 
+/// `StopServiceDeployment` and `DescribeServiceRevisions`, for `rollback`.
+fn rollback_calls(operation: &str, state: &mut State) -> Option<Answer> {
+    match operation {
+        "StopServiceDeployment" => {
+            state.stopped = true;
+            Some(Answer::json(
+                200,
+                &json!({ "serviceDeploymentArn": SERVICE_DEPLOYMENT }),
+            ))
+        }
+        "DescribeServiceRevisions" => Some(Answer::json(
+            200,
+            &json!({ "serviceRevisions": [{
+                "serviceRevisionArn": "arn:aws:ecs:us-east-1:123456789012:service-revision/default/web/41",
+                "taskDefinition": PREVIOUS_REVISION
+            }], "failures": [] }),
+        )),
+        _ => None,
+    }
+}
+
 /// `DescribeServiceDeployments`, poll by poll, for each scenario that has one.
 fn describe_service_deployments(state: &mut State) -> Answer {
     if state.scenario == Scenario::NoDeploymentApi {
@@ -437,6 +476,25 @@ fn describe_service_deployments(state: &mut State) -> Answer {
     }
     state.service_deployment_polls += 1;
     let poll = state.service_deployment_polls;
+    match state.scenario {
+        Scenario::RollbackInProgress | Scenario::RollbackFinished => {
+            let status = match (state.scenario, state.stopped, poll) {
+                (Scenario::RollbackFinished, _, _) => "SUCCESSFUL",
+                (_, false, _) => "IN_PROGRESS",
+                (_, true, p) if p <= 2 => "ROLLBACK_IN_PROGRESS",
+                (_, true, _) => "ROLLBACK_SUCCESSFUL",
+            };
+            return Answer::json(
+                200,
+                &json!({ "serviceDeployments": [{
+                "serviceDeploymentArn": SERVICE_DEPLOYMENT, "status": status,
+                "sourceServiceRevisions": [{ "arn": "arn:aws:ecs:us-east-1:123456789012:service-revision/default/web/41" }],
+                "deploymentConfiguration": { "strategy": "ROLLING" }
+            }], "failures": [] }),
+            );
+        }
+        _ => {}
+    }
     let (strategy, status, lifecycle) = match (state.scenario, poll) {
         (Scenario::BlueGreen, 1) => ("BLUE_GREEN", "IN_PROGRESS", "SCALE_UP"),
         (Scenario::BlueGreen, 2) => ("BLUE_GREEN", "IN_PROGRESS", "TEST_TRAFFIC_SHIFT"),
