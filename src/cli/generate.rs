@@ -72,7 +72,7 @@ pub fn action(text: &str) -> String {
 }
 
 /// The `mode` input: which command runs, where no subcommand can be given.
-const MODE: &str = "What to run: `deploy` (the default on GitHub), `render`, `check`, `policy`, `export` or `init`. Older workflows name it in `command`, which is still read as the mode when `mode` is unset and the value is a mode's name.";
+const MODE: &str = "What to run: `deploy` (the default on GitHub), `render`, `check`, `policy`, `export`, `init` or `rollback`. Older workflows name it in `command`, which is still read as the mode when `mode` is unset and the value is a mode's name.";
 
 /// The inputs table of the README.
 pub fn markdown_table() -> String {
