@@ -117,17 +117,20 @@ impl Deploy {
     async fn deploy_many(&self, aws: &Aws, planned: Vec<Planned>, ci: &Ci) -> Result<(), Error> {
         let count = planned.len();
         let failed = std::sync::atomic::AtomicBool::new(false);
-        let failed = &failed;
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let (failed, done) = (&failed, &done);
         let runs = planned.into_iter().map(|one| async move {
             let mut report = Outputs::of(&one.definition.rendered);
             if self.fail_fast && failed.load(std::sync::atomic::Ordering::SeqCst) {
                 report.failure = Some(report::Failure::Skipped);
-                return report;
-            }
-            if let Err(e) = self.deploy(aws, one, false, &mut report, ci).await {
+            } else if let Err(e) = self.deploy(aws, one, false, &mut report, ci).await {
                 failed.store(true, std::sync::atomic::Ordering::SeqCst);
                 report.failure = Some(report::Failure::Failed(output::redact(&e.to_string())));
             }
+            // Progress, one line a service as each ends.
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let who = report.service.as_deref().unwrap_or(report.family.as_str());
+            output::err(&format!("deploy: {n}/{count} `{who}` {}", report.outcome()));
             report
         });
         let reports: Vec<Outputs> = futures_util::stream::iter(runs)

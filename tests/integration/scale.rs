@@ -207,6 +207,8 @@ fn one_failing_service_leaves_the_others_deployed_and_is_named_in_every_report()
     out.stdout_has("web-b.outcome=failed");
     out.stdout_has("Too many revisions of web-b");
     out.stderr_has("1 of 3 services failed");
+    out.stderr_has("deploy: 2/3 `web-b` failed");
+    out.stderr_has("deploy: 3/3 `web-c` deployed");
     let table = std::fs::read_to_string(&summary).unwrap();
     assert!(table.contains("| `web-b` | failed |"), "{table}");
     assert!(table.contains("| `web-c` | deployed |"), "{table}");
