@@ -183,11 +183,7 @@ pub async fn describe_by_names(
                         .unwrap_or_default(),
                     changed_at: entry.last_changed_date().map(DateTime::secs),
                     kms_key_id: entry.kms_key_id().map(str::to_owned),
-                    tags: entry
-                        .tags()
-                        .iter()
-                        .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
-                        .collect(),
+                    tags: tag_pairs(entry.tags()),
                 },
             );
         }
@@ -204,6 +200,13 @@ pub async fn describe_by_names(
         results.push((name.clone(), result));
     }
     results
+}
+
+/// A secret's tags as (key, value) pairs.
+fn tag_pairs(tags: &[aws_sdk_secretsmanager::types::Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+        .collect()
 }
 
 /// Reads a secret's metadata: its ARN and versions. Reads no value.
@@ -228,11 +231,7 @@ pub async fn describe(
         versions: output.version_ids_to_stages().cloned().unwrap_or_default(),
         changed_at: output.last_changed_date().map(DateTime::secs),
         kms_key_id: output.kms_key_id().map(str::to_owned),
-        tags: output
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
-            .collect(),
+        tags: tag_pairs(output.tags()),
     })
 }
 
