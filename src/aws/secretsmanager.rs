@@ -265,29 +265,27 @@ pub async fn names_starting_with(
         .key(FilterNameStringType::Name)
         .values(prefix)
         .build();
-    let mut pages = client
-        .list_secrets()
-        .filters(filter)
-        .into_paginator()
-        .send();
-    let mut names = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|err| Failure::of(SERVICE, &err))?;
-        names.extend(
-            page.secret_list()
-                .iter()
-                .filter_map(|s| s.name())
-                // The filter matches words anywhere in the name: keep true prefixes.
-                .filter(|n| n.starts_with(prefix))
-                .map(str::to_owned),
-        );
-    }
+    let mut names = list_names(client, Some(filter)).await?;
+    // The filter matches words anywhere in the name: keep true prefixes.
+    names.retain(|n| n.starts_with(prefix));
     Ok(names)
 }
 
 /// The names of every secret of the account in the client's Region (`ListSecrets`, every page).
 pub async fn all_names(client: &aws_sdk_secretsmanager::Client) -> Result<Vec<String>, Failure> {
-    let mut pages = client.list_secrets().into_paginator().send();
+    list_names(client, None).await
+}
+
+/// The names of the secrets `filter` selects (all, without one), every `ListSecrets` page.
+async fn list_names(
+    client: &aws_sdk_secretsmanager::Client,
+    filter: Option<Filter>,
+) -> Result<Vec<String>, Failure> {
+    let mut pages = client
+        .list_secrets()
+        .set_filters(filter.map(|f| vec![f]))
+        .into_paginator()
+        .send();
     let mut names = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|err| Failure::of(SERVICE, &err))?;

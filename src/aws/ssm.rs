@@ -113,10 +113,20 @@ pub async fn describe_parameters(
         .set_values(Some(names.to_vec()))
         .build()
         .map_err(|e| Failure::answer(SERVICE, e.to_string()))?;
+    described(aws, Some(region), Some(filter)).await
+}
+
+/// The name and metadata of every parameter `filter` selects (all, without one), every
+/// `DescribeParameters` page paced under the rate bound. Reads no value.
+async fn described(
+    aws: &Aws,
+    region: Option<&str>,
+    filter: Option<ParameterStringFilter>,
+) -> Result<Vec<(String, Metadata)>, Failure> {
     let mut pages = aws
-        .ssm(Some(region))
+        .ssm(region)
         .describe_parameters()
-        .parameter_filters(filter)
+        .set_parameter_filters(filter.map(|f| vec![f]))
         // The most one page holds (the default, 10, would need a second call for a full batch).
         .max_results(50)
         .into_paginator()
@@ -165,29 +175,14 @@ async fn paced<T>(aws: &Aws, pages: &mut PaginationStream<T>) -> Option<T> {
     pages.next().await
 }
 
-/// The name of every parameter of the account in the default Region, and whether it is a
-/// `SecureString` (`DescribeParameters`, every page, paced). Reads no value.
-pub async fn all_names(aws: &Aws) -> Result<Vec<(String, bool)>, Failure> {
-    let mut pages = aws
-        .ssm(None)
-        .describe_parameters()
-        .max_results(50)
-        .into_paginator()
-        .send();
-    let mut found = Vec::new();
-    while let Some(page) = paced(aws, &mut pages).await {
-        let page = page.map_err(|err| Failure::of(SERVICE, &err))?;
-        found.extend(page.parameters().iter().map(|p| {
-            (
-                p.name().unwrap_or_default().to_owned(),
-                p.r#type() == Some(&ParameterType::SecureString),
-            )
-        }));
-        if page.next_token().is_none() {
-            break;
-        }
-    }
-    Ok(found)
+/// The name of every parameter of the account in the default Region (`DescribeParameters`,
+/// every page, paced). Reads no value.
+pub async fn all_names(aws: &Aws) -> Result<Vec<String>, Failure> {
+    Ok(described(aws, None, None)
+        .await?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect())
 }
 
 /// Every parameter under `path` (recursive), decrypted, each page paced.

@@ -334,7 +334,6 @@ async fn find_holders(
         .collect();
     let parameter_candidates: Vec<String> = parameter_names
         .into_iter()
-        .map(|(name, _)| name)
         .filter(|p| entries.iter().any(|e| named_like(p, &e.name)))
         .collect();
     let mut values = read_secrets(&sm, &secret_candidates).await;
