@@ -343,6 +343,7 @@ const REPORT_WORDS: &[&str] = &[
     "unchanged",
     "deployment",
     "deployment-id",
+    "codedeploy-deployment-id",
     "container",
     "image",
     "secrets",

@@ -131,6 +131,8 @@ pub struct Extras<'a> {
     pub service: Option<(&'a str, &'a str)>,
     /// `run-task`: the cluster the one-off task runs in.
     pub run_task: Option<&'a str>,
+    /// A service on the `CODE_DEPLOY` controller: its CodeDeploy application and deployment group.
+    pub codedeploy: Option<(&'a str, &'a str)>,
 }
 
 /// The CI role's policy for deploying `rendered`.
@@ -154,6 +156,9 @@ pub fn deployer(
     let mut needs: Vec<(String, String)> = Vec::new();
     let mut need = |action: &str, resource: String| needs.push((action.to_owned(), resource));
     ecs_needs(rendered.family(), &place, extras, &mut need);
+    if extras.run_task.is_some() {
+        one_off_log_needs(rendered, &place, &mut need);
+    }
     for slot in slots {
         for (reference, _, _) in slot.references() {
             reference_needs(reference, resolved.get(reference), &place, &mut need);
@@ -245,6 +250,29 @@ fn ecs_needs(family: &str, place: &Place<'_>, extras: Extras, need: &mut impl Fn
         need("ecs:ListTasks", "*".to_owned());
         need("ecs:DescribeTasks", "*".to_owned());
     }
+    if let Some((application, group)) = extras.codedeploy {
+        // As the deploy action documents for CODE_DEPLOY services, and the deployment's targets,
+        // which the watch reads for its lifecycle events and traffic.
+        let codedeploy = format!("arn:{partition}:codedeploy:{region}:{account}");
+        let group = format!("{codedeploy}:deploymentgroup:{application}/{group}");
+        for action in [
+            "codedeploy:GetDeploymentGroup",
+            "codedeploy:CreateDeployment",
+            "codedeploy:GetDeployment",
+            "codedeploy:ListDeploymentTargets",
+            "codedeploy:BatchGetDeploymentTargets",
+        ] {
+            need(action, group.clone());
+        }
+        need(
+            "codedeploy:GetDeploymentConfig",
+            format!("{codedeploy}:deploymentconfig:*"),
+        );
+        need(
+            "codedeploy:RegisterApplicationRevision",
+            format!("{codedeploy}:application:{application}"),
+        );
+    }
     if let Some(cluster) = extras.run_task {
         // The task's roles are passed like the registration's (iam:PassRole below).
         need(
@@ -264,6 +292,41 @@ fn ecs_needs(family: &str, place: &Place<'_>, extras: Extras, need: &mut impl Fn
         need("ecs:DeregisterTaskDefinition", "*".to_owned());
         need("ecs:ListServices", "*".to_owned());
         need("ecs:DescribeServices", "*".to_owned());
+    }
+}
+
+/// A one-off task's logs, printed while it runs: its `awslogs` streams, and the value of each
+/// secret it receives, read so that the redactor can mask it in those lines (without them the
+/// task runs, its lines unprinted).
+fn one_off_log_needs(rendered: &Rendered, place: &Place<'_>, need: &mut impl FnMut(&str, String)) {
+    let Place {
+        region,
+        account,
+        partition,
+    } = place;
+    for (i, container) in crate::template::containers(&rendered.body).enumerate() {
+        let options = container
+            .get("logConfiguration")
+            .filter(|l| l.get("logDriver").and_then(Value::as_str) == Some("awslogs"))
+            .and_then(|l| l.get("options"));
+        let option = |key: &str| options.and_then(|o| o.get(key)).and_then(Value::as_str);
+        if let (Some(group), Some(_)) = (option("awslogs-group"), option("awslogs-stream-prefix")) {
+            let region = option("awslogs-region").unwrap_or(region);
+            need(
+                "logs:GetLogEvents",
+                format!("arn:{partition}:logs:{region}:{account}:log-group:{group}:log-stream:*"),
+            );
+        }
+        for entry in crate::template::secret_entries(i, container) {
+            let Some(source) = entry.value_from else {
+                continue;
+            };
+            if Arn::parse(source).is_some_and(|a| a.service == "secretsmanager") {
+                need("secretsmanager:GetSecretValue", place.secret_arn(source));
+            } else if let Ok(parameter) = crate::reference::Parameter::parse(source) {
+                need("ssm:GetParameters", place.parameter_arn(&parameter.id));
+            }
+        }
     }
 }
 

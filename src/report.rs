@@ -41,6 +41,8 @@ pub struct Outputs {
     pub failure: Option<Failure>,
     /// The one-off tasks started (`run-task`).
     pub run_task: Option<Vec<String>>,
+    /// The CodeDeploy deployment started, for a service on the `CODE_DEPLOY` controller.
+    pub codedeploy_deployment: Option<String>,
 }
 
 /// Why a manifest's service is not deployed.
@@ -88,6 +90,7 @@ impl Outputs {
             containers,
             failure: None,
             run_task: None,
+            codedeploy_deployment: None,
         }
     }
 
@@ -131,6 +134,10 @@ impl Outputs {
             if let Some(deployment) = outcome.deployment() {
                 pairs.push(("deployment-id", deployment.to_owned()));
             }
+        }
+        if let Some(id) = &self.codedeploy_deployment {
+            // The deploy action's name for it.
+            pairs.push(("codedeploy-deployment-id", id.clone()));
         }
         if let Some(path) = &self.rendered {
             pairs.push(("task-definition", path.display().to_string()));
@@ -328,6 +335,7 @@ mod tests {
             containers: Vec::new(),
             failure: None,
             run_task: None,
+            codedeploy_deployment: None,
         }
     }
 

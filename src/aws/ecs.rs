@@ -343,6 +343,8 @@ pub struct Service {
     pub launch_type: Option<String>,
     pub capacity_provider_strategy: Option<Value>,
     pub platform_version: Option<String>,
+    /// Its first load balancer's container and port (what a CodeDeploy AppSpec names).
+    pub load_balancer: Option<(String, i32)>,
 }
 
 /// One deployment of a service.
@@ -407,6 +409,10 @@ pub async fn describe_service(
         launch_type: service.launch_type().map(|l| l.as_str().to_owned()),
         capacity_provider_strategy: strategy_of(service),
         platform_version: service.platform_version().map(str::to_owned),
+        load_balancer: service
+            .load_balancers()
+            .iter()
+            .find_map(|lb| Some((lb.container_name()?.to_owned(), lb.container_port()?))),
         status: service.status().unwrap_or("UNKNOWN").to_owned(),
         controller: service
             .deployment_controller()

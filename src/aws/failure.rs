@@ -127,7 +127,11 @@ fn classify(code: &str, status: Option<u16>) -> Kind {
         || code == "AuthorizationError"
     {
         Kind::Denied
-    } else if code.contains("NotFound") || code == "NoSuchEntity" {
+    } else if code.contains("NotFound")
+        || code == "NoSuchEntity"
+        // CodeDeploy: `ApplicationDoesNotExistException`, `DeploymentGroupDoesNotExistException`.
+        || code.contains("DoesNotExist")
+    {
         Kind::NotFound
     } else if code.contains("Throttl") || code == "TooManyRequestsException" || status == Some(429)
     {
@@ -154,6 +158,10 @@ mod tests {
         );
         assert_eq!(classify("ParameterNotFound", Some(400)), Kind::NotFound);
         assert_eq!(classify("NoSuchEntity", Some(404)), Kind::NotFound);
+        assert_eq!(
+            classify("DeploymentGroupDoesNotExistException", Some(400)),
+            Kind::NotFound
+        );
         assert_eq!(classify("ThrottlingException", Some(400)), Kind::Throttled);
         assert_eq!(classify("", Some(429)), Kind::Throttled);
         assert_eq!(classify("InternalFailure", Some(500)), Kind::Unavailable);

@@ -2,10 +2,12 @@
 //! failures ([`Failure`]); the SDK configuration, clients per Region, and the Parameter Store
 //! rate bound. Nothing above this module sees an SDK error.
 
+pub mod codedeploy;
 pub mod ecs;
 mod failure;
 pub mod iam;
 pub mod kms;
+pub mod logs;
 pub mod secretsmanager;
 pub mod ssm;
 mod trace;
@@ -127,6 +129,14 @@ impl Aws {
         )
     }
 
+    pub fn codedeploy(&self) -> aws_sdk_codedeploy::Client {
+        aws_sdk_codedeploy::Client::from_conf(
+            aws_sdk_codedeploy::config::Builder::from(&self.config)
+                .interceptor(trace::Trace)
+                .build(),
+        )
+    }
+
     pub fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::from_conf(
             aws_sdk_iam::config::Builder::from(&self.config)
@@ -139,6 +149,15 @@ impl Aws {
     pub fn kms(&self, region: Option<&str>) -> aws_sdk_kms::Client {
         aws_sdk_kms::Client::from_conf(
             aws_sdk_kms::config::Builder::from(&self.in_region(region))
+                .interceptor(trace::Trace)
+                .build(),
+        )
+    }
+
+    /// A CloudWatch Logs client for `region` (the default Region when `None`).
+    pub fn logs(&self, region: Option<&str>) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&self.in_region(region))
                 .interceptor(trace::Trace)
                 .build(),
         )

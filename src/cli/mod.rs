@@ -33,10 +33,11 @@ pub enum Name {
     Export,
     Init,
     Rollback,
+    Run,
 }
 
 impl Name {
-    pub const ALL: [Name; 7] = [
+    pub const ALL: [Name; 8] = [
         Name::Render,
         Name::Deploy,
         Name::Check,
@@ -44,6 +45,7 @@ impl Name {
         Name::Export,
         Name::Init,
         Name::Rollback,
+        Name::Run,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +57,7 @@ impl Name {
             Name::Export => "export",
             Name::Init => "init",
             Name::Rollback => "rollback",
+            Name::Run => "run",
         }
     }
 
@@ -78,6 +81,9 @@ impl Name {
             }
             Name::Rollback => {
                 "Put a service back on the revision it ran before (stop a deployment in progress with rollback)"
+            }
+            Name::Run => {
+                "Register the task definition and run it once as a one-off task (a migration), its logs streamed; no service is updated"
             }
         }
     }

@@ -59,6 +59,7 @@ pub fn command(
             format: format(raw)?,
         }),
         Name::Deploy => Command::Deploy(Box::new(deploy(raw, definitions)?)),
+        Name::Run => Command::Deploy(Box::new(run(raw, definitions)?)),
         Name::Check => Command::Check(Check {
             definitions,
             read_values: raw.bool("read-values")?,
@@ -75,6 +76,7 @@ pub fn command(
             run_task: raw
                 .bool("run-task")?
                 .then(|| raw.text_or_default("cluster").to_owned()),
+            codedeploy: rollout_settings(raw)?.codedeploy,
         }),
         Name::Export | Name::Init | Name::Rollback => {
             unreachable!("export, init and rollback have no template")
@@ -105,6 +107,19 @@ fn deploy(raw: &Raw, definitions: Definitions) -> Result<Deploy, Error> {
         rollout: rollout_settings(raw)?,
         fail_fast: raw.bool("fail-fast")?,
         run_task: run_task(raw)?,
+        update_service: true,
+    })
+}
+
+/// `run`: a deploy that registers (or reuses) the revision and runs it once, waiting for it unless
+/// `wait-for-task-stopped` is `false`; `service` only lends its network and launch settings.
+fn run(raw: &Raw, definitions: Definitions) -> Result<Deploy, Error> {
+    let mut one_off = one_off(raw)?;
+    one_off.wait = raw.text("wait-for-task-stopped").is_none() || one_off.wait;
+    Ok(Deploy {
+        run_task: Some(one_off),
+        update_service: false,
+        ..deploy(raw, definitions)?
     })
 }
 
@@ -118,6 +133,11 @@ fn run_task(raw: &Raw) -> Result<Option<crate::oneoff::Settings>, Error> {
             "input `run-task` runs one task before one service moves; with a manifest every service would run it: deploy that service on its own with `run-task`".to_owned(),
         ));
     }
+    one_off(raw).map(Some)
+}
+
+/// How a one-off task runs: the `run-task-*` inputs.
+fn one_off(raw: &Raw) -> Result<crate::oneoff::Settings, Error> {
     let json = |name: &'static str| -> Result<Option<serde_json::Value>, Error> {
         raw.text(name)
             .map(|text| {
@@ -145,7 +165,7 @@ fn run_task(raw: &Raw) -> Result<Option<crate::oneoff::Settings>, Error> {
     };
     let containers = raw.list("container-name");
     let rollout = rollout_settings(raw)?;
-    Ok(Some(crate::oneoff::Settings {
+    Ok(crate::oneoff::Settings {
         before_deploy: raw.bool("run-task-before-deploy")?,
         wait: raw.bool("wait-for-task-stopped")?,
         started_by: raw.text_or_default("run-task-started-by").to_owned(),
@@ -160,7 +180,7 @@ fn run_task(raw: &Raw) -> Result<Option<crate::oneoff::Settings>, Error> {
         tags: json("run-task-tags")?,
         timeout: rollout.timeout,
         poll_interval: rollout.poll_interval,
-    }))
+    })
 }
 
 /// `shard`: `K/N`, with a manifest only.
@@ -547,6 +567,15 @@ fn rollout_settings(raw: &Raw) -> Result<rollout::Settings, Error> {
                     "input `propagate-tags`: `{other}`; expected `TASK_DEFINITION`, `SERVICE` or `NONE`"
                 )));
             }
+        },
+        codedeploy: rollout::codedeploy::Settings {
+            appspec: raw.text("codedeploy-appspec").map(PathBuf::from),
+            application: raw.text("codedeploy-application").map(str::to_owned),
+            group: raw.text("codedeploy-deployment-group").map(str::to_owned),
+            config: raw.text("codedeploy-deployment-config").map(str::to_owned),
+            description: raw
+                .text("codedeploy-deployment-description")
+                .map(str::to_owned),
         },
     })
 }

@@ -83,7 +83,13 @@ impl Range {
 }
 
 const ALL: &[Name] = &Name::ALL;
-const TEMPLATE: &[Name] = &[Name::Render, Name::Deploy, Name::Check, Name::Policy];
+const TEMPLATE: &[Name] = &[
+    Name::Render,
+    Name::Deploy,
+    Name::Check,
+    Name::Policy,
+    Name::Run,
+];
 const FROM_SERVICE: &[Name] = &[
     Name::Render,
     Name::Deploy,
@@ -91,11 +97,15 @@ const FROM_SERVICE: &[Name] = &[
     Name::Policy,
     Name::Init,
     Name::Rollback,
+    Name::Run,
 ];
 const ROLLOUT: &[Name] = &[Name::Deploy, Name::Rollback];
+const CODEDEPLOY: &[Name] = &[Name::Deploy, Name::Rollback, Name::Policy];
+const WAITS: &[Name] = &[Name::Deploy, Name::Rollback, Name::Run];
+const ONE_OFF: &[Name] = &[Name::Deploy, Name::Run];
 const MANY: &[Name] = &[Name::Deploy, Name::Check];
 const FILES: &[Name] = &[Name::Render, Name::Deploy];
-const REPORTS: &[Name] = &[Name::Render, Name::Deploy, Name::Check];
+const REPORTS: &[Name] = &[Name::Render, Name::Deploy, Name::Check, Name::Run];
 const DEPLOY: &[Name] = &[Name::Deploy];
 const CHECK: &[Name] = &[Name::Check];
 const PREFLIGHT: &[Name] = &[Name::Deploy, Name::Policy];
@@ -279,7 +289,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "skip-unchanged",
         kind: Kind::Bool,
-        commands: DEPLOY,
+        commands: ONE_OFF,
         range: None,
         default: Some("true"),
         description: "Register nothing when the rendered definition equals the family's latest ACTIVE revision; report that revision.",
@@ -565,15 +575,15 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "wait-for-task-stopped",
         kind: Kind::Bool,
-        commands: DEPLOY,
+        commands: ONE_OFF,
         range: None,
         default: Some("false"),
-        description: "With `run-task`: wait until the task stopped (within `wait-for-minutes`) and fail unless every essential container exited 0.",
+        description: "With `run-task`: wait until the task stopped (within `wait-for-minutes`), its CloudWatch Logs (`awslogs` with a stream prefix) printed as they come, and fail unless every essential container exited 0. `run` waits unless this is `false`.",
     },
     InputSpec {
         name: "run-task-command",
         kind: Kind::Text,
-        commands: DEPLOY,
+        commands: ONE_OFF,
         range: None,
         default: None,
         description: "With `run-task`: the command of `container-name` (or the only container) for the one-off task: a JSON array, or words split on spaces.",
@@ -581,7 +591,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "run-task-container-overrides",
         kind: Kind::Text,
-        commands: DEPLOY,
+        commands: ONE_OFF,
         range: None,
         default: None,
         description: "With `run-task`: RunTask's `containerOverrides`, a JSON array (as the deploy action).",
@@ -589,7 +599,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "run-task-subnets",
         kind: Kind::List,
-        commands: DEPLOY,
+        commands: ONE_OFF,
         range: None,
         default: None,
         description: "With `run-task`: subnet ids for the task's `awsvpc` network; default: the service's network when `service` is given.",
@@ -597,7 +607,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "run-task-security-groups",
         kind: Kind::List,
-        commands: DEPLOY,
+        commands: ONE_OFF,
         range: None,
         default: None,
         description: "With `run-task`: security group ids for the task's `awsvpc` network.",
@@ -605,7 +615,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "run-task-assign-public-IP",
         kind: Kind::Text,
-        commands: DEPLOY,
+        commands: ONE_OFF,
         range: None,
         default: None,
         description: "With `run-task` and subnets or security groups: `ENABLED` or `DISABLED` (the default).",
@@ -613,7 +623,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "run-task-launch-type",
         kind: Kind::Text,
-        commands: DEPLOY,
+        commands: ONE_OFF,
         range: None,
         default: None,
         description: "With `run-task`: `FARGATE` (the default), `EC2` or `EXTERNAL`; not with a capacity provider strategy.",
@@ -621,7 +631,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "run-task-capacity-provider-strategy",
         kind: Kind::Text,
-        commands: DEPLOY,
+        commands: ONE_OFF,
         range: None,
         default: None,
         description: "With `run-task`: RunTask's `capacityProviderStrategy`, a JSON array.",
@@ -629,7 +639,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "run-task-started-by",
         kind: Kind::Text,
-        commands: DEPLOY,
+        commands: ONE_OFF,
         range: None,
         default: Some("ecs-secrets"),
         description: "With `run-task`: the task's `startedBy`.",
@@ -637,7 +647,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "run-task-tags",
         kind: Kind::Text,
-        commands: DEPLOY,
+        commands: ONE_OFF,
         range: None,
         default: None,
         description: "With `run-task`: the task's tags, a JSON array of `{\"key\", \"value\"}`.",
@@ -653,7 +663,7 @@ pub const INPUTS: &[InputSpec] = &[
     InputSpec {
         name: "wait-for-minutes",
         kind: Kind::Text,
-        commands: ROLLOUT,
+        commands: WAITS,
         range: Some(Range {
             min: 0.001,
             max: 1440.0,
@@ -672,9 +682,49 @@ pub const INPUTS: &[InputSpec] = &[
         description: "When `wait-for-minutes` runs out while a blue/green, linear or canary deployment is in its bake time (all traffic already on the new revision), succeed with a warning (`rollout=baking`) instead of failing.",
     },
     InputSpec {
-        name: "poll-interval",
+        name: "codedeploy-appspec",
         kind: Kind::Text,
         commands: ROLLOUT,
+        range: None,
+        default: None,
+        description: "For a service on the `CODE_DEPLOY` controller: the AppSpec file (YAML or JSON, with hooks if any) whose `TaskDefinition` becomes the new revision. Default: `appspec.yaml` when it exists, else an AppSpec made from the service's load balancer (container and port) and platform version.",
+    },
+    InputSpec {
+        name: "codedeploy-application",
+        kind: Kind::Text,
+        commands: CODEDEPLOY,
+        range: None,
+        default: None,
+        description: "The CodeDeploy application of a `CODE_DEPLOY` service. Default: `AppECS-{cluster}-{service}` (the console's name, as the deploy action).",
+    },
+    InputSpec {
+        name: "codedeploy-deployment-group",
+        kind: Kind::Text,
+        commands: CODEDEPLOY,
+        range: None,
+        default: None,
+        description: "The CodeDeploy deployment group of a `CODE_DEPLOY` service. Default: `DgpECS-{cluster}-{service}`.",
+    },
+    InputSpec {
+        name: "codedeploy-deployment-config",
+        kind: Kind::Text,
+        commands: DEPLOY,
+        range: None,
+        default: None,
+        description: "The CodeDeploy deployment configuration (`CodeDeployDefault.ECSCanary10Percent5Minutes`, …). Default: the deployment group's.",
+    },
+    InputSpec {
+        name: "codedeploy-deployment-description",
+        kind: Kind::Text,
+        commands: DEPLOY,
+        range: None,
+        default: None,
+        description: "A description of the CodeDeploy deployment.",
+    },
+    InputSpec {
+        name: "poll-interval",
+        kind: Kind::Text,
+        commands: WAITS,
         range: Some(Range {
             min: 0.01,
             max: 300.0,

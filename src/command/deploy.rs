@@ -46,6 +46,8 @@ pub struct Deploy {
     pub fail_fast: bool,
     /// A one-off task of the new revision before the service moves (`run-task`).
     pub run_task: Option<crate::oneoff::Settings>,
+    /// False for `run`: the service lends the one-off task its network, and is not updated.
+    pub update_service: bool,
 }
 
 /// One definition, ready to be deployed.
@@ -60,7 +62,6 @@ impl Deploy {
         let mut ready = prepare::prepare(&self.definitions, Reads::Values, true, ci).await?;
         let definitions = std::mem::take(&mut ready.definitions);
         let aws = ready.aws();
-        let client = aws.ecs();
         let mut roles = Roles::default();
         let mut planned = Vec::new();
         for definition in definitions {
@@ -70,7 +71,12 @@ impl Deploy {
             // The service is checked before anything is written.
             let target = match self.target(&definition.entry) {
                 Some(target) => {
-                    let before = rollout::before(&client, &target).await?;
+                    let purpose = if self.update_service {
+                        rollout::Purpose::Deploy
+                    } else {
+                        rollout::Purpose::Run
+                    };
+                    let before = rollout::before(aws, &target, &self.rollout, purpose).await?;
                     Some((target, before))
                 }
                 None => None,
@@ -192,11 +198,7 @@ impl Deploy {
         }
         // The files, as they will be registered, staged before the registration (a deploy that
         // cannot write them registers nothing) and put in place only after it.
-        let staged = if files {
-            Some(self.stage(&rendered, report)?)
-        } else {
-            None
-        };
+        let staged = files.then(|| self.stage(&rendered, report)).transpose()?;
         if self.dry_run {
             info!("dry run: registering nothing");
             if let Some(staged) = staged {
@@ -220,30 +222,60 @@ impl Deploy {
             })?;
         }
         if let Some(run) = &self.run_task {
-            Box::pin(self.one_off(&client, run, target.as_ref(), &revision, &rendered, report))
-                .await?;
-        }
-        if let Some((target, before)) = &target {
-            let rollout = rollout::Rollout {
-                client: &client,
-                target,
-                settings: &self.rollout,
+            let one = crate::oneoff::OneOff {
+                aws,
+                settings: run,
+                cluster: self.cluster_of(target.as_ref()),
                 revision: &revision.arn,
-                execution_role: rendered
-                    .body
-                    .get("executionRoleArn")
-                    .and_then(Value::as_str),
+                body: &rendered.body,
+                service: target.as_ref().map(|(_, before)| before),
                 ci,
             };
-            report.rollout = Some(rollout.run(before.clone(), last_change).await?);
+            Box::pin(self.one_off(one, report)).await?;
+        }
+        if let Some(to) = target.as_ref().filter(|_| self.update_service) {
+            let outcome = self
+                .roll_out(&client, to, &revision.arn, &rendered, last_change, ci)
+                .await?;
+            if to.1.code_deploy.is_some() {
+                report.codedeploy_deployment = outcome.deployment().map(str::to_owned);
+            }
+            report.rollout = Some(outcome);
         }
         if let (Some(keep), false) = (self.keep_revisions, reuse) {
-            let cluster = target
-                .as_ref()
-                .map_or(self.cluster.as_str(), |(t, _)| t.cluster.as_str());
+            let cluster = self.cluster_of(target.as_ref());
             prune(&client, &report.family, keep, cluster, &revision.arn).await?;
         }
         Ok(())
+    }
+
+    /// The cluster of the service rolled out to, else `cluster`.
+    fn cluster_of<'a>(&'a self, target: Option<&'a (Target, Before)>) -> &'a str {
+        target.map_or(self.cluster.as_str(), |(t, _)| t.cluster.as_str())
+    }
+
+    /// Points the service at the revision and, when asked, watches the deployment.
+    async fn roll_out(
+        &self,
+        client: &aws_sdk_ecs::Client,
+        (target, before): &(Target, Before),
+        revision: &str,
+        rendered: &Rendered,
+        last_change: LastChange,
+        ci: &Ci,
+    ) -> Result<rollout::Outcome, Error> {
+        let rollout = rollout::Rollout {
+            client,
+            target,
+            settings: &self.rollout,
+            revision,
+            execution_role: rendered
+                .body
+                .get("executionRoleArn")
+                .and_then(Value::as_str),
+            ci,
+        };
+        rollout.run(before.clone(), last_change).await
     }
 
     /// With a service that runs another revision than the family's latest, the plan also shows
@@ -287,26 +319,11 @@ impl Deploy {
     /// report whatever happens next.
     async fn one_off(
         &self,
-        client: &aws_sdk_ecs::Client,
-        run: &crate::oneoff::Settings,
-        target: Option<&(Target, Before)>,
-        revision: &Revision,
-        rendered: &Rendered,
+        one: crate::oneoff::OneOff<'_>,
         report: &mut Outputs,
     ) -> Result<(), Error> {
-        let cluster = target.map_or(self.cluster.as_str(), |(t, _)| t.cluster.as_str());
-        let service = target.map(|(_, before)| before);
         let mut started = Vec::new();
-        let result = crate::oneoff::run(
-            client,
-            run,
-            cluster,
-            &revision.arn,
-            &rendered.body,
-            service,
-            &mut started,
-        )
-        .await;
+        let result = crate::oneoff::run(&one, &mut started).await;
         report.run_task = Some(started);
         result
     }

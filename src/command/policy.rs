@@ -18,15 +18,36 @@ pub struct Policy {
     pub keep_revisions: bool,
     /// The deployer runs a one-off task (`run-task`) in this cluster.
     pub run_task: Option<String>,
+    /// The CodeDeploy application and group of a `CODE_DEPLOY` service, as `deploy` names them.
+    pub codedeploy: crate::rollout::codedeploy::Settings,
 }
 
 impl Policy {
+    /// For a service on the `CODE_DEPLOY` controller, its application and deployment group (the
+    /// service is read to know; when it cannot be, the ECS controller is assumed, said).
+    async fn codedeploy_group(&self, aws: &crate::aws::Aws) -> Option<(String, String)> {
+        let target = self.service.as_ref()?;
+        match crate::rollout::describe(&aws.ecs(), target).await {
+            Ok(service) if service.controller.as_deref() == Some("CODE_DEPLOY") => {
+                Some(crate::rollout::codedeploy::names(target, &self.codedeploy))
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(
+                    "{e}; the policy assumes the ECS deployment controller (a CODE_DEPLOY service needs CodeDeploy permissions too)"
+                );
+                None
+            }
+        }
+    }
+
     pub async fn run(&self, ci: &Ci) -> Result<(), Error> {
         let ready = prepare::prepare(&self.definitions, Reads::Metadata, true, ci).await?;
         let aws = ready.aws();
         let definition = &ready.definitions[0];
         let checked = check::run(aws, &definition.rendered, None, &mut Roles::default()).await;
         let region = aws.region();
+        let codedeploy = self.codedeploy_group(aws).await;
         let policies = Policies {
             version: policy::VERSION,
             execution_role: policy::execution_role(&checked.needs, &checked.via, region),
@@ -43,6 +64,7 @@ impl Policy {
                         .as_ref()
                         .map(|t| (t.cluster.as_str(), t.service.as_str())),
                     run_task: self.run_task.as_deref(),
+                    codedeploy: codedeploy.as_ref().map(|(a, g)| (a.as_str(), g.as_str())),
                 },
             ),
             missing: checked.missing.clone(),

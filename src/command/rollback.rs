@@ -26,7 +26,18 @@ impl Rollback {
     pub async fn run(&self, ci: &Ci) -> Result<(), Error> {
         let aws = Aws::load(&self.aws).await?;
         let client = aws.ecs();
-        let before = rollout::before(&client, &self.target).await?;
+        let before = rollout::before(
+            &aws,
+            &self.target,
+            &self.settings,
+            rollout::Purpose::Rollback,
+        )
+        .await?;
+        if let Some(prepared) = &before.code_deploy {
+            let state = prepared.roll_back(&self.target, &self.settings).await?;
+            self.report("", state, ci);
+            return Ok(());
+        }
         let current = match before.current_service_deployment() {
             Some(arn) => match ecs::describe_service_deployment(&client, arn).await {
                 Ok(Some(deployment)) => Some((arn.to_owned(), deployment)),

@@ -2,6 +2,7 @@
 //! the deployment with our own poll loop ([`watch`]) around a pure reading of the service's state
 //! ([`state`]), and when it fails say why ([`forensics`]).
 
+pub mod codedeploy;
 mod forensics;
 mod state;
 mod watch;
@@ -9,6 +10,7 @@ mod watch;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::aws::Aws;
 use crate::aws::ecs::{self, NoService, Service};
 use crate::ci::Ci;
 use crate::error::Error;
@@ -31,6 +33,8 @@ pub struct Settings {
     pub managed_tags: Option<bool>,
     /// `propagate-tags`; `None`: the service keeps its own.
     pub propagate_tags: Option<String>,
+    /// For a service on the `CODE_DEPLOY` controller.
+    pub codedeploy: codedeploy::Settings,
 }
 
 /// The service to roll out to.
@@ -47,6 +51,15 @@ impl Target {
             self.service, self.cluster
         )
     }
+}
+
+/// What the service is read for: a deployment needs a CodeDeploy AppSpec, a rollback does not,
+/// and a one-off task (`run`) needs neither AppSpec nor deployment group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Deploy,
+    Rollback,
+    Run,
 }
 
 /// What the service looked like before the update.
@@ -70,6 +83,8 @@ pub struct Before {
     /// How the service launches its tasks, for a one-off task launched the same way:
     /// `launchType`, `capacityProviderStrategy`, `platformVersion`.
     pub launch: (Option<String>, Option<serde_json::Value>, Option<String>),
+    /// A service on the `CODE_DEPLOY` controller: its deployment, ready to start.
+    pub code_deploy: Option<codedeploy::Prepared>,
 }
 
 impl Before {
@@ -133,20 +148,34 @@ pub async fn describe(client: &aws_sdk_ecs::Client, target: &Target) -> Result<S
 }
 
 /// Checks, before anything is registered, that the service exists, is ACTIVE and is driven by the
-/// ECS deployment controller.
-pub async fn before(client: &aws_sdk_ecs::Client, target: &Target) -> Result<Before, Error> {
-    let service = describe(client, target).await?;
+/// ECS deployment controller, or by CodeDeploy with an application and deployment group (and an
+/// AppSpec) ready.
+pub async fn before(
+    aws: &Aws,
+    target: &Target,
+    settings: &Settings,
+    purpose: Purpose,
+) -> Result<Before, Error> {
+    let service = describe(&aws.ecs(), target).await?;
     if service.status != "ACTIVE" {
         return Err(Error::Aws(target.error(&format!(
             "its status is {}; only an ACTIVE service can be updated",
             service.status
         ))));
     }
-    if let Some(kind) = service.controller.as_deref().filter(|k| *k != "ECS") {
-        return Err(Error::Aws(target.error(&format!(
-            "it uses the {kind} deployment controller; ecs-secrets drives ECS rolling deployments only. Register with `deploy` (no `service`) and hand the revision to that controller"
-        ))));
-    }
+    let code_deploy = match service.controller.as_deref() {
+        None | Some("ECS") => None,
+        Some("CODE_DEPLOY") if purpose == Purpose::Run => None,
+        Some("CODE_DEPLOY") => {
+            Some(codedeploy::prepare(aws, target, &service, &settings.codedeploy, purpose).await?)
+        }
+        Some(_) if purpose == Purpose::Run => None,
+        Some(kind) => {
+            return Err(Error::Aws(target.error(&format!(
+                "it uses the {kind} deployment controller, whose task sets ecs-secrets does not drive; register with `deploy` (no `service`) and hand the revision to that controller"
+            ))));
+        }
+    };
     let primary = service.deployments.iter().find(|d| d.status == "PRIMARY");
     Ok(Before {
         task_definition: service.task_definition.clone(),
@@ -162,6 +191,7 @@ pub async fn before(client: &aws_sdk_ecs::Client, target: &Target) -> Result<Bef
             service.capacity_provider_strategy.clone(),
             service.platform_version.clone(),
         ),
+        code_deploy,
     })
 }
 
@@ -199,6 +229,9 @@ impl Rollout<'_> {
             || (already_running && self.secret_changed(&before, last_change.as_ref()));
         if already_running && !force && !count_changes {
             return self.already_running(before).await;
+        }
+        if let Some(prepared) = &before.code_deploy {
+            return Box::pin(self.code_deploy(prepared, before.seen_events.clone())).await;
         }
         let change = ecs::ServiceChange {
             desired_count: self.settings.desired_count,
@@ -286,7 +319,13 @@ impl Rollout<'_> {
                     "rollout: service `{service}` is already rolling out {revision} (deployment {id}); waiting for it"
                 ));
                 let deployment = id.clone();
-                let watched = Box::pin(self.watch(before.seen_events, &deployment)).await?;
+                // The service deployment ECS names as current is this roll-out's: followed
+                // through that API (any strategy), else through the service's deployments.
+                let updated = ecs::Updated {
+                    deployment: deployment.clone(),
+                    service_deployment: before.current_service_deployment.clone(),
+                };
+                let watched = Box::pin(self.watch_any(before.seen_events, &updated)).await?;
                 Ok(watched.outcome(deployment))
             }
             Some((id, Some(state))) if state == "FAILED" => Err(Error::Rollout(format!(

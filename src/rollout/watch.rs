@@ -110,7 +110,13 @@ impl Rollout<'_> {
     }
 
     /// The roll-out's error: why, with the forensics (events, stopped tasks, diagnosis).
-    async fn failed(&self, why: &str, deployment_id: &str, events: &[String], live: bool) -> Error {
+    pub(super) async fn failed(
+        &self,
+        why: &str,
+        deployment_id: &str,
+        events: &[String],
+        live: bool,
+    ) -> Error {
         let forensics = forensics::gather(self, deployment_id, events).await;
         if live {
             output::write(Stream::Stderr, b"\n");
@@ -300,7 +306,11 @@ fn deployment_reading(d: &ServiceDeployment) -> Reading {
 }
 
 /// Prints and returns the service events not seen before, oldest first.
-fn new_events(service: &Service, seen: &mut HashSet<String>, clear: &str) -> Vec<String> {
+pub(super) fn new_events(
+    service: &Service,
+    seen: &mut HashSet<String>,
+    clear: &str,
+) -> Vec<String> {
     let mut fresh: Vec<String> = service
         .events
         .iter()
@@ -316,7 +326,7 @@ fn new_events(service: &Service, seen: &mut HashSet<String>, clear: &str) -> Vec
 
 /// On a terminal, one line that updates in place (the carriage return releases it through the
 /// redactor); on CI, one line per change.
-fn show_state(live: bool, state: &str) {
+pub(super) fn show_state(live: bool, state: &str) {
     if live {
         output::write(Stream::Stderr, format!("\x1b[K{state}\r").as_bytes());
     } else {

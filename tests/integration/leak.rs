@@ -649,3 +649,50 @@ fn no_canary_leaks_from_init_at_any_verbosity() {
         assert!(text.starts_with("{{secretsmanager:leak/"), "{value}");
     }
 }
+
+#[test]
+fn no_canary_leaks_from_a_one_off_tasks_log_lines_at_any_verbosity() {
+    use crate::support::ecs::{Scenario, ScriptedEcs, TaskEnd};
+    let env = Env::new();
+    seed(&env);
+    // The template, its container logging to `awslogs`: the one-off task prints every canary.
+    let path = template(&env, "plain");
+    let mut definition: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    definition["containerDefinitions"][0]["logConfiguration"] = serde_json::json!({
+        "logDriver": "awslogs",
+        "options": { "awslogs-group": "/ecs/leak", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "leak" }
+    });
+    std::fs::write(&path, definition.to_string()).unwrap();
+    let values: Vec<String> = canaries().into_iter().map(|(_, value)| value).collect();
+    let mut lines: Vec<String> = values
+        .iter()
+        .map(|v| format!("got {v} from the task"))
+        .collect();
+    lines.push(format!(
+        "secure {SECURE_PARAMETER} and the PEM {}",
+        pem_mime()
+    ));
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    env.log_lines("/ecs/leak", "leak/app/migrate0001", &lines);
+    let ecs = ScriptedEcs::start(env.port, Scenario::Clean).one_off(TaskEnd::Exit(0));
+    let outputs = run_everywhere(
+        &env,
+        &[
+            "run",
+            "--task-definition",
+            path.to_str().unwrap(),
+            "--allow-plaintext-secrets",
+            "--poll-interval",
+            "0.01",
+        ],
+        &[("AWS_ENDPOINT_URL_ECS", ecs.url().as_str())],
+        0,
+    );
+    // Not vacuous: the lines were printed, masked.
+    assert!(
+        outputs[0].stderr.contains("  [app] got *** from the task"),
+        "{}",
+        outputs[0]
+    );
+}

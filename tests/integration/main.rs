@@ -2,6 +2,7 @@
 
 mod check;
 mod check_verdicts;
+mod codedeploy;
 mod corpus;
 mod deploy;
 mod ecs_semantics;
@@ -11,6 +12,7 @@ mod faults;
 mod hardening;
 mod layout;
 mod leak;
+mod oneoff;
 mod peers;
 mod render;
 mod rollout;

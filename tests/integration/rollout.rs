@@ -145,7 +145,7 @@ fn a_service_that_cannot_be_updated_fails_before_anything_is_registered() {
         (Scenario::Inactive, "its status is INACTIVE"),
         (
             Scenario::CodeDeploy,
-            "it uses the CODE_DEPLOY deployment controller",
+            "it deploys through CodeDeploy, but there is no CodeDeploy application `AppECS-default-web`, deployment group `DgpECS-default-web`; name them with `codedeploy-application` and `codedeploy-deployment-group`",
         ),
     ] {
         let env = Env::new();

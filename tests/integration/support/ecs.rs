@@ -300,7 +300,7 @@ fn service(state: &State, task_definition: &str) -> Value {
     } else {
         "ACTIVE"
     };
-    json!({
+    let mut service = json!({
         "serviceArn": SERVICE_ARN, "serviceName": "web",
         "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/default",
         "status": status, "desiredCount": 2, "runningCount": 2, "pendingCount": 0,
@@ -316,7 +316,15 @@ fn service(state: &State, task_definition: &str) -> Value {
         } },
         "deployments": [deployment("ecs-svc/1111111111111111111", "PRIMARY", task_definition, state.current_rollout, 2, 0)],
         "events": [event("e0", "(service web) has reached a steady state.")]
-    })
+    });
+    if state.scenario == Scenario::CodeDeploy {
+        service["loadBalancers"] = json!([{
+            "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-blue/0123456789abcdef",
+            "containerName": "web", "containerPort": 8080
+        }]);
+        service["platformVersion"] = json!("1.4.0");
+    }
+    service
 }
 
 #[allow(clippy::too_many_lines)] // one table of scenarios

@@ -311,7 +311,16 @@ impl Env {
 
     /// Calls an ECS operation with raw JSON, as the AWS CLI would, and returns the raw answer.
     pub fn ecs_raw(&self, operation: &str, body: &Value) -> Value {
-        let target = format!("AmazonEC2ContainerServiceV20141113.{operation}");
+        self.json_raw("AmazonEC2ContainerServiceV20141113", "ecs", operation, body)
+    }
+
+    /// Calls an operation of a JSON-protocol service (its target prefix, its signing name) with
+    /// raw JSON, and returns the raw answer.
+    pub fn json_raw(&self, prefix: &str, signing: &str, operation: &str, body: &Value) -> Value {
+        let target = format!("{prefix}.{operation}");
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{signing}/aws4_request, SignedHeaders=host, Signature=0"
+        );
         let (status, text) = http_with_headers(
             self.port,
             "POST",
@@ -319,16 +328,41 @@ impl Env {
             &[
                 ("X-Amz-Target", &target),
                 ("Content-Type", "application/x-amz-json-1.1"),
-                (
-                    "Authorization",
-                    "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=0",
-                ),
+                ("Authorization", &authorization),
             ],
             &body.to_string(),
         )
         .unwrap();
         assert_eq!(status, 200, "{operation}: {text}");
-        serde_json::from_str(&text).unwrap()
+        // Some operations answer with no body at all.
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Creates a CloudWatch Logs group and stream holding `lines`, one event each.
+    pub fn log_lines(&self, group: &str, stream: &str, lines: &[&str]) {
+        let call = |operation: &str, body: Value| {
+            self.json_raw("Logs_20140328", "logs", operation, &body);
+        };
+        call(
+            "CreateLogGroup",
+            serde_json::json!({ "logGroupName": group }),
+        );
+        call(
+            "CreateLogStream",
+            serde_json::json!({ "logGroupName": group, "logStreamName": stream }),
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        let events: Vec<Value> = (0u128..)
+            .zip(lines)
+            .map(|(i, line)| serde_json::json!({ "timestamp": now + i, "message": line }))
+            .collect();
+        call(
+            "PutLogEvents",
+            serde_json::json!({ "logGroupName": group, "logStreamName": stream, "logEvents": events }),
+        );
     }
 
     /// A run of the binary against this emulator.

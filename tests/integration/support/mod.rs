@@ -1,7 +1,8 @@
 //! The test harness: the emulator and its seeding ([`emulator`]), scenes ([`scene`]), the one
-//! HTTP stub for scripted endpoints and faults ([`stub`], [`ecs`], [`faults`], [`iam`]), and
+//! HTTP stub for scripted endpoints and faults ([`stub`], [`ecs`], [`codedeploy`], [`faults`], [`iam`]), and
 //! snapshots of what people read ([`snapshot`]).
 
+pub mod codedeploy;
 pub mod ecs;
 pub mod emulator;
 pub mod faults;

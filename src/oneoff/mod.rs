@@ -1,14 +1,20 @@
 //! One-off tasks (`run-task`, the deploy action's name and meaning): the new revision run once
 //! before the service moves, with exactly the secrets the service will get, a database migration
-//! say. Run in the service's network when it has one; waited for until STOPPED when asked (and
-//! always with `run-task-before-deploy`); an essential container that exits non-zero, or a task
-//! that stops without its containers' exit codes, is a failure that stops the roll-out.
+//! say (or on its own: `run`). Run in the service's network when it has one; waited for until
+//! STOPPED when asked (and always with `run-task-before-deploy`), its containers' CloudWatch Logs
+//! printed as they come, through the redactor (a migration's output can carry a value); an
+//! essential container that exits non-zero, or a task that stops without its containers' exit
+//! codes, is a failure that stops the roll-out.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
+mod logs;
+
+use crate::aws::Aws;
 use crate::aws::ecs::{self, Task};
+use crate::ci::Ci;
 use crate::error::Error;
 use crate::output;
 use crate::rollout::Before;
@@ -166,18 +172,32 @@ impl Settings {
     }
 }
 
+/// One one-off task to run: how, where, which revision (and its body), the service whose network
+/// it borrows.
+pub struct OneOff<'a> {
+    pub aws: &'a Aws,
+    pub settings: &'a Settings,
+    pub cluster: &'a str,
+    pub revision: &'a str,
+    pub body: &'a Map<String, Value>,
+    pub service: Option<&'a Before>,
+    pub ci: &'a Ci,
+}
+
 /// Runs the one-off task of `revision` in `cluster` (in `awsvpc`, the service's network, unless
-/// subnets are given) and, when it waits, until it stopped; returns the tasks' ARNs.
-pub async fn run(
-    client: &aws_sdk_ecs::Client,
-    settings: &Settings,
-    cluster: &str,
-    revision: &str,
-    body: &Map<String, Value>,
-    service: Option<&Before>,
-    started: &mut Vec<String>,
-) -> Result<(), Error> {
+/// subnets are given) and, when it waits, until it stopped; the tasks' ARNs go to `started`.
+pub async fn run(one: &OneOff<'_>, started: &mut Vec<String>) -> Result<(), Error> {
+    let OneOff {
+        aws,
+        settings,
+        cluster,
+        revision,
+        body,
+        service,
+        ci,
+    } = *one;
     let request = settings.request(cluster, revision, body, service)?;
+    let client = &aws.ecs();
     let bytes = bytes::Bytes::from(serde_json::to_vec(&request).expect("JSON serialises"));
     let arns = ecs::run_task(client, revision, bytes)
         .await
@@ -196,7 +216,8 @@ pub async fn run(
     ));
     started.clone_from(&arns);
     if settings.waits() {
-        wait(client, settings, cluster, &arns, body)
+        let mut logs = logs::Logs::of(aws, body, &arns, ci).await;
+        wait(client, settings, cluster, &arns, body, &mut logs)
             .await
             .map_err(|e| match e {
                 Error::Rollout(text) => Error::Rollout(format!(
@@ -217,10 +238,12 @@ async fn wait(
     cluster: &str,
     arns: &[String],
     body: &Map<String, Value>,
+    logs: &mut logs::Logs,
 ) -> Result<(), Error> {
     let started = Instant::now();
     let mut last = String::new();
     loop {
+        logs.print_new().await;
         let tasks = ecs::describe_tasks(client, cluster, arns).await.map_err(|f| {
             Error::Rollout(format!(
                 "run-task: DescribeTasks failed ({f}); the task may still be running, and the service was not updated"
@@ -236,6 +259,7 @@ async fn wait(
             last = state;
         }
         if !tasks.is_empty() && tasks.iter().all(|t| t.last_status == "STOPPED") {
+            logs.drain().await;
             return judge(&tasks, body);
         }
         if started.elapsed() >= settings.timeout {
@@ -293,6 +317,6 @@ fn judge(tasks: &[Task], body: &Map<String, Value>) -> Result<(), Error> {
     )))
 }
 
-fn short(arn: &str) -> &str {
+pub(crate) fn short(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
