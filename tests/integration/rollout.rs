@@ -322,6 +322,35 @@ fn a_blue_green_deployment_is_followed_through_its_stages_to_successful() {
 }
 
 #[test]
+fn canary_and_linear_deployments_succeed_only_on_successful() {
+    let env = Env::new();
+    let path = template(&env);
+    for (scenario, strategy, reads) in [
+        (Scenario::Canary, "CANARY", 3),
+        (Scenario::Linear, "LINEAR", 5),
+    ] {
+        let ecs = ScriptedEcs::start(env.port, scenario);
+        let out = deploy(&env, &ecs, &path, &[]).success();
+        assert_eq!(out.report("rollout").as_deref(), Some("completed"));
+        for stage in ["PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME"] {
+            out.stderr_has(&format!(
+                "deployment Abc123xyz: IN_PROGRESS · {strategy} · stage {stage}"
+            ));
+        }
+        out.stderr_has(&format!("deployment Abc123xyz: SUCCESSFUL · {strategy}"));
+        let operations = ecs.operations();
+        assert_eq!(
+            operations
+                .iter()
+                .filter(|o| *o == "DescribeServiceDeployments")
+                .count(),
+            reads,
+            "{strategy}: still in progress is not success: {operations:?}"
+        );
+    }
+}
+
+#[test]
 fn a_rollback_by_alarm_and_a_stopped_deployment_fail_with_the_reason() {
     let env = Env::new();
     let path = template(&env);
@@ -336,6 +365,24 @@ fn a_rollback_by_alarm_and_a_stopped_deployment_fail_with_the_reason() {
     let out = deploy(&env, &ecs, &path, &[]).failure(1);
     out.stderr_has(
         "the deployment was stopped: Service deployment stopped by StopServiceDeployment",
+    );
+}
+
+#[test]
+fn a_rollback_by_a_failed_hook_and_a_failed_rollback_are_told_apart() {
+    let env = Env::new();
+    let path = template(&env);
+    let ecs = ScriptedEcs::start(env.port, Scenario::HookRollback);
+    let out = deploy(&env, &ecs, &path, &[]).failure(1);
+    out.stderr_has("IN_PROGRESS · LINEAR · stage POST_TEST_TRAFFIC_SHIFT");
+    out.stderr_has("the deployment was rolled back to the previous revision: Lifecycle hook arn:aws:lambda:us-east-1:123456789012:function:smoke returned FAILED at POST_TEST_TRAFFIC_SHIFT");
+    assert!(!out.stderr.contains("alarms fired"), "{out}");
+    drop(ecs);
+
+    let ecs = ScriptedEcs::start(env.port, Scenario::RollbackFailed);
+    let out = deploy(&env, &ecs, &path, &[]).failure(1);
+    out.stderr_has(
+        "the deployment failed and so did its rollback: the service may run neither revision fully",
     );
 }
 

@@ -23,12 +23,20 @@ pub enum Scenario {
     CodeDeploy,
     /// A blue/green service deployment through its stages to `SUCCESSFUL`.
     BlueGreen,
+    /// A canary deployment: production traffic shift, bake time, `SUCCESSFUL`.
+    Canary,
+    /// A linear deployment: production traffic shift step by step, bake time, `SUCCESSFUL`.
+    Linear,
     /// A canary deployment rolled back by an alarm.
     AlarmRollback,
     /// A deployment stopped by someone.
     Stopped,
     /// A blue/green deployment that stays in its bake time.
     Baking,
+    /// A linear deployment rolled back because a lifecycle hook failed: `ROLLBACK_SUCCESSFUL`.
+    HookRollback,
+    /// A canary deployment whose rollback failed: `ROLLBACK_FAILED`.
+    RollbackFailed,
     /// ECS names a service deployment, but the service-deployment API does not answer: the
     /// service's deployments complete as in `Clean`.
     NoDeploymentApi,
@@ -62,9 +70,13 @@ impl Scenario {
         matches!(
             self,
             Scenario::BlueGreen
+                | Scenario::Canary
+                | Scenario::Linear
                 | Scenario::AlarmRollback
                 | Scenario::Stopped
                 | Scenario::Baking
+                | Scenario::HookRollback
+                | Scenario::RollbackFailed
                 | Scenario::NoDeploymentApi
         )
     }
@@ -361,9 +373,13 @@ fn describe_services(state: &mut State) -> Value {
         | (
             Scenario::Stuck
             | Scenario::BlueGreen
+            | Scenario::Canary
+            | Scenario::Linear
             | Scenario::AlarmRollback
             | Scenario::Stopped
-            | Scenario::Baking,
+            | Scenario::Baking
+            | Scenario::HookRollback
+            | Scenario::RollbackFailed,
             _,
         ) => (
             json!([
@@ -512,10 +528,20 @@ fn describe_service_deployments(state: &mut State) -> Answer {
         }
         (Scenario::BlueGreen, 5) => ("BLUE_GREEN", "IN_PROGRESS", "CLEAN_UP"),
         (Scenario::BlueGreen, _) => ("BLUE_GREEN", "SUCCESSFUL", "CLEAN_UP"),
-        (Scenario::AlarmRollback, 1) => ("CANARY", "IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT"),
+        (Scenario::Canary | Scenario::AlarmRollback | Scenario::RollbackFailed, 1) => {
+            ("CANARY", "IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT")
+        }
+        (Scenario::Canary, 2) => ("CANARY", "IN_PROGRESS", "BAKE_TIME"),
+        (Scenario::Canary, _) => ("CANARY", "SUCCESSFUL", "CLEAN_UP"),
+        (Scenario::Linear, 1..=3) => ("LINEAR", "IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT"),
+        (Scenario::Linear, 4) => ("LINEAR", "IN_PROGRESS", "BAKE_TIME"),
+        (Scenario::Linear, _) => ("LINEAR", "SUCCESSFUL", "CLEAN_UP"),
         (Scenario::AlarmRollback, _) => {
             ("CANARY", "ROLLBACK_IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT")
         }
+        (Scenario::HookRollback, 1) => ("LINEAR", "IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT"),
+        (Scenario::HookRollback, _) => ("LINEAR", "ROLLBACK_SUCCESSFUL", "POST_TEST_TRAFFIC_SHIFT"),
+        (Scenario::RollbackFailed, _) => ("CANARY", "ROLLBACK_FAILED", "PRODUCTION_TRAFFIC_SHIFT"),
         (Scenario::Stopped, 1) => ("ROLLING", "IN_PROGRESS", "SCALE_UP"),
         (Scenario::Stopped, _) => ("ROLLING", "STOPPED", "SCALE_UP"),
         _ => return Answer::Forward,
@@ -538,6 +564,13 @@ fn describe_service_deployments(state: &mut State) -> Answer {
         });
         deployment["alarms"]["status"] = json!("TRIGGERED");
         deployment["alarms"]["triggeredAlarmNames"] = json!(["web-5xx"]);
+    }
+    if state.scenario == Scenario::HookRollback && status.starts_with("ROLLBACK") {
+        deployment["rollback"]["reason"] = json!(
+            "Lifecycle hook arn:aws:lambda:us-east-1:123456789012:function:smoke returned FAILED at POST_TEST_TRAFFIC_SHIFT"
+        );
+        deployment["alarms"] =
+            json!({ "status": "MONITORING", "alarmNames": ["web-5xx"], "triggeredAlarmNames": [] });
     }
     if status == "STOPPED" {
         deployment["statusReason"] = json!("Service deployment stopped by StopServiceDeployment");
