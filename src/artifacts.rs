@@ -114,16 +114,20 @@ fn temporary_name(path: &Path) -> PathBuf {
 
 /// Writes a new file (mode 0600 when private, else 0644), synced, so that the rename that puts
 /// it in place never exposes half a file or a secret-bearing file to others, even for a moment.
+/// On Windows the file takes the folder's permissions (there is no mode to set).
 fn write_temporary(temporary: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
     let _ = std::fs::remove_file(temporary);
-    let mode = if private { 0o600 } else { 0o644 };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(if private { 0o600 } else { 0o644 });
+    }
+    #[cfg(not(unix))]
+    let _ = private;
     let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(temporary)?;
+        let mut file = options.open(temporary)?;
         file.write_all(bytes)?;
         file.sync_all()
     })();
