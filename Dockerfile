@@ -17,8 +17,6 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY scripts/build-static ./scripts/build-static
 ENV CARGO_TARGET_DIR=/src/target
-# The commit's time (the release workflow passes it), for anything in the build that stamps one.
-ARG SOURCE_DATE_EPOCH=1
 # Builds the static binary (auditable, reproducible; cargo-auditable is installed on the way) and
 # runs `--version` on it as a smoke test.
 RUN scripts/build-static /ecs-secrets
