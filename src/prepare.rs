@@ -53,6 +53,18 @@ pub struct Definitions {
     /// The process environment, for `{{env:…}}` placeholders.
     pub environment: BTreeMap<String, String>,
     pub aws: aws::Settings,
+    /// The ECS reads to start with the lookups (`deploy`), `None` for the other commands.
+    pub read_ahead: Option<ReadAhead>,
+}
+
+/// What a deploy will read whatever the lookups find, so it is read while they are answered:
+/// each definition's service (its entry's, else `service`, in its entry's cluster, else
+/// `cluster`), and with `latest` its family's latest revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadAhead {
+    pub cluster: String,
+    pub service: Option<String>,
+    pub latest: bool,
 }
 
 /// What resolution reads: values (`render`, `deploy`), or metadata only (`check`, `policy`).
@@ -136,6 +148,9 @@ pub async fn prepare(
     if aws.is_none() && (needs_aws || resolve::needs_aws(&all_slots)) {
         aws = Some(Aws::load(&definitions.aws).await?);
     }
+    if let (Some(aws), Some(ahead)) = (&aws, &definitions.read_ahead) {
+        read_ahead(aws, ahead, &loaded, source.is_some());
+    }
     if let Some(aws) = &aws {
         let mode = resolve::Mode {
             decrypt: definitions.allow_plaintext_secrets && reads == Reads::Values,
@@ -163,6 +178,28 @@ pub async fn prepare(
         definitions: rendered_all,
         resolved,
     })
+}
+
+/// Starts the ECS reads a deploy makes after the lookups (see [`ReadAhead`]). A definition that
+/// starts from a registered revision already read its service, and may need no latest revision.
+fn read_ahead(
+    aws: &Aws,
+    ahead: &ReadAhead,
+    loaded: &[(Entry, Template, Vec<Slot>)],
+    registered: bool,
+) {
+    let client = aws.ecs();
+    for (entry, template, _) in loaded {
+        if let Some(service) = entry.service.as_ref().or(ahead.service.as_ref()) {
+            let cluster = entry.cluster.as_ref().unwrap_or(&ahead.cluster);
+            aws.ahead.service(&client, cluster, service);
+        }
+        let family = template.body.get("family").and_then(Value::as_str);
+        // A family written with a placeholder is known only once rendered.
+        if let Some(family) = family.filter(|f| ahead.latest && !registered && !f.contains("{{")) {
+            aws.ahead.latest(&client, family);
+        }
+    }
 }
 
 /// The registered revision to start from: its entry (named by its ARN), its template, and the

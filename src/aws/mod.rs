@@ -2,6 +2,7 @@
 //! failures ([`Failure`]); the SDK configuration, clients per Region, and the Parameter Store
 //! rate bound. Nothing above this module sees an SDK error.
 
+mod ahead;
 pub mod codedeploy;
 pub mod ecs;
 mod failure;
@@ -19,6 +20,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+pub use ahead::Ahead;
 pub use failure::{Failure, Kind};
 pub use trace::run_started;
 
@@ -45,8 +47,40 @@ pub struct Settings {
 pub struct Aws {
     config: SdkConfig,
     pub limits: Limits,
-    /// When the requests of the last window went out.
+    /// When the Parameter Store requests of the last window went out.
     sent: tokio::sync::Mutex<VecDeque<Instant>>,
+    /// When the Secrets Manager list and batch requests of the last second went out.
+    sent_lists: tokio::sync::Mutex<VecDeque<Instant>>,
+    /// ECS reads started with the lookups (a deploy's service and latest revision).
+    pub ahead: Ahead,
+}
+
+/// `ListSecrets` and `BatchGetSecretValue` requests in any one second: half the quota of each
+/// (100 a second per account and Region, not adjustable), which every other client of the
+/// account shares. `GetSecretValue` (10,000 a second) and `DescribeSecret` (40,000) are bounded
+/// by `max-concurrency` only.
+pub const SECRETS_MANAGER_LISTS_PER_SECOND: usize = 50;
+
+/// Waits until a request fits in the sliding window: at most `count` sent in any `window`.
+async fn slot(sent: &tokio::sync::Mutex<VecDeque<Instant>>, count: usize, window: Duration) {
+    loop {
+        let wait = {
+            let mut sent = sent.lock().await;
+            let now = Instant::now();
+            while sent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= window)
+            {
+                sent.pop_front();
+            }
+            if sent.len() < count {
+                sent.push_back(now);
+                return;
+            }
+            window.saturating_sub(now.duration_since(*sent.front().expect("the window is full")))
+        };
+        tokio::time::sleep(wait).await;
+    }
 }
 
 impl Aws {
@@ -81,6 +115,8 @@ impl Aws {
             config,
             limits,
             sent: tokio::sync::Mutex::new(VecDeque::new()),
+            sent_lists: tokio::sync::Mutex::new(VecDeque::new()),
+            ahead: Ahead::new(limits.concurrency),
         })
     }
 
@@ -95,25 +131,18 @@ impl Aws {
         } else {
             (1, Duration::from_secs_f64(1.0 / rate))
         };
-        loop {
-            let wait = {
-                let mut sent = self.sent.lock().await;
-                let now = Instant::now();
-                while sent
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) >= window)
-                {
-                    sent.pop_front();
-                }
-                if sent.len() < count {
-                    sent.push_back(now);
-                    return;
-                }
-                window
-                    .saturating_sub(now.duration_since(*sent.front().expect("the window is full")))
-            };
-            tokio::time::sleep(wait).await;
-        }
+        slot(&self.sent, count, window).await;
+    }
+
+    /// Waits until a Secrets Manager `ListSecrets` or `BatchGetSecretValue` request fits under
+    /// [`SECRETS_MANAGER_LISTS_PER_SECOND`] in any one-second window.
+    pub async fn pace_secret_lists(&self) {
+        slot(
+            &self.sent_lists,
+            SECRETS_MANAGER_LISTS_PER_SECOND,
+            Duration::from_secs(1),
+        )
+        .await;
     }
 
     /// The default Region (always set: [`Aws::load`] refuses to go on without one).

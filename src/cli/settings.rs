@@ -17,7 +17,7 @@ use crate::command::init::Init;
 use crate::command::policy::Policy;
 use crate::command::render::Render;
 use crate::error::Error;
-use crate::prepare::{Definitions, Registered, Templates};
+use crate::prepare::{Definitions, ReadAhead, Registered, Templates};
 use crate::report::Format;
 use crate::rollout::{self, Target};
 use crate::template::{Image, Overrides};
@@ -84,7 +84,7 @@ pub fn command(
     })
 }
 
-fn deploy(raw: &Raw, definitions: Definitions) -> Result<Deploy, Error> {
+fn deploy(raw: &Raw, mut definitions: Definitions) -> Result<Deploy, Error> {
     let output = raw.text("output").map(PathBuf::from);
     if output.as_deref() == Some(Path::new("-")) {
         return Err(Error::Usage(
@@ -92,18 +92,30 @@ fn deploy(raw: &Raw, definitions: Definitions) -> Result<Deploy, Error> {
                 .to_owned(),
         ));
     }
+    let (skip_unchanged, plan, dry_run) = (
+        raw.bool("skip-unchanged")?,
+        raw.bool("plan")?,
+        raw.bool("dry-run")?,
+    );
+    let cluster = raw.text_or_default("cluster").to_owned();
+    let service = raw.text("service").map(str::to_owned);
+    definitions.read_ahead = Some(ReadAhead {
+        cluster: cluster.clone(),
+        service: service.clone(),
+        latest: skip_unchanged || plan || dry_run,
+    });
     Ok(Deploy {
         definitions,
         output,
         artifacts: artifact_targets(raw),
         format: format(raw)?,
-        skip_unchanged: raw.bool("skip-unchanged")?,
-        plan: raw.bool("plan")?,
-        dry_run: raw.bool("dry-run")?,
+        skip_unchanged,
+        plan,
+        dry_run,
         preflight: raw.bool("preflight")?,
         keep_revisions: raw.whole("keep-revisions")?.map(|n| n as usize),
-        cluster: raw.text_or_default("cluster").to_owned(),
-        service: raw.text("service").map(str::to_owned),
+        cluster,
+        service,
         rollout: rollout_settings(raw)?,
         fail_fast: raw.bool("fail-fast")?,
         run_task: run_task(raw)?,
@@ -243,6 +255,7 @@ fn definitions(
         fresh_metadata: name == Name::Deploy && raw.bool("redeploy-on-secret-change")?,
         environment,
         aws,
+        read_ahead: None,
     })
 }
 

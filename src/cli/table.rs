@@ -346,8 +346,8 @@ pub const INPUTS: &[InputSpec] = &[
             whole: true,
             unit: "",
         }),
-        default: Some("8"),
-        description: "AWS calls in flight at once while resolving references.",
+        default: Some("32"),
+        description: "AWS calls in flight at once while resolving references (and ECS reads started with them); the rate bounds below apply as well.",
     },
     InputSpec {
         name: "max-requests-per-second",
@@ -360,7 +360,7 @@ pub const INPUTS: &[InputSpec] = &[
             unit: "",
         }),
         default: Some("20"),
-        description: "Rate bound for Parameter Store calls, in any one-second window (its default quota is 40 a second, shared by the whole account and Region). Secrets Manager's quotas are far higher: its calls are bounded by `max-concurrency` only.",
+        description: "Rate bound for Parameter Store calls, in any one-second window (its default quota is 40 a second, shared by the whole account and Region). Secrets Manager's `ListSecrets` and `BatchGetSecretValue` keep to 50 a second, half their quota of 100; its other reads (quotas of 10,000 a second and more) are bounded by `max-concurrency` only.",
     },
     InputSpec {
         name: "region",

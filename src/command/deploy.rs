@@ -57,6 +57,11 @@ struct Planned {
     last_change: LastChange,
 }
 
+/// Services of a manifest deployed at once, whatever `max-concurrency` allows the lookups: ECS
+/// lets an account register 20 task definitions in a burst and one a second after that, so more
+/// at once would only be throttled.
+const SERVICES_AT_ONCE: usize = 8;
+
 impl Deploy {
     pub async fn run(&self, ci: &Ci) -> Result<(), Error> {
         let mut ready = prepare::prepare(&self.definitions, Reads::Values, true, ci).await?;
@@ -117,9 +122,10 @@ impl Deploy {
         })
     }
 
-    /// Every service of a manifest, at most `max-concurrency` at once; the report covers each,
-    /// in the manifest's order, with its outcome. One that fails does not stop the others,
-    /// unless `fail-fast`: then no further service starts (those under way finish).
+    /// Every service of a manifest, at most `max-concurrency` (and [`SERVICES_AT_ONCE`]) at
+    /// once; the report covers each, in the manifest's order, with its outcome. One that fails
+    /// does not stop the others, unless `fail-fast`: then no further service starts (those under
+    /// way finish).
     async fn deploy_many(&self, aws: &Aws, planned: Vec<Planned>, ci: &Ci) -> Result<(), Error> {
         let count = planned.len();
         let failed = std::sync::atomic::AtomicBool::new(false);
@@ -140,7 +146,7 @@ impl Deploy {
             report
         });
         let reports: Vec<Outputs> = futures_util::stream::iter(runs)
-            .buffered(aws.limits.concurrency)
+            .buffered(aws.limits.concurrency.min(SERVICES_AT_ONCE))
             .collect()
             .await;
         report::print_many(&reports, self.format, "deploy", ci);
@@ -190,7 +196,7 @@ impl Deploy {
         let mut rendered = definition.rendered;
         let client = aws.ecs();
         let (source, latest) = self
-            .baseline(&client, definition.source, &mut rendered, report)
+            .baseline(aws, definition.source, &mut rendered, report)
             .await?;
         if let Some((target, before)) = &target {
             self.plan_for_service(&client, target, before, latest.as_ref(), &rendered)
@@ -357,7 +363,7 @@ impl Deploy {
     /// when it is unchanged (deployed as it is); else the family's latest revision.
     async fn baseline(
         &self,
-        client: &aws_sdk_ecs::Client,
+        aws: &Aws,
         source: Option<Latest>,
         rendered: &mut Rendered,
         report: &mut Outputs,
@@ -374,14 +380,14 @@ impl Deploy {
             report.changed = Some(false);
             return Ok((Some(source), None));
         }
-        Ok((None, self.latest(client, rendered, report).await?))
+        Ok((None, self.latest(aws, rendered, report).await?))
     }
 
     /// The family's latest revision (it feeds the plan, skip-unchanged, kept tags and a
     /// lost-answer check), its tags kept, and the plan printed.
     async fn latest(
         &self,
-        client: &aws_sdk_ecs::Client,
+        aws: &Aws,
         rendered: &mut Rendered,
         report: &mut Outputs,
     ) -> Result<Option<Latest>, Error> {
@@ -390,7 +396,12 @@ impl Deploy {
             return Ok(None);
         }
         let family = rendered.family().to_owned();
-        let latest = ecs::latest(client, &family).await.map_err(|failure| {
+        // Read with the lookups (aws::Ahead), else now.
+        let read = match aws.ahead.take_latest(&family).await {
+            Some(read) => read,
+            None => ecs::latest(&aws.ecs(), &family).await,
+        };
+        let latest = read.map_err(|failure| {
             Error::Aws(format!(
                 "cannot read the latest revision of family `{family}` (DescribeTaskDefinition): {failure}"
             ))

@@ -268,12 +268,15 @@ pub async fn resolve_remote(
         "resolving references"
     );
     // Parameter Store calls wait for their slot under the rate bound (its quota is shared by the
-    // whole account and low); at most `concurrency` calls are in flight.
+    // whole account and low), Secrets Manager's list and batch calls under theirs; at most
+    // `concurrency` calls are in flight.
     let paced = requests(&wanted, aws)
         .into_iter()
-        .map(|(parameter_store, call)| async move {
-            if parameter_store {
-                aws.pace().await;
+        .map(|(quota, call)| async move {
+            match quota {
+                Quota::ParameterStore => aws.pace().await,
+                Quota::SecretLists => aws.pace_secret_lists().await,
+                Quota::High => {}
             }
             call.await
         });
@@ -338,9 +341,20 @@ fn record(answers: &mut Answers, outcome: Reply, on_secret: OnSecret<'_>) {
     }
 }
 
-type Call = (bool, LocalBoxFuture<'static, Reply>);
+/// Which rate bound a call keeps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quota {
+    /// `max-requests-per-second`.
+    ParameterStore,
+    /// `ListSecrets`, `BatchGetSecretValue`: [`crate::aws::SECRETS_MANAGER_LISTS_PER_SECOND`].
+    SecretLists,
+    /// `GetSecretValue`, `DescribeSecret`: quotas in the thousands a second.
+    High,
+}
 
-/// One future per AWS call the plan needs, each marked whether it is a Parameter Store call.
+type Call = (Quota, LocalBoxFuture<'static, Reply>);
+
+/// One future per AWS call the plan needs, each marked with the rate bound it keeps to.
 fn requests(wanted: &Wanted, aws: &Aws) -> Vec<Call> {
     let mut calls: Vec<Call> = Vec::new();
     for (values, decrypt, groups) in [
@@ -360,7 +374,7 @@ fn requests(wanted: &Wanted, aws: &Aws) -> Vec<Call> {
                         results,
                     }
                 };
-                calls.push((true, call.boxed_local()));
+                calls.push((Quota::ParameterStore, call.boxed_local()));
             }
         }
     }
@@ -372,7 +386,7 @@ fn requests(wanted: &Wanted, aws: &Aws) -> Vec<Call> {
             let call = async move {
                 Reply::Secrets(region, secretsmanager::batch_get(&client, &chunk).await)
             };
-            calls.push((false, call.boxed_local()));
+            calls.push((Quota::SecretLists, call.boxed_local()));
         }
     }
     for key in &wanted.secret_pinned {
@@ -384,7 +398,7 @@ fn requests(wanted: &Wanted, aws: &Aws) -> Vec<Call> {
                 secretsmanager::get(&client, id, stage.as_deref(), version.as_deref()).await;
             Reply::Pinned(key, result)
         };
-        calls.push((false, call.boxed_local()));
+        calls.push((Quota::High, call.boxed_local()));
     }
     for (region, names) in &wanted.secret_listed {
         let client = aws.secretsmanager(region.as_deref());
@@ -395,7 +409,7 @@ fn requests(wanted: &Wanted, aws: &Aws) -> Vec<Call> {
                 let results = secretsmanager::describe_by_names(&client, &chunk).await;
                 Reply::DescribedMany(region, results)
             };
-            calls.push((false, call.boxed_local()));
+            calls.push((Quota::SecretLists, call.boxed_local()));
         }
     }
     for (region, ids) in &wanted.secret_describe {
@@ -406,7 +420,7 @@ fn requests(wanted: &Wanted, aws: &Aws) -> Vec<Call> {
                 let result = secretsmanager::describe(&client, &id).await;
                 Reply::Described(region, id, result)
             };
-            calls.push((false, call.boxed_local()));
+            calls.push((Quota::High, call.boxed_local()));
         }
     }
     calls

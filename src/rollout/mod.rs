@@ -139,12 +139,14 @@ pub type LastChange = Option<(String, i64)>;
 pub async fn describe(client: &aws_sdk_ecs::Client, target: &Target) -> Result<Service, Error> {
     ecs::describe_service(client, &target.cluster, &target.service)
         .await
-        .map_err(|e| {
-            Error::Aws(target.error(&match e {
-                NoService::Failed(failure) => format!("DescribeServices failed: {failure}"),
-                NoService::Missing(reason) => format!("not found ({reason})"),
-            }))
-        })
+        .map_err(|e| no_service(target, e))
+}
+
+fn no_service(target: &Target, e: NoService) -> Error {
+    Error::Aws(target.error(&match e {
+        NoService::Failed(failure) => format!("DescribeServices failed: {failure}"),
+        NoService::Missing(reason) => format!("not found ({reason})"),
+    }))
 }
 
 /// Checks, before anything is registered, that the service exists, is ACTIVE and is driven by the
@@ -156,7 +158,15 @@ pub async fn before(
     settings: &Settings,
     purpose: Purpose,
 ) -> Result<Before, Error> {
-    let service = describe(&aws.ecs(), target).await?;
+    // Read with the lookups when the deploy started it (aws::Ahead), else now.
+    let service = match aws
+        .ahead
+        .take_service(&target.cluster, &target.service)
+        .await
+    {
+        Some(read) => read.map_err(|e| no_service(target, e))?,
+        None => describe(&aws.ecs(), target).await?,
+    };
     if service.status != "ACTIVE" {
         return Err(Error::Aws(target.error(&format!(
             "its status is {}; only an ACTIVE service can be updated",

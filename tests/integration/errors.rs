@@ -39,7 +39,9 @@ fn every_failing_reference_is_listed_with_its_place_and_nothing_is_registered() 
     );
     let calls = scene.calls();
     assert_eq!(count(&calls, "RegisterTaskDefinition"), 0);
-    assert_eq!(count(&calls, "DescribeTaskDefinition"), 0);
+    // The family's latest revision is read with the lookups (it is needed whatever they find):
+    // once at most, and nothing after the failure.
+    assert!(count(&calls, "DescribeTaskDefinition") <= 1, "{calls:?}");
 }
 
 #[test]

@@ -75,6 +75,86 @@ fn clean_rollout_waits_until_the_deployment_completes() {
     );
 }
 
+/// Each call's start and end in a `-v` trace ("call SERVICE.OPERATION starts at +N ms" and
+/// "… ends at +N ms (…)"): (operation, start ms, end ms), in start order.
+fn trace(stderr: &str) -> Vec<(String, u64, u64)> {
+    let mut calls: Vec<(String, u64, u64)> = Vec::new();
+    for line in stderr.lines() {
+        let Some(at) = line.find("call ") else {
+            continue;
+        };
+        let rest = &line[at + 5..];
+        let (name, what, tail) = if let Some((name, tail)) = rest.split_once(" starts at +") {
+            (name, "starts", tail)
+        } else if let Some((name, tail)) = rest.split_once(" ends at +") {
+            (name, "ends", tail)
+        } else {
+            continue;
+        };
+        let operation = name.rsplit('.').next().unwrap().to_owned();
+        let ms: u64 = tail.split(' ').next().unwrap().parse().unwrap();
+        if what == "starts" {
+            calls.push((operation, ms, u64::MAX));
+        } else {
+            let open = calls
+                .iter_mut()
+                .find(|c| c.0 == operation && c.2 == u64::MAX)
+                .expect("an end follows its start");
+            open.2 = ms;
+        }
+    }
+    calls
+}
+
+#[test]
+fn the_service_and_the_latest_revision_are_read_while_the_lookups_are_answered() {
+    let env = Env::new();
+    let path = template(&env);
+    let ecs = ScriptedEcs::start(env.port, Scenario::Clean);
+    let out = deploy(
+        &env,
+        &ecs,
+        &path,
+        &["--wait-for-service-stability=false", "-v"],
+    )
+    .success();
+    let calls = trace(&out.stderr);
+    let started = |op: &str| {
+        calls
+            .iter()
+            .find(|c| c.0 == op)
+            .unwrap_or_else(|| panic!("no {op}\n{out}"))
+            .1
+    };
+    let ended = |op: &str| {
+        calls
+            .iter()
+            .find(|c| c.0 == op)
+            .unwrap_or_else(|| panic!("no {op}\n{out}"))
+            .2
+    };
+    // The lookup (the secret's ARN) is the first call; the two ECS reads start before it ends,
+    // and the writes wait for all three: lookups → register → update.
+    let lookup_end = ended("ListSecrets");
+    assert!(started("DescribeServices") <= lookup_end, "{calls:?}");
+    assert!(started("DescribeTaskDefinition") <= lookup_end, "{calls:?}");
+    let reads_end = lookup_end
+        .max(ended("DescribeServices"))
+        .max(ended("DescribeTaskDefinition"));
+    assert!(started("RegisterTaskDefinition") >= reads_end, "{calls:?}");
+    assert!(
+        started("UpdateService") >= ended("RegisterTaskDefinition"),
+        "{calls:?}"
+    );
+    // Each read once: the read-ahead replaces the later read, it does not add to it. (The second
+    // DescribeTaskDefinition is the plan's read of the older revision the service runs.)
+    let operations = ecs.operations();
+    for (read, times) in [("DescribeServices", 1), ("DescribeTaskDefinition", 2)] {
+        let reads = operations.iter().filter(|o| *o == read).count();
+        assert_eq!(reads, times, "{read}: {operations:?}");
+    }
+}
+
 #[test]
 fn circuit_breaker_rollback_fails_with_events_stopped_tasks_and_a_diagnosis() {
     let env = Env::new();
