@@ -13,7 +13,7 @@ pub mod secretsmanager;
 pub mod ssm;
 mod trace;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
@@ -53,6 +53,10 @@ pub struct Aws {
     sent_lists: tokio::sync::Mutex<VecDeque<Instant>>,
     /// ECS reads started with the lookups (a deploy's service and latest revision).
     pub ahead: Ahead,
+    /// One client per service (and Region) for the whole run: each SDK client makes its own
+    /// HTTP client, so a client made per call would open a connection (and on AWS pay a TCP and
+    /// TLS handshake) per call instead of reusing the pooled ones.
+    clients: Clients,
 }
 
 /// `ListSecrets` and `BatchGetSecretValue` requests in any one second: half the quota of each
@@ -60,6 +64,48 @@ pub struct Aws {
 /// account shares. `GetSecretValue` (10,000 a second) and `DescribeSecret` (40,000) are bounded
 /// by `max-concurrency` only.
 pub const SECRETS_MANAGER_LISTS_PER_SECOND: usize = 50;
+
+/// One HTTPS client for every SDK client of the run, built as the SDK builds its default one
+/// (rustls with aws-lc, the proxy from `HTTPS_PROXY` / `NO_PROXY`). Left to the SDK, each service
+/// client builds its own: its own connection pool, and its own read of the system's root
+/// certificates (several milliseconds each, before its first call).
+fn shared_https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig, tls};
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
+}
+
+/// The clients of a run that makes many calls to one service: ECS, and the lookups' services by
+/// Region (`None`: the default one).
+#[derive(Default)]
+struct Clients {
+    ecs: std::sync::OnceLock<aws_sdk_ecs::Client>,
+    ssm: std::sync::Mutex<HashMap<Option<String>, aws_sdk_ssm::Client>>,
+    secretsmanager: std::sync::Mutex<HashMap<Option<String>, aws_sdk_secretsmanager::Client>>,
+}
+
+/// The client for `region` made once, then shared.
+fn reuse<C: Clone>(
+    clients: &std::sync::Mutex<HashMap<Option<String>, C>>,
+    region: Option<&str>,
+    make: impl FnOnce() -> C,
+) -> C {
+    clients
+        .lock()
+        .expect("no client is made while panicking")
+        .entry(region.map(str::to_owned))
+        .or_insert_with(make)
+        .clone()
+}
 
 /// Waits until a request fits in the sliding window: at most `count` sent in any `window`.
 async fn slot(sent: &tokio::sync::Mutex<VecDeque<Instant>>, count: usize, window: Duration) {
@@ -93,6 +139,7 @@ impl Aws {
     pub async fn load(settings: &Settings) -> Result<Self, Error> {
         let limits = settings.limits;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(shared_https_client())
             .retry_config(
                 RetryConfig::standard()
                     .with_max_attempts(limits.max_attempts)
@@ -117,6 +164,7 @@ impl Aws {
             sent: tokio::sync::Mutex::new(VecDeque::new()),
             sent_lists: tokio::sync::Mutex::new(VecDeque::new()),
             ahead: Ahead::new(limits.concurrency),
+            clients: Clients::default(),
         })
     }
 
@@ -151,11 +199,16 @@ impl Aws {
     }
 
     pub fn ecs(&self) -> aws_sdk_ecs::Client {
-        aws_sdk_ecs::Client::from_conf(
-            aws_sdk_ecs::config::Builder::from(&self.config)
-                .interceptor(trace::Trace)
-                .build(),
-        )
+        self.clients
+            .ecs
+            .get_or_init(|| {
+                aws_sdk_ecs::Client::from_conf(
+                    aws_sdk_ecs::config::Builder::from(&self.config)
+                        .interceptor(trace::Trace)
+                        .build(),
+                )
+            })
+            .clone()
     }
 
     pub fn codedeploy(&self) -> aws_sdk_codedeploy::Client {
@@ -194,20 +247,24 @@ impl Aws {
 
     /// A Parameter Store client for `region` (the default Region when `None`).
     pub fn ssm(&self, region: Option<&str>) -> aws_sdk_ssm::Client {
-        aws_sdk_ssm::Client::from_conf(
-            aws_sdk_ssm::config::Builder::from(&self.in_region(region))
-                .interceptor(trace::Trace)
-                .build(),
-        )
+        reuse(&self.clients.ssm, region, || {
+            aws_sdk_ssm::Client::from_conf(
+                aws_sdk_ssm::config::Builder::from(&self.in_region(region))
+                    .interceptor(trace::Trace)
+                    .build(),
+            )
+        })
     }
 
     /// A Secrets Manager client for `region` (the default Region when `None`).
     pub fn secretsmanager(&self, region: Option<&str>) -> aws_sdk_secretsmanager::Client {
-        aws_sdk_secretsmanager::Client::from_conf(
-            aws_sdk_secretsmanager::config::Builder::from(&self.in_region(region))
-                .interceptor(trace::Trace)
-                .build(),
-        )
+        reuse(&self.clients.secretsmanager, region, || {
+            aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(&self.in_region(region))
+                    .interceptor(trace::Trace)
+                    .build(),
+            )
+        })
     }
 
     fn in_region(&self, region: Option<&str>) -> SdkConfig {
