@@ -368,3 +368,61 @@ fn check_reads_metadata_side_by_side_once_per_secret_and_ten_parameters_a_call()
         1
     );
 }
+
+/// A stand-in for the instance metadata service (IMDS): counts the connections it gets, and
+/// closes each at once.
+fn metadata_stand_in() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&hits);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (url, hits)
+}
+
+#[test]
+fn with_credentials_and_a_region_in_the_environment_nothing_probes_instance_metadata() {
+    let env = Env::new();
+    env.secret("web/db", "imds-canary-value");
+    let path = env.file(
+        "imds.json",
+        r#"{"family":"imds","containerDefinitions":[{"name":"a","image":"a","memory":32,
+            "secrets":[{"name":"DB","valueFrom":"{{secretsmanager-arn:web/db}}"}]}]}"#,
+    );
+    let path = path.to_str().unwrap();
+    let (url, hits) = metadata_stand_in();
+    // As on a CI runner: credentials and Region from the environment (GitHub OIDC through
+    // configure-aws-credentials, CodeBuild's variables), IMDS not disabled, no profile.
+    let out = env
+        .run(["render", "--task-definition", path])
+        .without("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", url.as_str())
+        .env("HOME", env.dir.path().to_str().unwrap())
+        .output()
+        .success();
+    assert!(out.stdout.contains("arn:aws:secretsmanager:"), "{out}");
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "IMDS was probed"
+    );
+    // The stand-in is reachable: without credentials the SDK's chain ends there (and the run
+    // fails, having none).
+    env.run(["render", "--task-definition", path, "--max-attempts", "1"])
+        .without("AWS_EC2_METADATA_DISABLED")
+        .without("AWS_ACCESS_KEY_ID")
+        .without("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", url.as_str())
+        .env("HOME", env.dir.path().to_str().unwrap())
+        .output()
+        .failure(1);
+    assert!(
+        hits.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the stand-in was never reached"
+    );
+}

@@ -424,6 +424,12 @@ impl Run {
         self
     }
 
+    /// Leaves `key` out of the environment.
+    pub fn without(mut self, key: &str) -> Self {
+        self.env.remove(key);
+        self
+    }
+
     /// Runs another program (a shell) with the same environment instead of the binary.
     pub fn program(mut self, program: &str) -> Self {
         self.program = program.into();
