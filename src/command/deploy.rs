@@ -58,8 +58,9 @@ struct Planned {
 }
 
 /// Services of a manifest deployed at once, whatever `max-concurrency` allows the lookups: ECS
-/// lets an account register 20 task definitions in a burst and one a second after that, so more
-/// at once would only be throttled.
+/// throttles `RegisterTaskDefinition` with a token bucket far below the read APIs (a burst of
+/// about 20, then one a second, as the official deploy action's users report), so more at once
+/// would only be throttled.
 const SERVICES_AT_ONCE: usize = 8;
 
 impl Deploy {
