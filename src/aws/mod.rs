@@ -13,7 +13,7 @@ pub mod secretsmanager;
 pub mod ssm;
 mod trace;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
@@ -53,10 +53,6 @@ pub struct Aws {
     sent_lists: tokio::sync::Mutex<VecDeque<Instant>>,
     /// ECS reads started with the lookups (a deploy's service and latest revision).
     pub ahead: Ahead,
-    /// One client per service (and Region) for the whole run: each SDK client makes its own
-    /// HTTP client, so a client made per call would open a connection (and on AWS pay a TCP and
-    /// TLS handshake) per call instead of reusing the pooled ones.
-    clients: Clients,
 }
 
 /// `ListSecrets` and `BatchGetSecretValue` requests in any one second: half the quota of each
@@ -67,8 +63,10 @@ pub const SECRETS_MANAGER_LISTS_PER_SECOND: usize = 50;
 
 /// One HTTPS client for every SDK client of the run, built as the SDK builds its default one
 /// (rustls with aws-lc, the proxy from `HTTPS_PROXY` / `NO_PROXY`). Left to the SDK, each service
-/// client builds its own: its own connection pool, and its own read of the system's root
-/// certificates (several milliseconds each, before its first call).
+/// client builds its own: its own connection pool (a client made for a call would open a new
+/// connection, on AWS a TCP and TLS handshake, instead of reusing one) and its own read of the
+/// system's root certificates. Shared, every client made from the configuration shares one pool
+/// (the client keeps one connector per timeout setting).
 fn shared_https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig, tls};
     Builder::new().build_with_connector_fn(|settings, components| {
@@ -82,29 +80,6 @@ fn shared_https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClie
         connector.set_proxy_config(Some(ProxyConfig::from_env()));
         connector.build()
     })
-}
-
-/// The clients of a run that makes many calls to one service: ECS, and the lookups' services by
-/// Region (`None`: the default one).
-#[derive(Default)]
-struct Clients {
-    ecs: std::sync::OnceLock<aws_sdk_ecs::Client>,
-    ssm: std::sync::Mutex<HashMap<Option<String>, aws_sdk_ssm::Client>>,
-    secretsmanager: std::sync::Mutex<HashMap<Option<String>, aws_sdk_secretsmanager::Client>>,
-}
-
-/// The client for `region` made once, then shared.
-fn reuse<C: Clone>(
-    clients: &std::sync::Mutex<HashMap<Option<String>, C>>,
-    region: Option<&str>,
-    make: impl FnOnce() -> C,
-) -> C {
-    clients
-        .lock()
-        .expect("no client is made while panicking")
-        .entry(region.map(str::to_owned))
-        .or_insert_with(make)
-        .clone()
 }
 
 /// Waits until a request fits in the sliding window: at most `count` sent in any `window`.
@@ -164,7 +139,6 @@ impl Aws {
             sent: tokio::sync::Mutex::new(VecDeque::new()),
             sent_lists: tokio::sync::Mutex::new(VecDeque::new()),
             ahead: Ahead::new(limits.concurrency),
-            clients: Clients::default(),
         })
     }
 
@@ -199,16 +173,11 @@ impl Aws {
     }
 
     pub fn ecs(&self) -> aws_sdk_ecs::Client {
-        self.clients
-            .ecs
-            .get_or_init(|| {
-                aws_sdk_ecs::Client::from_conf(
-                    aws_sdk_ecs::config::Builder::from(&self.config)
-                        .interceptor(trace::Trace)
-                        .build(),
-                )
-            })
-            .clone()
+        aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::config::Builder::from(&self.config)
+                .interceptor(trace::Trace)
+                .build(),
+        )
     }
 
     pub fn codedeploy(&self) -> aws_sdk_codedeploy::Client {
@@ -247,24 +216,20 @@ impl Aws {
 
     /// A Parameter Store client for `region` (the default Region when `None`).
     pub fn ssm(&self, region: Option<&str>) -> aws_sdk_ssm::Client {
-        reuse(&self.clients.ssm, region, || {
-            aws_sdk_ssm::Client::from_conf(
-                aws_sdk_ssm::config::Builder::from(&self.in_region(region))
-                    .interceptor(trace::Trace)
-                    .build(),
-            )
-        })
+        aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&self.in_region(region))
+                .interceptor(trace::Trace)
+                .build(),
+        )
     }
 
     /// A Secrets Manager client for `region` (the default Region when `None`).
     pub fn secretsmanager(&self, region: Option<&str>) -> aws_sdk_secretsmanager::Client {
-        reuse(&self.clients.secretsmanager, region, || {
-            aws_sdk_secretsmanager::Client::from_conf(
-                aws_sdk_secretsmanager::config::Builder::from(&self.in_region(region))
-                    .interceptor(trace::Trace)
-                    .build(),
-            )
-        })
+        aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(&self.in_region(region))
+                .interceptor(trace::Trace)
+                .build(),
+        )
     }
 
     fn in_region(&self, region: Option<&str>) -> SdkConfig {
