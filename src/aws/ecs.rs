@@ -22,6 +22,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use serde_json::{Map, Value};
 use tracing::warn;
 
+use super::pace::{SERVICE_WRITES, TASK_DEFINITION_WRITES};
 use super::{Failure, Kind};
 
 const SERVICE: &str = "ECS";
@@ -129,6 +130,7 @@ async fn register_once(
     body: &bytes::Bytes,
 ) -> Result<Revision, Failure> {
     let body = body.clone();
+    TASK_DEFINITION_WRITES.take().await;
     let output = client
         .register_task_definition()
         // The typed input only satisfies the builder; the body below replaces it.
@@ -277,6 +279,7 @@ fn family_of(arn: &str) -> Option<&str> {
 }
 
 pub async fn deregister(client: &aws_sdk_ecs::Client, arn: &str) -> Result<(), Failure> {
+    TASK_DEFINITION_WRITES.take().await;
     client
         .deregister_task_definition()
         .task_definition(arn)
@@ -596,6 +599,7 @@ pub async fn update_service(
     revision: &str,
     change: &ServiceChange,
 ) -> Result<Updated, Failure> {
+    SERVICE_WRITES.take().await;
     let updated = client
         .update_service()
         .cluster(cluster)

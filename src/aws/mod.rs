@@ -9,6 +9,7 @@ mod failure;
 pub mod iam;
 pub mod kms;
 pub mod logs;
+mod pace;
 pub mod secretsmanager;
 pub mod ssm;
 mod trace;
@@ -82,28 +83,6 @@ fn shared_https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClie
     })
 }
 
-/// Waits until a request fits in the sliding window: at most `count` sent in any `window`.
-async fn slot(sent: &tokio::sync::Mutex<VecDeque<Instant>>, count: usize, window: Duration) {
-    loop {
-        let wait = {
-            let mut sent = sent.lock().await;
-            let now = Instant::now();
-            while sent
-                .front()
-                .is_some_and(|t| now.duration_since(*t) >= window)
-            {
-                sent.pop_front();
-            }
-            if sent.len() < count {
-                sent.push_back(now);
-                return;
-            }
-            window.saturating_sub(now.duration_since(*sent.front().expect("the window is full")))
-        };
-        tokio::time::sleep(wait).await;
-    }
-}
-
 impl Aws {
     /// Loads credentials, Region and endpoint the way the AWS CLI does (environment, profile,
     /// container and instance credentials), the `region` setting first. Every call retries
@@ -153,13 +132,13 @@ impl Aws {
         } else {
             (1, Duration::from_secs_f64(1.0 / rate))
         };
-        slot(&self.sent, count, window).await;
+        pace::slot(&self.sent, count, window).await;
     }
 
     /// Waits until a Secrets Manager `ListSecrets` or `BatchGetSecretValue` request fits under
     /// [`SECRETS_MANAGER_LISTS_PER_SECOND`] in any one-second window.
     pub async fn pace_secret_lists(&self) {
-        slot(
+        pace::slot(
             &self.sent_lists,
             SECRETS_MANAGER_LISTS_PER_SECOND,
             Duration::from_secs(1),

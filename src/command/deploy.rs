@@ -57,10 +57,10 @@ struct Planned {
     last_change: LastChange,
 }
 
-/// Services of a manifest deployed at once, whatever `max-concurrency` allows the lookups: ECS
-/// throttles `RegisterTaskDefinition` with a token bucket far below the read APIs (a burst of
-/// about 20, then one a second, as the official deploy action's users report), so more at once
-/// would only be throttled.
+/// Services of a manifest deployed at once, whatever `max-concurrency` allows the lookups. The
+/// ECS writes keep to ECS's own rates whatever this says (`aws::pace`: registrations 20 at once,
+/// then one a second); more services at once would only wait for tokens, and poll more services
+/// while they roll out.
 const SERVICES_AT_ONCE: usize = 8;
 
 impl Deploy {

@@ -1,7 +1,7 @@
 //! Roll-out scenarios against the scripted ECS endpoint (moto does not roll deployments out).
 
 use crate::support::ecs::{NEW_DEPLOYMENT, SECRET_ARN, Scenario, ScriptedEcs};
-use crate::support::{Env, Output, count};
+use crate::support::{Env, Output, count, trace};
 
 fn template(env: &Env) -> String {
     env.secret("web/db", r#"{"password":"rollout-canary-pw"}"#);
@@ -73,37 +73,6 @@ fn clean_rollout_waits_until_the_deployment_completes() {
         first_describe < register && register < update,
         "{operations:?}"
     );
-}
-
-/// Each call's start and end in a `-v` trace ("call SERVICE.OPERATION starts at +N ms" and
-/// "… ends at +N ms (…)"): (operation, start ms, end ms), in start order.
-fn trace(stderr: &str) -> Vec<(String, u64, u64)> {
-    let mut calls: Vec<(String, u64, u64)> = Vec::new();
-    for line in stderr.lines() {
-        let Some(at) = line.find("call ") else {
-            continue;
-        };
-        let rest = &line[at + 5..];
-        let (name, what, tail) = if let Some((name, tail)) = rest.split_once(" starts at +") {
-            (name, "starts", tail)
-        } else if let Some((name, tail)) = rest.split_once(" ends at +") {
-            (name, "ends", tail)
-        } else {
-            continue;
-        };
-        let operation = name.rsplit('.').next().unwrap().to_owned();
-        let ms: u64 = tail.split(' ').next().unwrap().parse().unwrap();
-        if what == "starts" {
-            calls.push((operation, ms, u64::MAX));
-        } else {
-            let open = calls
-                .iter_mut()
-                .find(|c| c.0 == operation && c.2 == u64::MAX)
-                .expect("an end follows its start");
-            open.2 = ms;
-        }
-    }
-    calls
 }
 
 #[test]

@@ -231,3 +231,36 @@ fn one_failing_service_leaves_the_others_deployed_and_is_named_in_every_report()
     out.stdout_has("web-c.outcome=skipped");
     out.stderr_has("1 not started (fail-fast)");
 }
+
+#[test]
+fn registrations_keep_to_ecs_rate_a_burst_of_twenty_then_one_a_second() {
+    let env = Env::new();
+    let all: Vec<String> = (0..23).map(|i| format!("paced-{i:02}")).collect();
+    let path = manifest(&env, &all);
+    env.record();
+    let out = env
+        .run(["deploy", "--manifest", &path, "-v"])
+        .output()
+        .success();
+    assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 23, "{out}");
+    let mut starts: Vec<u64> = crate::support::trace(&out.stderr)
+        .into_iter()
+        .filter(|(operation, ..)| operation == "RegisterTaskDefinition")
+        .map(|(_, start, _)| start)
+        .collect();
+    starts.sort_unstable();
+    assert_eq!(starts.len(), 23, "{out}");
+    // ECS's bucket: 20 at once, then one a second. The 21st to 23rd wait about 1, 2 and 3 s
+    // after the burst (not less: the bound is ours, not the emulator's).
+    for (k, start) in starts[20..].iter().enumerate() {
+        let after = start - starts[0];
+        let floor = 1000 * (k as u64 + 1) - 100;
+        assert!(
+            after >= floor,
+            "registration {} at +{after} ms: {starts:?}",
+            21 + k
+        );
+    }
+    out.stderr_has("RegisterTaskDefinition waits");
+    out.stderr_has("deploy: 23/23");
+}
