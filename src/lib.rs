@@ -4,7 +4,8 @@
 //! In the order data flows: `cli` (inputs) → `command` (one story per command) → `prepare`
 //! (`template`, `placeholder`, `reference`, `resolve`) → `check`, `plan`, `policy`,
 //! `artifacts`, `rollout`, `report` → `aws` (every SDK call); `ci`, `output` and `mask` carry
-//! every byte written.
+//! every byte written. `codepipeline` runs the tool as a pipeline action (a Lambda function
+//! or a custom action's worker).
 
 pub mod app;
 mod artifacts;
@@ -12,6 +13,7 @@ mod aws;
 mod check;
 pub mod ci;
 pub mod cli;
+mod codepipeline;
 mod command;
 mod diagnose;
 pub mod document;

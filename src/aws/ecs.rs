@@ -222,21 +222,10 @@ pub async fn register(
             attempt,
             "RegisterTaskDefinition failed ({failure}); retrying"
         );
-        tokio::time::sleep(jitter(backoff)).await;
+        tokio::time::sleep(super::pace::jitter(backoff)).await;
         backoff = (backoff * 2).min(Duration::from_secs(10));
         attempt += 1;
     }
-}
-
-/// A random duration between half and all of `d`.
-fn jitter(d: Duration) -> Duration {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    #[allow(clippy::cast_precision_loss)]
-    let fraction = (random % 1000) as f64 / 2000.0;
-    d.mul_f64(0.5 + fraction)
 }
 
 /// The ACTIVE revisions of `family`, newest first (the prefix filter also matches `web-worker`

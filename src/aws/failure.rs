@@ -121,7 +121,7 @@ impl Failure {
 }
 
 /// The kind of an error code (and HTTP status, where there is one).
-fn classify(code: &str, status: Option<u16>) -> Kind {
+pub(super) fn classify(code: &str, status: Option<u16>) -> Kind {
     if code.contains("AccessDenied")
         || code.starts_with("UnauthorizedOperation")
         || code == "AuthorizationError"

@@ -3,6 +3,7 @@
 //! rate bound. Nothing above this module sees an SDK error.
 
 mod ahead;
+pub mod call;
 pub mod codedeploy;
 pub mod ecs;
 mod failure;
@@ -43,6 +44,23 @@ pub struct Settings {
     pub limits: Limits,
 }
 
+impl Settings {
+    /// The inputs' defaults (`max-attempts` 5, `aws-timeout` 60 s, `max-concurrency` 32,
+    /// `max-requests-per-second` 20), the Region from the SDK's chain: for a front door that
+    /// takes no inputs of its own (a job's inputs go to the run it starts).
+    pub fn defaults() -> Self {
+        Settings {
+            region: None,
+            limits: Limits {
+                max_attempts: 5,
+                timeout: Duration::from_mins(1),
+                concurrency: 32,
+                requests_per_second: 20.0,
+            },
+        }
+    }
+}
+
 /// The SDK configuration, from which clients for any Region are made, and the rate limit that
 /// Parameter Store calls keep to.
 pub struct Aws {
@@ -54,6 +72,8 @@ pub struct Aws {
     sent_lists: tokio::sync::Mutex<VecDeque<Instant>>,
     /// ECS reads started with the lookups (a deploy's service and latest revision).
     pub ahead: Ahead,
+    /// Calls made without a generated client ([`call`]), made when first needed.
+    caller: std::sync::OnceLock<call::Caller>,
 }
 
 /// `ListSecrets` and `BatchGetSecretValue` requests in any one second: half the quota of each
@@ -118,6 +138,7 @@ impl Aws {
             sent: tokio::sync::Mutex::new(VecDeque::new()),
             sent_lists: tokio::sync::Mutex::new(VecDeque::new()),
             ahead: Ahead::new(limits.concurrency),
+            caller: std::sync::OnceLock::new(),
         })
     }
 
@@ -149,6 +170,12 @@ impl Aws {
     /// The default Region (always set: [`Aws::load`] refuses to go on without one).
     pub fn region(&self) -> &str {
         self.config.region().map_or("us-east-1", Region::as_ref)
+    }
+
+    /// Calls made by hand: CodePipeline, S3 objects.
+    pub fn caller(&self) -> &call::Caller {
+        self.caller
+            .get_or_init(|| call::Caller::new(&self.config, self.region(), self.limits))
     }
 
     pub fn ecs(&self) -> aws_sdk_ecs::Client {

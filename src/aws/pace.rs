@@ -99,6 +99,17 @@ pub static TASK_DEFINITION_WRITES: Bucket = Bucket::new("RegisterTaskDefinition"
 /// `UpdateService`: ECS's "service modify" actions, a bucket of 50 refilled at 5 a second.
 pub static SERVICE_WRITES: Bucket = Bucket::new("UpdateService", 50, 5);
 
+/// A random duration between half and all of `d`.
+pub fn jitter(d: Duration) -> Duration {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    #[allow(clippy::cast_precision_loss)]
+    let fraction = (random % 1000) as f64 / 2000.0;
+    d.mul_f64(0.5 + fraction)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

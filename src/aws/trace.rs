@@ -85,3 +85,20 @@ impl Intercept for Trace {
         Ok(())
     }
 }
+
+/// The same two lines for a call made by hand ([`super::call`]): logs the start, returns when.
+pub fn started(name: &str) -> Instant {
+    let now = Instant::now();
+    debug!("call {name} starts at +{} ms", since_start(now));
+    now
+}
+
+/// Logs the end of a call made by hand.
+pub fn ended(name: &str, started: Instant, outcome: &str) {
+    let now = Instant::now();
+    debug!(
+        "call {name} ends at +{} ms ({} ms, {outcome})",
+        since_start(now),
+        now.saturating_duration_since(started).as_millis()
+    );
+}

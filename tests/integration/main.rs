@@ -3,6 +3,7 @@
 mod check;
 mod check_verdicts;
 mod codedeploy;
+mod codepipeline;
 mod corpus;
 mod deploy;
 mod ecs_semantics;

@@ -436,6 +436,20 @@ impl Run {
         self
     }
 
+    /// Starts it without waiting (its output captured), for a process that runs until stopped.
+    pub fn spawn(self) -> std::process::Child {
+        Command::new(&self.program)
+            .args(&self.args)
+            .env_clear()
+            .envs(&self.env)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts")
+    }
+
     pub fn output(self) -> Output {
         let out = Command::new(&self.program)
             .args(&self.args)

@@ -7,6 +7,7 @@ pub mod ecs;
 pub mod emulator;
 pub mod faults;
 pub mod iam;
+pub mod pipeline;
 pub mod scene;
 pub mod snapshot;
 pub mod stub;
