@@ -133,6 +133,8 @@ pub struct Extras<'a> {
     pub run_task: Option<&'a str>,
     /// A service on the `CODE_DEPLOY` controller: its CodeDeploy application and deployment group.
     pub codedeploy: Option<(&'a str, &'a str)>,
+    /// The deployer is a CodePipeline action (a Lambda function or a custom action's worker).
+    pub codepipeline: bool,
 }
 
 /// The CI role's policy for deploying `rendered`.
@@ -158,6 +160,24 @@ pub fn deployer(
     ecs_needs(rendered.family(), &place, extras, &mut need);
     if extras.run_task.is_some() {
         one_off_log_needs(rendered, &place, &mut need);
+    }
+    if extras.codepipeline {
+        // Reporting a job takes no resource; a worker polls its custom action types.
+        for action in [
+            "codepipeline:PutJobSuccessResult",
+            "codepipeline:PutJobFailureResult",
+            "codepipeline:AcknowledgeJob",
+            "codepipeline:GetJobDetails",
+        ] {
+            need(action, "*".to_owned());
+        }
+        need(
+            "codepipeline:PollForJobs",
+            format!(
+                "arn:{}:codepipeline:{}:{}:actiontype:Custom/*",
+                place.partition, place.region, place.account
+            ),
+        );
     }
     for slot in slots {
         for (reference, _, _) in slot.references() {

@@ -46,7 +46,59 @@ pub const CODEPIPELINE: Service = Service {
     env: "CODEPIPELINE",
 };
 
+pub const CODEDEPLOY: Service = Service {
+    name: "CodeDeploy",
+    signing_name: "codedeploy",
+    target: "CodeDeploy_20141006",
+    env: "CODEDEPLOY",
+};
+
+pub const LOGS: Service = Service {
+    name: "CloudWatch Logs",
+    signing_name: "logs",
+    target: "Logs_20140328",
+    env: "CLOUDWATCH_LOGS",
+};
+
+pub const KMS: Service = Service {
+    name: "KMS",
+    signing_name: "kms",
+    target: "TrentService",
+    env: "KMS",
+};
+
 const S3: &str = "S3";
+
+/// A JSON-protocol service in a Region, as a client: what the service modules call.
+#[derive(Clone)]
+pub struct Client {
+    caller: std::sync::Arc<Caller>,
+    service: Service,
+    region: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} client", self.service.name)
+    }
+}
+
+impl Client {
+    pub fn new(caller: std::sync::Arc<Caller>, service: Service, region: Option<&str>) -> Self {
+        Self {
+            caller,
+            service,
+            region: region.map(str::to_owned),
+        }
+    }
+
+    /// Calls `operation` with `input`; its answer.
+    pub async fn call(&self, operation: &str, input: &Value) -> Result<Value, Failure> {
+        self.caller
+            .json_in(&self.service, self.region.as_deref(), operation, input)
+            .await
+    }
+}
 
 /// Where the SDK configuration says to send calls, and with which credentials.
 pub struct Caller {
@@ -118,9 +170,9 @@ impl Caller {
         Ok(credentials)
     }
 
-    /// The base URL of a service: its own endpoint variable, else the configuration's
-    /// endpoint, else AWS's regional endpoint.
-    fn base_url(&self, env: &str, host: &str) -> String {
+    /// The base URL of a service in `region`: its own endpoint variable, else the
+    /// configuration's endpoint, else AWS's regional endpoint.
+    fn base_url(&self, env: &str, host: &str, region: &str) -> String {
         let ignore = std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
             .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
         let own = (!ignore)
@@ -129,12 +181,12 @@ impl Caller {
             .filter(|v| !v.is_empty());
         own.or_else(|| self.endpoint.clone()).map_or_else(
             || {
-                let suffix = if self.region.starts_with("cn-") {
+                let suffix = if region.starts_with("cn-") {
                     "amazonaws.com.cn"
                 } else {
                     "amazonaws.com"
                 };
-                format!("https://{host}.{}.{suffix}", self.region)
+                format!("https://{host}.{region}.{suffix}")
             },
             |url| url.trim_end_matches('/').to_owned(),
         )
@@ -147,7 +199,22 @@ impl Caller {
         operation: &str,
         input: &Value,
     ) -> Result<Value, Failure> {
-        let url = format!("{}/", self.base_url(service.env, service.signing_name));
+        self.json_in(service, None, operation, input).await
+    }
+
+    /// [`Caller::json`] in `region` (the configuration's when `None`).
+    pub async fn json_in(
+        &self,
+        service: &Service,
+        region: Option<&str>,
+        operation: &str,
+        input: &Value,
+    ) -> Result<Value, Failure> {
+        let region = region.unwrap_or(&self.region);
+        let url = format!(
+            "{}/",
+            self.base_url(service.env, service.signing_name, region)
+        );
         let headers = vec![
             (
                 "content-type".to_owned(),
@@ -164,6 +231,7 @@ impl Caller {
             service: service.name,
             operation,
             signing_name: service.signing_name,
+            region,
             method: "POST",
             url,
             headers,
@@ -189,7 +257,7 @@ impl Caller {
             .map(|part| percent_encoding::utf8_percent_encode(part, KEY_SEGMENT).to_string())
             .collect::<Vec<_>>()
             .join("/");
-        let base = self.base_url("S3", "s3");
+        let base = self.base_url("S3", "s3", &self.region);
         let configured = !base.ends_with(".amazonaws.com") && !base.ends_with(".amazonaws.com.cn");
         if configured || bucket.contains('.') {
             format!("{base}/{bucket}/{key}")
@@ -210,6 +278,7 @@ impl Caller {
             service: S3,
             operation: "GetObject",
             signing_name: "s3",
+            region: &self.region,
             method: "GET",
             url: self.object_url(bucket, key),
             headers: Vec::new(),
@@ -243,6 +312,7 @@ impl Caller {
             service: S3,
             operation: "PutObject",
             signing_name: "s3",
+            region: &self.region,
             method: "PUT",
             url: self.object_url(bucket, key),
             headers,
@@ -315,7 +385,7 @@ impl Caller {
         let mut http = http
             .body(SdkBody::from(request.body.clone()))
             .map_err(|e| Failure::answer(service, format!("the request cannot be made: {e}")))?;
-        self.sign(&mut http, request, credentials)?;
+        Self::sign(&mut http, request, credentials)?;
         let http = aws_smithy_runtime_api::http::Request::try_from(http)
             .map_err(|e| Failure::answer(service, format!("the request cannot be made: {e}")))?;
         let response =
@@ -347,7 +417,6 @@ impl Caller {
     }
 
     fn sign(
-        &self,
         http: &mut http::Request<SdkBody>,
         request: &Request<'_>,
         credentials: &Credentials,
@@ -367,7 +436,7 @@ impl Caller {
         let identity = Identity::from(credentials.clone());
         let params = v4::SigningParams::builder()
             .identity(&identity)
-            .region(&self.region)
+            .region(request.region)
             .name(request.signing_name)
             .time(SystemTime::now())
             .settings(settings)
@@ -399,6 +468,8 @@ struct Request<'a> {
     service: &'static str,
     operation: &'a str,
     signing_name: &'static str,
+    /// The signing Region.
+    region: &'a str,
     method: &'static str,
     url: String,
     headers: Vec<(String, String)>,

@@ -2,10 +2,9 @@
 //! deployment of an AppSpec, how it goes (status, lifecycle events, task sets and their traffic)
 //! and stopping it with rollback.
 
-use aws_sdk_codedeploy::types::{
-    AppSpecContent, DeploymentStatus, RevisionLocation, RevisionLocationType,
-};
+use serde_json::{Value, json};
 
+use super::call::Client;
 use super::{Failure, Kind};
 
 const SERVICE: &str = "CodeDeploy";
@@ -22,49 +21,45 @@ pub struct Group {
 
 /// Reads a deployment group; `Ok(None)` when the application or the group does not exist.
 pub async fn group(
-    client: &aws_sdk_codedeploy::Client,
+    client: &Client,
     application: &str,
     group: &str,
 ) -> Result<Option<Group>, Failure> {
-    let output = match client
-        .get_deployment_group()
-        .application_name(application)
-        .deployment_group_name(group)
-        .send()
-        .await
-    {
+    let input = json!({ "applicationName": application, "deploymentGroupName": group });
+    let output = match client.call("GetDeploymentGroup", &input).await {
         Ok(output) => output,
-        Err(err) => {
-            let failure = Failure::of(SERVICE, &err);
-            return if failure.is(Kind::NotFound) {
-                Ok(None)
-            } else {
-                Err(failure)
-            };
-        }
+        Err(failure) if failure.is(Kind::NotFound) => return Ok(None),
+        Err(failure) => return Err(failure),
     };
-    let Some(info) = output.deployment_group_info() else {
+    let info = &output["deploymentGroupInfo"];
+    if info.is_null() {
         return Ok(None);
-    };
-    let blue_green = info.blue_green_deployment_configuration();
+    }
+    let blue_green = &info["blueGreenDeploymentConfiguration"];
     Ok(Some(Group {
         ready_wait_minutes: blue_green
-            .and_then(|b| b.deployment_ready_option())
-            .map_or(0, |r| i64::from(r.wait_time_in_minutes())),
+            .pointer("/deploymentReadyOption/waitTimeInMinutes")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
         termination_wait_minutes: blue_green
-            .and_then(|b| b.terminate_blue_instances_on_deployment_success())
-            .map_or(0, |t| i64::from(t.termination_wait_time_in_minutes())),
-        services: info
-            .ecs_services()
-            .iter()
-            .map(|s| {
-                format!(
-                    "{}/{}",
-                    s.cluster_name().unwrap_or_default(),
-                    s.service_name().unwrap_or_default()
-                )
+            .pointer("/terminateBlueInstancesOnDeploymentSuccess/terminationWaitTimeInMinutes")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
+        services: info["ecsServices"]
+            .as_array()
+            .map(|services| {
+                services
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{}/{}",
+                            s["clusterName"].as_str().unwrap_or_default(),
+                            s["serviceName"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect()
             })
-            .collect(),
+            .unwrap_or_default(),
     }))
 }
 
@@ -80,31 +75,24 @@ pub struct NewDeployment<'a> {
 }
 
 /// Starts a deployment; returns its id.
-pub async fn create(
-    client: &aws_sdk_codedeploy::Client,
-    new: &NewDeployment<'_>,
-) -> Result<String, Failure> {
-    let revision = RevisionLocation::builder()
-        .revision_type(RevisionLocationType::AppSpecContent)
-        .app_spec_content(
-            AppSpecContent::builder()
-                .content(new.appspec)
-                .sha256(new.sha256)
-                .build(),
-        )
-        .build();
-    let output = client
-        .create_deployment()
-        .application_name(new.application)
-        .deployment_group_name(new.group)
-        .revision(revision)
-        .set_deployment_config_name(new.config.map(str::to_owned))
-        .set_description(new.description.map(str::to_owned))
-        .send()
-        .await
-        .map_err(|err| Failure::of(SERVICE, &err))?;
-    output
-        .deployment_id()
+pub async fn create(client: &Client, new: &NewDeployment<'_>) -> Result<String, Failure> {
+    let mut input = json!({
+        "applicationName": new.application,
+        "deploymentGroupName": new.group,
+        "revision": {
+            "revisionType": "AppSpecContent",
+            "appSpecContent": { "content": new.appspec, "sha256": new.sha256 },
+        },
+    });
+    if let Some(config) = new.config {
+        input["deploymentConfigName"] = json!(config);
+    }
+    if let Some(description) = new.description {
+        input["description"] = json!(description);
+    }
+    let output = client.call("CreateDeployment", &input).await?;
+    output["deploymentId"]
+        .as_str()
         .map(str::to_owned)
         .ok_or_else(|| Failure::answer(SERVICE, "CreateDeployment returned no deployment id"))
 }
@@ -123,41 +111,38 @@ pub struct Deployment {
     pub messages: Vec<String>,
 }
 
-pub async fn get(client: &aws_sdk_codedeploy::Client, id: &str) -> Result<Deployment, Failure> {
+pub async fn get(client: &Client, id: &str) -> Result<Deployment, Failure> {
     let output = client
-        .get_deployment()
-        .deployment_id(id)
-        .send()
-        .await
-        .map_err(|err| Failure::of(SERVICE, &err))?;
-    let info = output
-        .deployment_info()
-        .ok_or_else(|| Failure::answer(SERVICE, "GetDeployment returned no deployment"))?;
-    let error = info.error_information().and_then(|e| {
-        let code = e.code().map(|c| c.as_str().to_owned());
-        let message = e.message().map(str::to_owned);
-        match (code, message) {
-            (Some(code), Some(message)) => Some(format!("{code}: {message}")),
-            (code, message) => code.or(message),
-        }
-    });
+        .call("GetDeployment", &json!({ "deploymentId": id }))
+        .await?;
+    let info = &output["deploymentInfo"];
+    if !info.is_object() {
+        return Err(Failure::answer(
+            SERVICE,
+            "GetDeployment returned no deployment",
+        ));
+    }
+    let text = |v: &Value| v.as_str().filter(|t| !t.is_empty()).map(str::to_owned);
+    let error = match (
+        text(&info["errorInformation"]["code"]),
+        text(&info["errorInformation"]["message"]),
+    ) {
+        (Some(code), Some(message)) => Some(format!("{code}: {message}")),
+        (code, message) => code.or(message),
+    };
     Ok(Deployment {
-        status: info
-            .status()
-            .map_or("Unknown", DeploymentStatus::as_str)
-            .to_owned(),
-        error: error.filter(|e| !e.is_empty()),
-        rollback: info
-            .rollback_info()
-            .and_then(|r| r.rollback_message())
-            .map(str::to_owned)
-            .filter(|m| !m.is_empty()),
-        rolled_back_by: info
-            .rollback_info()
-            .and_then(|r| r.rollback_deployment_id())
-            .map(str::to_owned)
-            .filter(|m| !m.is_empty()),
-        messages: info.deployment_status_messages().to_vec(),
+        status: info["status"].as_str().unwrap_or("Unknown").to_owned(),
+        error,
+        rollback: text(&info["rollbackInfo"]["rollbackMessage"]),
+        rolled_back_by: text(&info["rollbackInfo"]["rollbackDeploymentId"]),
+        messages: info["deploymentStatusMessages"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -188,67 +173,54 @@ pub struct Target {
 
 /// The deployment's ECS target (`ListDeploymentTargets`, `BatchGetDeploymentTargets`); `None`
 /// before CodeDeploy has one.
-pub async fn target(
-    client: &aws_sdk_codedeploy::Client,
-    id: &str,
-) -> Result<Option<Target>, Failure> {
+pub async fn target(client: &Client, id: &str) -> Result<Option<Target>, Failure> {
     let listed = client
-        .list_deployment_targets()
-        .deployment_id(id)
-        .send()
-        .await
-        .map_err(|err| Failure::of(SERVICE, &err))?;
-    let ids: Vec<String> = listed.target_ids().iter().take(25).cloned().collect();
+        .call("ListDeploymentTargets", &json!({ "deploymentId": id }))
+        .await?;
+    let ids: Vec<Value> = listed["targetIds"]
+        .as_array()
+        .map(|ids| ids.iter().take(25).cloned().collect())
+        .unwrap_or_default();
     if ids.is_empty() {
         return Ok(None);
     }
     let output = client
-        .batch_get_deployment_targets()
-        .deployment_id(id)
-        .set_target_ids(Some(ids))
-        .send()
-        .await
-        .map_err(|err| Failure::of(SERVICE, &err))?;
-    let Some(ecs) = output
-        .deployment_targets()
-        .iter()
-        .find_map(|t| t.ecs_target())
+        .call(
+            "BatchGetDeploymentTargets",
+            &json!({ "deploymentId": id, "targetIds": ids }),
+        )
+        .await?;
+    let Some(ecs) = output["deploymentTargets"]
+        .as_array()
+        .and_then(|targets| targets.iter().find_map(|t| t.get("ecsTarget")))
     else {
         return Ok(None);
     };
+    let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
     Ok(Some(Target {
-        events: ecs
-            .lifecycle_events()
+        events: list(&ecs["lifecycleEvents"])
             .iter()
             .map(|e| LifecycleEvent {
-                name: e.lifecycle_event_name().unwrap_or("?").to_owned(),
-                status: e.status().map_or("Unknown", |s| s.as_str()).to_owned(),
-                diagnosis: e.diagnostics().and_then(|d| {
-                    let parts: Vec<&str> = [
-                        d.error_code()
-                            .map(aws_sdk_codedeploy::types::LifecycleErrorCode::as_str),
-                        d.script_name(),
-                        d.message(),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .filter(|p| !p.is_empty())
-                    .collect();
+                name: e["lifecycleEventName"].as_str().unwrap_or("?").to_owned(),
+                status: e["status"].as_str().unwrap_or("Unknown").to_owned(),
+                diagnosis: {
+                    let d = &e["diagnostics"];
+                    let parts: Vec<&str> = [&d["errorCode"], &d["scriptName"], &d["message"]]
+                        .into_iter()
+                        .filter_map(Value::as_str)
+                        .filter(|p| !p.is_empty())
+                        .collect();
                     (!parts.is_empty()).then(|| parts.join(": "))
-                }),
+                },
             })
             .collect(),
-        task_sets: ecs
-            .task_sets_info()
+        task_sets: list(&ecs["taskSetsInfo"])
             .iter()
             .map(|t| TaskSet {
-                label: t
-                    .task_set_label()
-                    .map_or("?", |l| l.as_str())
-                    .to_uppercase(),
-                traffic: t.traffic_weight(),
-                running: t.running_count(),
-                desired: t.desired_count(),
+                label: t["taskSetLabel"].as_str().unwrap_or("?").to_uppercase(),
+                traffic: t["trafficWeight"].as_f64().unwrap_or(0.0),
+                running: t["runningCount"].as_i64().unwrap_or(0),
+                desired: t["desiredCount"].as_i64().unwrap_or(0),
             })
             .collect(),
     }))
@@ -256,38 +228,37 @@ pub async fn target(
 
 /// The deployments of a group that have not finished, newest first.
 pub async fn unfinished(
-    client: &aws_sdk_codedeploy::Client,
+    client: &Client,
     application: &str,
     group: &str,
 ) -> Result<Vec<String>, Failure> {
     let output = client
-        .list_deployments()
-        .application_name(application)
-        .deployment_group_name(group)
-        .set_include_only_statuses(Some(vec![
-            DeploymentStatus::Created,
-            DeploymentStatus::Queued,
-            DeploymentStatus::InProgress,
-            DeploymentStatus::Ready,
-            DeploymentStatus::Baking,
-        ]))
-        .send()
-        .await
-        .map_err(|err| Failure::of(SERVICE, &err))?;
-    Ok(output.deployments().to_vec())
+        .call(
+            "ListDeployments",
+            &json!({
+                "applicationName": application,
+                "deploymentGroupName": group,
+                "includeOnlyStatuses": ["Created", "Queued", "InProgress", "Ready", "Baking"],
+            }),
+        )
+        .await?;
+    Ok(output["deployments"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 /// Stops a deployment and rolls back to the revision it replaced.
-pub async fn stop_with_rollback(
-    client: &aws_sdk_codedeploy::Client,
-    id: &str,
-) -> Result<(), Failure> {
+pub async fn stop_with_rollback(client: &Client, id: &str) -> Result<(), Failure> {
     client
-        .stop_deployment()
-        .deployment_id(id)
-        .auto_rollback_enabled(true)
-        .send()
-        .await
-        .map_err(|err| Failure::of(SERVICE, &err))?;
+        .call(
+            "StopDeployment",
+            &json!({ "deploymentId": id, "autoRollbackEnabled": true }),
+        )
+        .await?;
     Ok(())
 }

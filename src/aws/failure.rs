@@ -128,7 +128,8 @@ pub(super) fn classify(code: &str, status: Option<u16>) -> Kind {
     {
         Kind::Denied
     } else if code.contains("NotFound")
-        || code == "NoSuchEntity"
+        // IAM's `NoSuchEntity`, S3's `NoSuchKey` and `NoSuchBucket`.
+        || code.starts_with("NoSuch")
         // CodeDeploy: `ApplicationDoesNotExistException`, `DeploymentGroupDoesNotExistException`.
         || code.contains("DoesNotExist")
     {

@@ -1,9 +1,9 @@
 //! KMS: the key behind an alias (`DescribeKey`) and a key's policy (`GetKeyPolicy`).
 
-use aws_sdk_kms::types::KeyManagerType;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::Failure;
+use super::call::Client;
 
 const SERVICE: &str = "KMS";
 
@@ -16,32 +16,24 @@ pub struct Key {
     pub state: Option<String>,
 }
 
-pub async fn describe_key(client: &aws_sdk_kms::Client, id: &str) -> Result<Key, Failure> {
-    let output = client
-        .describe_key()
-        .key_id(id)
-        .send()
-        .await
-        .map_err(|e| Failure::of(SERVICE, &e))?;
-    let key = output.key_metadata();
+pub async fn describe_key(client: &Client, id: &str) -> Result<Key, Failure> {
+    let output = client.call("DescribeKey", &json!({ "KeyId": id })).await?;
+    let key = &output["KeyMetadata"];
     Ok(Key {
-        arn: key.and_then(|k| k.arn()).map(str::to_owned),
-        aws_managed: key.and_then(|k| k.key_manager()) == Some(&KeyManagerType::Aws),
-        state: key
-            .and_then(|k| k.key_state())
-            .map(|s| s.as_str().to_owned()),
+        arn: key["Arn"].as_str().map(str::to_owned),
+        aws_managed: key["KeyManager"] == "AWS",
+        state: key["KeyState"].as_str().map(str::to_owned),
     })
 }
 
 /// The key's default policy, parsed.
-pub async fn key_policy(client: &aws_sdk_kms::Client, key_arn: &str) -> Result<Value, Failure> {
+pub async fn key_policy(client: &Client, key_arn: &str) -> Result<Value, Failure> {
     let output = client
-        .get_key_policy()
-        .key_id(key_arn)
-        .policy_name("default")
-        .send()
-        .await
-        .map_err(|e| Failure::of(SERVICE, &e))?;
-    serde_json::from_str(output.policy().unwrap_or("{}"))
+        .call(
+            "GetKeyPolicy",
+            &json!({ "KeyId": key_arn, "PolicyName": "default" }),
+        )
+        .await?;
+    serde_json::from_str(output["Policy"].as_str().unwrap_or("{}"))
         .map_err(|e| Failure::answer(SERVICE, format!("the key policy is not JSON: {e}")))
 }

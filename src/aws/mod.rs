@@ -73,7 +73,7 @@ pub struct Aws {
     /// ECS reads started with the lookups (a deploy's service and latest revision).
     pub ahead: Ahead,
     /// Calls made without a generated client ([`call`]), made when first needed.
-    caller: std::sync::OnceLock<call::Caller>,
+    caller: std::sync::OnceLock<std::sync::Arc<call::Caller>>,
 }
 
 /// `ListSecrets` and `BatchGetSecretValue` requests in any one second: half the quota of each
@@ -172,10 +172,11 @@ impl Aws {
         self.config.region().map_or("us-east-1", Region::as_ref)
     }
 
-    /// Calls made by hand: CodePipeline, S3 objects.
-    pub fn caller(&self) -> &call::Caller {
-        self.caller
-            .get_or_init(|| call::Caller::new(&self.config, self.region(), self.limits))
+    /// Calls made by hand: CodePipeline, S3 objects, and the clients below made from it.
+    pub fn caller(&self) -> &std::sync::Arc<call::Caller> {
+        self.caller.get_or_init(|| {
+            std::sync::Arc::new(call::Caller::new(&self.config, self.region(), self.limits))
+        })
     }
 
     pub fn ecs(&self) -> aws_sdk_ecs::Client {
@@ -186,12 +187,8 @@ impl Aws {
         )
     }
 
-    pub fn codedeploy(&self) -> aws_sdk_codedeploy::Client {
-        aws_sdk_codedeploy::Client::from_conf(
-            aws_sdk_codedeploy::config::Builder::from(&self.config)
-                .interceptor(trace::Trace)
-                .build(),
-        )
+    pub fn codedeploy(&self) -> call::Client {
+        call::Client::new(self.caller().clone(), call::CODEDEPLOY, None)
     }
 
     pub fn iam(&self) -> aws_sdk_iam::Client {
@@ -203,21 +200,13 @@ impl Aws {
     }
 
     /// A KMS client for `region` (the default Region when `None`).
-    pub fn kms(&self, region: Option<&str>) -> aws_sdk_kms::Client {
-        aws_sdk_kms::Client::from_conf(
-            aws_sdk_kms::config::Builder::from(&self.in_region(region))
-                .interceptor(trace::Trace)
-                .build(),
-        )
+    pub fn kms(&self, region: Option<&str>) -> call::Client {
+        call::Client::new(self.caller().clone(), call::KMS, region)
     }
 
     /// A CloudWatch Logs client for `region` (the default Region when `None`).
-    pub fn logs(&self, region: Option<&str>) -> aws_sdk_cloudwatchlogs::Client {
-        aws_sdk_cloudwatchlogs::Client::from_conf(
-            aws_sdk_cloudwatchlogs::config::Builder::from(&self.in_region(region))
-                .interceptor(trace::Trace)
-                .build(),
-        )
+    pub fn logs(&self, region: Option<&str>) -> call::Client {
+        call::Client::new(self.caller().clone(), call::LOGS, region)
     }
 
     /// A Parameter Store client for `region` (the default Region when `None`).

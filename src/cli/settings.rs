@@ -77,6 +77,15 @@ pub fn command(
                 .bool("run-task")?
                 .then(|| raw.text_or_default("cluster").to_owned()),
             codedeploy: rollout_settings(raw)?.codedeploy,
+            codepipeline: match raw.text_or_default("for") {
+                "ci" => false,
+                "codepipeline" => true,
+                other => {
+                    return Err(Error::Usage(format!(
+                        "input `for` is `ci` or `codepipeline`, not `{other}`"
+                    )));
+                }
+            },
         }),
         Name::Export | Name::Init | Name::Rollback => {
             unreachable!("export, init and rollback have no template")

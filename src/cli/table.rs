@@ -440,6 +440,14 @@ pub const INPUTS: &[InputSpec] = &[
         description: "Write `taskdef.json` and `appspec.yaml` (`<TASK_DEFINITION>`) for the CodePipeline CodeDeployToECS action into this directory.",
     },
     InputSpec {
+        name: "for",
+        kind: Kind::Text,
+        commands: &[Name::Policy],
+        range: None,
+        default: Some("ci"),
+        description: "`policy`: whose deployer policy to print: `ci` (a CI job's role) or `codepipeline` (a CodePipeline Lambda function's or job worker's role: the deploy's permissions, plus reporting the job with `PutJobSuccessResult` and `PutJobFailureResult`, and for a worker `PollForJobs` on custom action types, `AcknowledgeJob` and `GetJobDetails`).",
+    },
+    InputSpec {
         name: "secret-ids",
         kind: Kind::Lines,
         commands: EXPORT,

@@ -20,6 +20,8 @@ pub struct Policy {
     pub run_task: Option<String>,
     /// The CodeDeploy application and group of a `CODE_DEPLOY` service, as `deploy` names them.
     pub codedeploy: crate::rollout::codedeploy::Settings,
+    /// `for: codepipeline`: the deployer is a CodePipeline Lambda function or job worker.
+    pub codepipeline: bool,
 }
 
 impl Policy {
@@ -65,6 +67,7 @@ impl Policy {
                         .map(|t| (t.cluster.as_str(), t.service.as_str())),
                     run_task: self.run_task.as_deref(),
                     codedeploy: codedeploy.as_ref().map(|(a, g)| (a.as_str(), g.as_str())),
+                    codepipeline: self.codepipeline,
                 },
             ),
             missing: checked.missing.clone(),

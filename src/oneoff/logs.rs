@@ -18,7 +18,7 @@ use crate::template;
 /// `prefix/container/task-id`.
 struct LogStream {
     container: String,
-    client: aws_sdk_cloudwatchlogs::Client,
+    client: crate::aws::call::Client,
     group: String,
     name: String,
     /// Where the last read ended.

@@ -48,7 +48,7 @@ pub struct Settings {
 /// A CodeDeploy deployment, ready to be started once the revision is registered.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    client: aws_sdk_codedeploy::Client,
+    client: crate::aws::call::Client,
     pub application: String,
     pub group: String,
     /// The AppSpec, its task definitions still to be set.

@@ -326,3 +326,77 @@ fn two_workers_racing_for_one_job_handle_it_once_and_stop_cleanly() {
         nothing_leaked(out, &pipeline);
     }
 }
+
+#[test]
+fn policy_for_codepipeline_adds_reporting_the_job_to_the_deploy_s_permissions() {
+    let env = Env::new();
+    env.secret("web/db", SECRET_VALUE);
+    let template = env.file(
+        "taskdef.json",
+        r#"{"family": "web", "executionRoleArn": "arn:aws:iam::123456789012:role/web-execution",
+            "containerDefinitions": [{"name": "web", "image": "web:1", "memory": 128,
+              "secrets": [{"name": "DB", "valueFrom": "{{secretsmanager-arn:web/db}}"}]}]}"#,
+    );
+    let template = template.to_str().unwrap();
+    let actions = |out: &Output| -> Vec<(String, String)> {
+        let policies: Value =
+            serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{out}"));
+        policies["deployer"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["Action"].as_str().unwrap_or_default().to_owned(),
+                    s["Resource"].to_string(),
+                )
+            })
+            .collect()
+    };
+    let ci = actions(
+        &env.run(["policy", "--task-definition", template])
+            .output()
+            .success(),
+    );
+    let pipeline = actions(
+        &env.run([
+            "policy",
+            "--task-definition",
+            template,
+            "--for",
+            "codepipeline",
+        ])
+        .output()
+        .success(),
+    );
+    assert!(
+        ci.iter().all(|(a, _)| !a.starts_with("codepipeline:")),
+        "{ci:?}"
+    );
+    for action in [
+        "codepipeline:PutJobSuccessResult",
+        "codepipeline:PutJobFailureResult",
+        "codepipeline:AcknowledgeJob",
+    ] {
+        assert!(
+            pipeline
+                .iter()
+                .any(|(a, r)| a == action && r.contains("\"*\"")),
+            "{action}: {pipeline:?}"
+        );
+    }
+    assert!(
+        pipeline.iter().any(|(a, r)| a == "codepipeline:PollForJobs"
+            && r.contains("arn:aws:codepipeline:us-east-1:123456789012:actiontype:Custom/*")),
+        "{pipeline:?}"
+    );
+    // The deploy's own permissions are all still there.
+    for need in &ci {
+        assert!(pipeline.contains(need), "{need:?} missing: {pipeline:?}");
+    }
+    let out = env
+        .run(["policy", "--task-definition", template, "--for", "jenkins"])
+        .output()
+        .failure(2);
+    out.stderr_has("input `for` is `ci` or `codepipeline`");
+}
