@@ -1,10 +1,10 @@
-//! Logging: `tracing` onto redacted stderr, verbosity from `-v`/`-q` or `RUST_LOG`, no
+//! Logging: `tracing` onto redacted stderr, verbosity from `-v`/`-q` or `RUST_LOG` (`target=level`
+//! directives), no
 //! timestamps (CI adds them). The AWS SDK and HTTP stack are capped at `debug` whatever
 //! `RUST_LOG` says: at `trace` they log request and response bodies.
 
 use tracing::Level;
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::{Targets, filter_fn};
 use tracing_subscriber::prelude::*;
 
 use crate::output::StderrWriter;
@@ -30,11 +30,13 @@ pub fn init(logging: &Logging) {
         1 => "ecs_secrets=debug,info",
         _ => "ecs_secrets=trace,debug",
     };
-    let filter = logging
+    // `RUST_LOG` as `target=level` directives (`Targets`: no span or field filters, so no regex
+    // engine in the binary); one that does not parse leaves the default.
+    let filter: Targets = logging
         .rust_log
         .as_deref()
-        .and_then(|directives| EnvFilter::try_new(directives).ok())
-        .unwrap_or_else(|| EnvFilter::new(default));
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| default.parse().expect("the default directives parse"));
     let cap = filter_fn(|metadata| {
         *metadata.level() <= Level::DEBUG
             || !CAPPED_TARGETS
