@@ -69,6 +69,9 @@ pub const KMS: Service = Service {
 
 const S3: &str = "S3";
 
+/// The largest answer read (an artifact is read whole into memory): 256 MiB.
+pub const BODY_MAX: u64 = 256 * 1024 * 1024;
+
 /// A JSON-protocol service in a Region, as a client: what the service modules call.
 #[derive(Clone)]
 pub struct Client {
@@ -170,26 +173,34 @@ impl Caller {
         Ok(credentials)
     }
 
-    /// The base URL of a service in `region`: its own endpoint variable, else the
-    /// configuration's endpoint, else AWS's regional endpoint.
-    fn base_url(&self, env: &str, host: &str, region: &str) -> String {
+    /// A configured endpoint for a service: its own variable (`AWS_ENDPOINT_URL_<SERVICE>`),
+    /// else the configuration's (`AWS_ENDPOINT_URL`, a profile's `endpoint_url`).
+    fn configured_url(&self, env: &str) -> Option<String> {
         let ignore = std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
             .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
         let own = (!ignore)
             .then(|| std::env::var(format!("AWS_ENDPOINT_URL_{env}")).ok())
             .flatten()
             .filter(|v| !v.is_empty());
-        own.or_else(|| self.endpoint.clone()).map_or_else(
-            || {
-                let suffix = if region.starts_with("cn-") {
-                    "amazonaws.com.cn"
-                } else {
-                    "amazonaws.com"
-                };
-                format!("https://{host}.{region}.{suffix}")
-            },
-            |url| url.trim_end_matches('/').to_owned(),
-        )
+        own.or_else(|| self.endpoint.clone())
+            .map(|url| url.trim_end_matches('/').to_owned())
+    }
+
+    /// The base URL of a service in `region`: a configured endpoint, else AWS's regional one.
+    fn base_url(&self, env: &str, host: &str, region: &str) -> String {
+        self.configured_url(env).unwrap_or_else(|| {
+            // The partitions' DNS suffixes (FIPS and dual-stack endpoints are not chosen here:
+            // set `AWS_ENDPOINT_URL_<SERVICE>` for them).
+            let suffix = match region {
+                r if r.starts_with("cn-") => "amazonaws.com.cn",
+                r if r.starts_with("us-isob-") => "sc2s.sgov.gov",
+                r if r.starts_with("us-isof-") => "csp.hci.ic.gov",
+                r if r.starts_with("us-iso-") => "c2s.ic.gov",
+                r if r.starts_with("eu-isoe-") => "cloud.adc-e.uk",
+                _ => "amazonaws.com",
+            };
+            format!("https://{host}.{region}.{suffix}")
+        })
     }
 
     /// Calls `operation` of a JSON-protocol service with `input`; its answer, parsed.
@@ -258,8 +269,13 @@ impl Caller {
             .collect::<Vec<_>>()
             .join("/");
         let base = self.base_url("S3", "s3", &self.region);
-        let configured = !base.ends_with(".amazonaws.com") && !base.ends_with(".amazonaws.com.cn");
-        if configured || bucket.contains('.') {
+        // Path style where a virtual host cannot carry the bucket: a configured endpoint, a
+        // name with dots, or a legacy name with capitals or underscores.
+        let path_style = self.configured_url("S3").is_some()
+            || bucket
+                .bytes()
+                .any(|b| b == b'.' || b == b'_' || b.is_ascii_uppercase());
+        if path_style {
             format!("{base}/{bucket}/{key}")
         } else {
             let host = base.trim_start_matches("https://");
@@ -393,6 +409,16 @@ impl Caller {
                 unreachable(&aws_smithy_types::error::display::DisplayErrorContext(&e))
             })?;
         let status = response.status().as_u16();
+        let length: Option<u64> = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.parse().ok());
+        if length.is_some_and(|l| l > BODY_MAX) {
+            return Err(Failure::answer(
+                service,
+                format!("the answer is larger than the {BODY_MAX} bytes this tool reads"),
+            ));
+        }
         let error_type = response
             .headers()
             .get("x-amzn-errortype")

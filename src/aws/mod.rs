@@ -179,6 +179,15 @@ impl Aws {
         })
     }
 
+    /// An ECS client for `region` (the default Region when `None`).
+    pub fn ecs_in(&self, region: Option<&str>) -> aws_sdk_ecs::Client {
+        aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::config::Builder::from(&self.in_region(region))
+                .interceptor(trace::Trace)
+                .build(),
+        )
+    }
+
     pub fn ecs(&self) -> aws_sdk_ecs::Client {
         aws_sdk_ecs::Client::from_conf(
             aws_sdk_ecs::config::Builder::from(&self.config)
@@ -188,7 +197,12 @@ impl Aws {
     }
 
     pub fn codedeploy(&self) -> call::Client {
-        call::Client::new(self.caller().clone(), call::CODEDEPLOY, None)
+        self.codedeploy_in(None)
+    }
+
+    /// A CodeDeploy client for `region` (the default Region when `None`).
+    pub fn codedeploy_in(&self, region: Option<&str>) -> call::Client {
+        call::Client::new(self.caller().clone(), call::CODEDEPLOY, region)
     }
 
     pub fn iam(&self) -> aws_sdk_iam::Client {

@@ -113,6 +113,21 @@ struct RawKey {
 }
 
 impl Job {
+    /// A job known only by its id (its data could not be read), to report its failure.
+    pub fn only_id(id: &str) -> Job {
+        Job {
+            id: id.to_owned(),
+            nonce: None,
+            user_parameters: None,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            credentials: None,
+            kms_key: None,
+            continuation: None,
+            context: String::new(),
+        }
+    }
+
     /// Reads a job (`{"id", "data", …}`). Its credentials are taught to the redactor at once.
     /// The error names what is wrong, never a value.
     pub fn parse(job: &Value) -> Result<Job, String> {
@@ -175,12 +190,32 @@ impl Job {
     }
 }
 
-/// serde's message without the values it quotes (`invalid type: string \`…\`, expected …`).
+/// serde's message without the values it quotes: a string value (`invalid type: string "…"`)
+/// and a number or other literal in backticks become `…`; a field name in backticks
+/// (`missing field \`id\``) stays, it names what is wrong.
 pub fn unquoted(message: &str) -> String {
     let mut out = String::new();
-    for (i, part) in message.split('`').enumerate() {
-        out.push_str(if i % 2 == 1 { "…" } else { part });
+    let mut rest = message;
+    while let Some(at) = rest.find(['`', '"']) {
+        out.push_str(&rest[..at]);
+        let quote = rest[at..].chars().next().expect("found");
+        let inner = &rest[at + 1..];
+        let Some(close) = inner.find(quote) else {
+            out.push('…');
+            return out;
+        };
+        let quoted = &inner[..close];
+        let name = quote == '`'
+            && quoted.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && quoted
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        out.push(quote);
+        out.push_str(if name { quoted } else { "…" });
+        out.push(quote);
+        rest = &inner[close + 1..];
     }
+    out.push_str(rest);
     out
 }
 
@@ -220,9 +255,29 @@ mod tests {
     }
 
     #[test]
+    fn serde_messages_keep_field_names_and_lose_values() {
+        assert_eq!(
+            unquoted("invalid type: string \"canary-value\", expected u64"),
+            "invalid type: string \"…\", expected u64"
+        );
+        assert_eq!(unquoted("missing field `id`"), "missing field `id`");
+        assert_eq!(
+            unquoted("invalid value: integer `42`"),
+            "invalid value: integer `…`"
+        );
+        assert_eq!(unquoted("broken \"tail"), "broken …");
+    }
+
+    #[test]
     fn a_job_of_the_wrong_shape_is_named_not_echoed() {
         let error = Job::parse(&serde_json::json!({"id": 7, "data": {}})).unwrap_err();
         assert!(error.contains("invalid type"), "{error}");
         assert!(!error.contains('7'), "{error}");
+        let error = Job::parse(
+            &serde_json::json!({"id": "j", "data": {"inputArtifacts": "canary-in-a-string"}}),
+        )
+        .unwrap_err();
+        assert!(error.contains("invalid type: string"), "{error}");
+        assert!(!error.contains("canary"), "{error}");
     }
 }

@@ -7,6 +7,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tracing::{error, info};
@@ -18,12 +19,10 @@ const VERSION: &str = "2018-06-01";
 
 /// One exchange with the Runtime API (plain HTTP/1.1 on the function's own host, one
 /// connection each): status, the request id header, body.
-fn exchange(
-    api: &str,
-    method: &str,
-    path: &str,
-    body: &[u8],
-) -> std::io::Result<(u16, Option<String>, Vec<u8>)> {
+/// An answer of the Runtime API: status, the invocation's request id and deadline (epoch ms), body.
+type Exchanged = (u16, Option<String>, Option<u64>, Vec<u8>);
+
+fn exchange(api: &str, method: &str, path: &str, body: &[u8]) -> std::io::Result<Exchanged> {
     let mut stream = TcpStream::connect(api)?;
     let head = format!(
         "{method} /{VERSION}/runtime/{path} HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -47,12 +46,15 @@ fn exchange(
         .and_then(|s| s.parse().ok())
         .ok_or_else(bad)?;
     let mut id = None;
+    let mut deadline = None;
     let mut chunked = false;
     for line in lines {
         if let Some((name, value)) = line.split_once(':') {
             let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
             if name == "lambda-runtime-aws-request-id" {
                 id = Some(value.to_owned());
+            } else if name == "lambda-runtime-deadline-ms" {
+                deadline = value.parse().ok();
             } else if name == "transfer-encoding" && value.eq_ignore_ascii_case("chunked") {
                 chunked = true;
             }
@@ -61,7 +63,7 @@ fn exchange(
     if chunked {
         body = dechunk(&body).ok_or_else(bad)?;
     }
-    Ok((status, id, body))
+    Ok((status, id, deadline, body))
 }
 
 /// The body of a chunked answer.
@@ -111,7 +113,7 @@ pub async fn serve(api: &str, aws: Result<Aws, crate::error::Error>) -> u8 {
         }
     };
     loop {
-        let (status, id, body) = match exchange(api, "GET", "invocation/next", b"") {
+        let (status, id, deadline, body) = match exchange(api, "GET", "invocation/next", b"") {
             Ok(next) => next,
             Err(e) => {
                 error!("cannot reach the Runtime API: {e}");
@@ -122,12 +124,27 @@ pub async fn serve(api: &str, aws: Result<Aws, crate::error::Error>) -> u8 {
             error!("the Runtime API answered {status} without an invocation");
             return 1;
         };
-        invoke(api, &aws, &id, &body).await;
+        invoke(api, &aws, &id, until(deadline), &body).await;
     }
 }
 
+/// When the job's run must end: the invocation's deadline less 20 s to report (`None`: no
+/// deadline given).
+fn until(deadline_ms: Option<u64>) -> Option<Instant> {
+    let deadline_ms = deadline_ms?;
+    let now_ms = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_millis(),
+    )
+    .ok()?;
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    Some(Instant::now() + left.saturating_sub(Duration::from_secs(20)))
+}
+
 /// One invocation: its job handled and reported, then the invocation answered.
-async fn invoke(api: &str, aws: &Aws, id: &str, body: &[u8]) {
+async fn invoke(api: &str, aws: &Aws, id: &str, deadline: Option<Instant>, body: &[u8]) {
     let event: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let Some(raw) = event.get("CodePipeline.job") else {
         invocation_error(
@@ -141,12 +158,28 @@ async fn invoke(api: &str, aws: &Aws, id: &str, body: &[u8]) {
     let job = match Job::parse(raw) {
         Ok(job) => job,
         Err(message) => {
-            // Without a readable job, the pipeline cannot be told; the invocation fails.
+            // The pipeline is told when the job's id can be read; the invocation fails.
+            if let Some(job_id) = raw.get("id").and_then(Value::as_str) {
+                let job = Job::only_id(job_id);
+                if let Err(failure) = report(
+                    aws,
+                    &job,
+                    &Outcome::Failed {
+                        configuration: true,
+                        message: message.clone(),
+                        external_id: None,
+                    },
+                )
+                .await
+                {
+                    error!("cannot report job {job_id} to CodePipeline: {failure}");
+                }
+            }
             invocation_error(api, id, "InvalidEvent", &message);
             return;
         }
     };
-    let outcome = handle(aws, &job).await;
+    let outcome = handle(aws, &job, deadline).await;
     let told = report(aws, &job, &outcome).await;
     match told {
         Ok(()) => {

@@ -16,6 +16,7 @@ mod zip;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use aws_credential_types::Credentials;
 use serde_json::{Value, json};
@@ -74,7 +75,7 @@ impl Drop for Workspace {
 
 /// Handles one job: a continuation checks the roll-out it started; otherwise the input
 /// artifacts are fetched, the tool runs on them, and the output artifact is written.
-pub async fn handle(aws: &Aws, job: &Job) -> Outcome {
+pub async fn handle(aws: &Aws, job: &Job, deadline: Option<Instant>) -> Outcome {
     info!(job = %job.id, action = %job.context, "handling CodePipeline job");
     let params = match Params::parse(job.user_parameters.as_deref()) {
         Ok(params) => params,
@@ -83,8 +84,19 @@ pub async fn handle(aws: &Aws, job: &Job) -> Outcome {
     if let Some(token) = &job.continuation {
         return params::resume(aws, token).await;
     }
-    let dir = std::env::temp_dir().join(format!("ecs-secrets-job-{}", sanitized(&job.id)));
+    // Readable by this user only, named by the job and this process.
+    let dir = std::env::temp_dir().join(format!(
+        "ecs-secrets-job-{}-{}",
+        sanitized(&job.id),
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    if let Err(e) = builder.create(&dir) {
+        return Outcome::failed(format!("cannot make the job's directory: {e}"));
+    }
     let workspace = Workspace(dir);
     let (input, out) = (workspace.0.join("in"), workspace.0.join("out"));
     for dir in [&input, &out] {
@@ -96,7 +108,7 @@ pub async fn handle(aws: &Aws, job: &Job) -> Outcome {
         return Outcome::failed(message);
     }
     let args = params.args(&input, (!job.outputs.is_empty()).then_some(out.as_path()));
-    let ran = match run_tool(&args, &input) {
+    let ran = match run_tool(args, input.clone(), deadline).await {
         Ok(ran) => ran,
         Err(message) => return Outcome::failed(message),
     };
@@ -222,8 +234,26 @@ fn inherited(key: &str) -> bool {
         || key == "_HANDLER")
 }
 
-/// Runs the tool on the job's inputs; its log goes to this process's log as it is.
-fn run_tool(args: &[String], dir: &Path) -> Result<Ran, String> {
+/// Runs the tool on the job's inputs, off the runtime's thread (a worker stays responsive to
+/// SIGTERM), in its own process group (a Ctrl-C or SIGTERM to the worker's group does not cut a
+/// deploy in half), killed at `deadline` (a Lambda invocation's end, less a margin to report).
+/// Its log goes to this process's log.
+async fn run_tool(
+    args: Vec<String>,
+    dir: PathBuf,
+    deadline: Option<Instant>,
+) -> Result<Ran, String> {
+    tokio::task::spawn_blocking(move || run_tool_blocking(&args, &dir, deadline))
+        .await
+        .map_err(|e| format!("the tool's run ended abnormally: {e}"))?
+}
+
+fn run_tool_blocking(
+    args: &[String],
+    dir: &Path,
+    deadline: Option<Instant>,
+) -> Result<Ran, String> {
+    use std::io::Read as _;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the tool's binary: {e}"))?;
     let mut command = std::process::Command::new(exe);
     command
@@ -231,20 +261,72 @@ fn run_tool(args: &[String], dir: &Path) -> Result<Ran, String> {
         .current_dir(dir)
         .env_clear()
         .envs(std::env::vars_os().filter(|(k, _)| k.to_str().is_some_and(inherited)))
-        .stdin(std::process::Stdio::null());
-    let output = command
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command
+        .spawn()
         .map_err(|e| format!("cannot run the tool: {e}"))?;
-    output::write(Stream::Stderr, &output.stderr);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let error = stderr.find("error: ").map_or_else(
-        || stderr.trim().to_owned(),
-        |at| stderr[at + 7..].trim().to_owned(),
-    );
-    let report = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    // Both pipes drained as the child writes, so it never blocks on a full one.
+    let mut stdout_pipe = child.stdout.take().expect("piped");
+    let mut stderr_pipe = child.stderr.take().expect("piped");
+    let out = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let err = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child
+            .try_wait()
+            .map_err(|e| format!("the tool's run: {e}"))?
+        {
+            break status;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = child.kill();
+            timed_out = true;
+            break child.wait().map_err(|e| format!("the tool's run: {e}"))?;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    output::write(Stream::Stderr, &stderr);
+    let stderr = String::from_utf8_lossy(&stderr);
+    // The run's own error: its last line starting `error: ` and what follows (a retry warning
+    // earlier in the log may hold `error: ` too).
+    let error = if timed_out {
+        "the run was stopped before the invocation's deadline; with a long roll-out, set `wait-for-service-stability` (watched across invocations) rather than waiting in one".to_owned()
+    } else {
+        let at = stderr
+            .rfind("\nerror: ")
+            .map(|at| at + 1)
+            .or_else(|| stderr.starts_with("error: ").then_some(0));
+        match at {
+            Some(at) => stderr[at + 7..].trim().to_owned(),
+            None => stderr.trim().to_owned(),
+        }
+    };
+    let error = if error.is_empty() {
+        format!("the tool failed without a message ({status})")
+    } else {
+        error
+    };
     Ok(Ran {
-        code: output.status.code().unwrap_or(1),
-        report,
+        code: if timed_out {
+            1
+        } else {
+            status.code().unwrap_or(1)
+        },
+        report: serde_json::from_slice(&stdout).unwrap_or(Value::Null),
         error: output::redact(&error),
     })
 }
@@ -265,8 +347,26 @@ fn clip(text: &str, max: usize) -> String {
     format!("{}...", &text[..end])
 }
 
-/// Tells the pipeline how the job ended (`PutJobSuccessResult` / `PutJobFailureResult`).
+/// Tells the pipeline how the job ended. A result CodePipeline refuses (a success it finds
+/// malformed) is followed by a failure that says so, so the job never waits for its timeout.
 pub async fn report(aws: &Aws, job: &Job, outcome: &Outcome) -> Result<(), Failure> {
+    match report_once(aws, job, outcome).await {
+        Err(refused)
+            if matches!(outcome, Outcome::Succeeded { .. })
+                && !refused.is(crate::aws::Kind::Throttled) =>
+        {
+            warn!(job = %job.id, "CodePipeline refused the job's result: {refused}");
+            let fallback = Outcome::failed(format!(
+                "the job's result could not be reported ({refused}); the deploy itself may have happened: look at the service"
+            ));
+            report_once(aws, job, &fallback).await
+        }
+        other => other,
+    }
+}
+
+/// `PutJobSuccessResult` or `PutJobFailureResult`, once.
+async fn report_once(aws: &Aws, job: &Job, outcome: &Outcome) -> Result<(), Failure> {
     let (operation, input) = match outcome {
         Outcome::Succeeded {
             variables,

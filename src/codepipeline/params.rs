@@ -16,6 +16,9 @@ use crate::aws::Aws;
 use crate::aws::ecs;
 use crate::cli::table::INPUTS;
 
+/// The longest continuation token CodePipeline takes.
+const TOKEN_MAX: usize = 2048;
+
 /// Inputs the action sets itself, for the output artifact and the report.
 const SET_BY_THE_ACTION: [&str; 3] = ["output", "image-definitions", "report-format"];
 
@@ -34,7 +37,13 @@ pub struct Params {
 struct Token {
     cluster: String,
     service: String,
+    /// The ECS deployment, or the CodeDeploy deployment of a `CODE_DEPLOY` service.
     deployment: String,
+    #[serde(default)]
+    codedeploy: bool,
+    /// The `region` input, where the service is.
+    #[serde(default)]
+    region: Option<String>,
     /// Epoch seconds after which the roll-out has taken too long.
     deadline: u64,
     variables: BTreeMap<String, String>,
@@ -213,20 +222,58 @@ impl Params {
         if let (Some(service), Some(rollout)) = (get("service"), get("rollout")) {
             let _ = write!(summary, "; service {service}: {rollout}");
         }
-        let deployment = get("deployment-id");
+        // A CODE_DEPLOY service's roll-out is CodeDeploy's deployment (its report may name it
+        // as the deployment too).
+        let (deployment, codedeploy) = match (get("codedeploy-deployment-id"), get("deployment-id"))
+        {
+            (Some(id), _) => (Some(id), true),
+            (None, Some(id)) => (Some(id), false),
+            (None, None) => (None, false),
+        };
         let external_id = deployment.clone().or_else(|| get("task-definition-arn"));
         let continuation = match (self.wait, &deployment, get("service")) {
+            (true, None, Some(service)) => {
+                // Asked to wait, but nothing to watch: not a success that was not seen.
+                return Outcome::Failed {
+                    configuration: false,
+                    message: format!(
+                        "service {service} was updated, but the update named no deployment to watch (wait-for-service-stability); look at the service's deployments"
+                    ),
+                    external_id,
+                };
+            }
             (true, Some(deployment), Some(service)) => {
                 summary.push_str("; watching the roll-out");
-                let token = Token {
+                // What the last result reports; a continuation token holds at most 2,048
+                // characters, so only these.
+                let kept = [
+                    "FAMILY",
+                    "TASK_DEFINITION_ARN",
+                    "TASK_DEFINITION_REVISION",
+                    "CHANGED",
+                    "SERVICE",
+                    "DEPLOYMENT_ID",
+                    "CODEDEPLOY_DEPLOYMENT_ID",
+                ];
+                let mut variables = variables.clone();
+                variables.retain(|k, _| kept.contains(&k.as_str()));
+                let mut token = Token {
                     cluster: self.value("cluster").unwrap_or("default").to_owned(),
                     service,
                     deployment: deployment.clone(),
+                    codedeploy,
+                    region: self.value("region").map(str::to_owned),
                     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                     deadline: now() + (self.wait_minutes * 60.0) as u64,
-                    variables: variables.clone(),
+                    variables,
                 };
-                Some(serde_json::to_string(&token).expect("a token serialises"))
+                let mut text = serde_json::to_string(&token).expect("a token serialises");
+                if text.len() > TOKEN_MAX {
+                    // Long names: the last result reports fewer variables rather than none.
+                    token.variables.retain(|k, _| k == "TASK_DEFINITION_ARN");
+                    text = serde_json::to_string(&token).expect("a token serialises");
+                }
+                Some(text)
             }
             _ => None,
         };
@@ -268,7 +315,11 @@ pub async fn resume(aws: &Aws, token: &str) -> Outcome {
         message,
         external_id: external_id.clone(),
     };
-    let service = match ecs::describe_service(&aws.ecs(), &token.cluster, &token.service).await {
+    if token.codedeploy {
+        return resume_codedeploy(aws, token).await;
+    }
+    let client = aws.ecs_in(token.region.as_deref());
+    let service = match ecs::describe_service(&client, &token.cluster, &token.service).await {
         Ok(service) => service,
         Err(ecs::NoService::Failed(failure)) if failure.is(crate::aws::Kind::Throttled) => {
             return again(&token, "throttled; looking again");
@@ -299,21 +350,8 @@ pub async fn resume(aws: &Aws, token: &str) -> Outcome {
         && deployment.pending == 0
         && service.deployments.len() == 1;
     match deployment.rollout_state.as_deref() {
-        Some("COMPLETED") => Outcome::Succeeded {
-            summary: format!(
-                "service {}: deployment {} completed",
-                token.service, token.deployment
-            ),
-            variables: token.variables,
-            external_id,
-            continuation: None,
-        },
-        None if steady => Outcome::Succeeded {
-            summary: format!("service {}: steady on {}", token.service, token.deployment),
-            variables: token.variables,
-            external_id,
-            continuation: None,
-        },
+        Some("COMPLETED") => completed(token, "completed"),
+        None if steady => completed(token, "steady"),
         Some("FAILED") => failed(format!(
             "service {}: deployment {} failed: {}",
             token.service,
@@ -328,6 +366,52 @@ pub async fn resume(aws: &Aws, token: &str) -> Outcome {
             token.service, token.deployment
         )),
         _ => again(&token, "in progress"),
+    }
+}
+
+/// A watched roll-out that ended well: the first invocation's variables, `ROLLOUT` as it ended.
+fn completed(mut token: Token, how: &str) -> Outcome {
+    token
+        .variables
+        .insert("ROLLOUT".to_owned(), "completed".to_owned());
+    Outcome::Succeeded {
+        summary: format!(
+            "service {}: deployment {} {how}",
+            token.service, token.deployment
+        ),
+        external_id: Some(token.deployment),
+        variables: token.variables,
+        continuation: None,
+    }
+}
+
+/// A continued job whose service is on the `CODE_DEPLOY` controller: one look at the CodeDeploy
+/// deployment.
+async fn resume_codedeploy(aws: &Aws, token: Token) -> Outcome {
+    let failed = |message: String| Outcome::Failed {
+        configuration: false,
+        message,
+        external_id: Some(token.deployment.clone()),
+    };
+    let client = aws.codedeploy_in(token.region.as_deref());
+    match crate::aws::codedeploy::get(&client, &token.deployment).await {
+        Ok(d) if d.status == "Succeeded" => completed(token, "succeeded (CodeDeploy)"),
+        Ok(d) if d.status == "Failed" || d.status == "Stopped" => failed(format!(
+            "service {}: CodeDeploy deployment {} {}: {}",
+            token.service,
+            token.deployment,
+            d.status.to_lowercase(),
+            d.error.as_deref().unwrap_or("no reason given")
+        )),
+        Err(failure) if !failure.is(crate::aws::Kind::Throttled) => failed(format!(
+            "cannot read CodeDeploy deployment {} (GetDeployment): {failure}",
+            token.deployment
+        )),
+        _ if now() > token.deadline => failed(format!(
+            "service {}: CodeDeploy deployment {} did not complete in time (wait-for-minutes)",
+            token.service, token.deployment
+        )),
+        _ => again(&token, "in progress (CodeDeploy)"),
     }
 }
 
@@ -420,6 +504,30 @@ mod tests {
         assert_eq!(external_id.as_deref(), Some("ecs-svc/1"));
         let token: Token = serde_json::from_str(&continuation.unwrap()).unwrap();
         assert_eq!(token.deployment, "ecs-svc/1");
-        assert_eq!(token.variables, variables);
+        assert_eq!(
+            token.variables["TASK_DEFINITION_ARN"],
+            variables["TASK_DEFINITION_ARN"]
+        );
+        assert!(!token.variables.contains_key("ROLLOUT"), "set when it ends");
+        assert!(!token.codedeploy);
+
+        // A CODE_DEPLOY service's deployment is watched through CodeDeploy.
+        let mut codedeploy = report.clone();
+        codedeploy.as_object_mut().unwrap().remove("deployment-id");
+        codedeploy["codedeploy-deployment-id"] = serde_json::json!("d-ABC123");
+        let Outcome::Succeeded { continuation, .. } = params.succeeded(&codedeploy) else {
+            panic!("succeeded");
+        };
+        let token: Token = serde_json::from_str(&continuation.unwrap()).unwrap();
+        assert!(token.codedeploy);
+        assert_eq!(token.deployment, "d-ABC123");
+
+        // Nothing to watch when waiting was asked for: a failure, not an unseen success.
+        let mut unnamed = report.clone();
+        unnamed.as_object_mut().unwrap().remove("deployment-id");
+        let Outcome::Failed { message, .. } = params.succeeded(&unnamed) else {
+            panic!("failed");
+        };
+        assert!(message.contains("no deployment to watch"), "{message}");
     }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::{Job, handle, report};
 use crate::aws::call::CODEPIPELINE;
@@ -136,6 +136,14 @@ pub async fn run(aws: &Aws, settings: &Settings) -> u8 {
             .await;
         let jobs = match polled {
             Ok(answer) => answer["jobs"].as_array().cloned().unwrap_or_default(),
+            // No permission, or no such action type: polling again will not help.
+            Err(failure)
+                if failure.is(Kind::Denied)
+                    || failure.code.as_deref() == Some("ActionTypeNotFoundException") =>
+            {
+                error!("PollForJobs failed: {failure}; the worker stops");
+                return 1;
+            }
             Err(failure) => {
                 warn!("PollForJobs failed: {failure}");
                 Vec::new()
@@ -195,7 +203,7 @@ async fn take(aws: &Aws, raw: &Value) {
             return;
         }
     }
-    let outcome = handle(aws, &job).await;
+    let outcome = handle(aws, &job, None).await;
     if let Err(failure) = report(aws, &job, &outcome).await {
         warn!(job = %job.id, "cannot report the job to CodePipeline: {failure}");
     }

@@ -143,7 +143,52 @@ impl Pipeline {
                         None => Answer::error(400, "JobNotFoundException", "no such job"),
                     }
                 }
-                "PutJobSuccessResult" | "PutJobFailureResult" => Answer::json(200, &json!({})),
+                // CodePipeline's own rules for a result (API Reference): a token of at most
+                // 2,048 characters, output variables only without one, a message of 1 to 5,000.
+                "PutJobSuccessResult" => {
+                    let body = &request.json;
+                    let token = body["continuationToken"].as_str();
+                    if token.is_some_and(|t| t.is_empty() || t.len() > 2048)
+                        || (token.is_some() && body.get("outputVariables").is_some())
+                        || body["executionDetails"]["summary"]
+                            .as_str()
+                            .is_some_and(|s| s.len() > 2048)
+                    {
+                        return Answer::error(
+                            400,
+                            "ValidationException",
+                            "the result breaks CodePipeline's rules",
+                        );
+                    }
+                    Answer::json(200, &json!({}))
+                }
+                "PutJobFailureResult" => {
+                    let message = request.json["failureDetails"]["message"]
+                        .as_str()
+                        .unwrap_or_default();
+                    let kind = request.json["failureDetails"]["type"]
+                        .as_str()
+                        .unwrap_or_default();
+                    if message.is_empty()
+                        || message.len() > 5000
+                        || ![
+                            "JobFailed",
+                            "ConfigurationError",
+                            "PermissionError",
+                            "RevisionOutOfSync",
+                            "RevisionUnavailable",
+                            "SystemUnavailable",
+                        ]
+                        .contains(&kind)
+                    {
+                        return Answer::error(
+                            400,
+                            "ValidationException",
+                            "the failure breaks CodePipeline's rules",
+                        );
+                    }
+                    Answer::json(200, &json!({}))
+                }
                 _ => Answer::Forward,
             }
         });
