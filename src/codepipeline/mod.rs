@@ -300,26 +300,6 @@ fn run_tool_blocking(
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
     output::write(Stream::Stderr, &stderr);
-    let stderr = String::from_utf8_lossy(&stderr);
-    // The run's own error: its last line starting `error: ` and what follows (a retry warning
-    // earlier in the log may hold `error: ` too).
-    let error = if timed_out {
-        "the run was stopped before the invocation's deadline; with a long roll-out, set `wait-for-service-stability` (watched across invocations) rather than waiting in one".to_owned()
-    } else {
-        let at = stderr
-            .rfind("\nerror: ")
-            .map(|at| at + 1)
-            .or_else(|| stderr.starts_with("error: ").then_some(0));
-        match at {
-            Some(at) => stderr[at + 7..].trim().to_owned(),
-            None => stderr.trim().to_owned(),
-        }
-    };
-    let error = if error.is_empty() {
-        format!("the tool failed without a message ({status})")
-    } else {
-        error
-    };
     Ok(Ran {
         code: if timed_out {
             1
@@ -327,8 +307,33 @@ fn run_tool_blocking(
             status.code().unwrap_or(1)
         },
         report: serde_json::from_slice(&stdout).unwrap_or(Value::Null),
-        error: output::redact(&error),
+        error: output::redact(&error_of(
+            &String::from_utf8_lossy(&stderr),
+            timed_out,
+            status,
+        )),
     })
+}
+
+/// The run's own error: its last line starting `error: ` and what follows (a retry warning
+/// earlier in the log may hold `error: ` too); never empty.
+fn error_of(stderr: &str, timed_out: bool, status: std::process::ExitStatus) -> String {
+    if timed_out {
+        return "the run was stopped before the invocation's deadline; with a long roll-out, set `wait-for-service-stability` (watched across invocations) rather than waiting in one".to_owned();
+    }
+    let at = stderr
+        .rfind("\nerror: ")
+        .map(|at| at + 1)
+        .or_else(|| stderr.starts_with("error: ").then_some(0));
+    let error = match at {
+        Some(at) => stderr[at + 7..].trim(),
+        None => stderr.trim(),
+    };
+    if error.is_empty() {
+        format!("the tool failed without a message ({status})")
+    } else {
+        error.to_owned()
+    }
 }
 
 /// The longest failure message CodePipeline takes.

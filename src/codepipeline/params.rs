@@ -204,6 +204,44 @@ impl Params {
             }
         }
         let get = |k: &str| report[k].as_str().map(str::to_owned);
+        let mut summary = self.summary(report);
+        // A CODE_DEPLOY service's roll-out is CodeDeploy's deployment (its report may name it
+        // as the deployment too).
+        let (deployment, codedeploy) = match (get("codedeploy-deployment-id"), get("deployment-id"))
+        {
+            (Some(id), _) => (Some(id), true),
+            (None, Some(id)) => (Some(id), false),
+            (None, None) => (None, false),
+        };
+        let external_id = deployment.clone().or_else(|| get("task-definition-arn"));
+        let continuation = match (self.wait, deployment, get("service")) {
+            (true, None, Some(service)) => {
+                // Asked to wait, but nothing to watch: not a success that was not seen.
+                return Outcome::Failed {
+                    configuration: false,
+                    message: format!(
+                        "service {service} was updated, but the update named no deployment to watch (wait-for-service-stability); look at the service's deployments"
+                    ),
+                    external_id,
+                };
+            }
+            (true, Some(deployment), Some(service)) => {
+                summary.push_str("; watching the roll-out");
+                Some(self.token(service, deployment, codedeploy, &variables))
+            }
+            _ => None,
+        };
+        Outcome::Succeeded {
+            variables,
+            summary,
+            external_id,
+            continuation,
+        }
+    }
+
+    /// One line for the pipeline's console: what ran, on what, and how it went.
+    fn summary(&self, report: &Value) -> String {
+        let get = |k: &str| report[k].as_str().map(str::to_owned);
         let mut summary = match (get("family"), get("task-definition-revision")) {
             (Some(family), Some(revision)) => format!("{} {family}:{revision}", self.action),
             (Some(family), None) => format!("{} {family}", self.action),
@@ -222,67 +260,46 @@ impl Params {
         if let (Some(service), Some(rollout)) = (get("service"), get("rollout")) {
             let _ = write!(summary, "; service {service}: {rollout}");
         }
-        // A CODE_DEPLOY service's roll-out is CodeDeploy's deployment (its report may name it
-        // as the deployment too).
-        let (deployment, codedeploy) = match (get("codedeploy-deployment-id"), get("deployment-id"))
-        {
-            (Some(id), _) => (Some(id), true),
-            (None, Some(id)) => (Some(id), false),
-            (None, None) => (None, false),
-        };
-        let external_id = deployment.clone().or_else(|| get("task-definition-arn"));
-        let continuation = match (self.wait, &deployment, get("service")) {
-            (true, None, Some(service)) => {
-                // Asked to wait, but nothing to watch: not a success that was not seen.
-                return Outcome::Failed {
-                    configuration: false,
-                    message: format!(
-                        "service {service} was updated, but the update named no deployment to watch (wait-for-service-stability); look at the service's deployments"
-                    ),
-                    external_id,
-                };
-            }
-            (true, Some(deployment), Some(service)) => {
-                summary.push_str("; watching the roll-out");
-                // What the last result reports; a continuation token holds at most 2,048
-                // characters, so only these.
-                let kept = [
-                    "FAMILY",
-                    "TASK_DEFINITION_ARN",
-                    "TASK_DEFINITION_REVISION",
-                    "CHANGED",
-                    "SERVICE",
-                    "DEPLOYMENT_ID",
-                    "CODEDEPLOY_DEPLOYMENT_ID",
-                ];
-                let mut variables = variables.clone();
-                variables.retain(|k, _| kept.contains(&k.as_str()));
-                let mut token = Token {
-                    cluster: self.value("cluster").unwrap_or("default").to_owned(),
-                    service,
-                    deployment: deployment.clone(),
-                    codedeploy,
-                    region: self.value("region").map(str::to_owned),
-                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                    deadline: now() + (self.wait_minutes * 60.0) as u64,
-                    variables,
-                };
-                let mut text = serde_json::to_string(&token).expect("a token serialises");
-                if text.len() > TOKEN_MAX {
-                    // Long names: the last result reports fewer variables rather than none.
-                    token.variables.retain(|k, _| k == "TASK_DEFINITION_ARN");
-                    text = serde_json::to_string(&token).expect("a token serialises");
-                }
-                Some(text)
-            }
-            _ => None,
-        };
-        Outcome::Succeeded {
+        summary
+    }
+
+    /// The continuation token of a roll-out to watch, with what the last result reports; a
+    /// token holds at most 2,048 characters, so only the main variables.
+    fn token(
+        &self,
+        service: String,
+        deployment: String,
+        codedeploy: bool,
+        variables: &BTreeMap<String, String>,
+    ) -> String {
+        let kept = [
+            "FAMILY",
+            "TASK_DEFINITION_ARN",
+            "TASK_DEFINITION_REVISION",
+            "CHANGED",
+            "SERVICE",
+            "DEPLOYMENT_ID",
+            "CODEDEPLOY_DEPLOYMENT_ID",
+        ];
+        let mut variables = variables.clone();
+        variables.retain(|k, _| kept.contains(&k.as_str()));
+        let mut token = Token {
+            cluster: self.value("cluster").unwrap_or("default").to_owned(),
+            service,
+            deployment,
+            codedeploy,
+            region: self.value("region").map(str::to_owned),
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            deadline: now() + (self.wait_minutes * 60.0) as u64,
             variables,
-            summary,
-            external_id,
-            continuation,
+        };
+        let mut text = serde_json::to_string(&token).expect("a token serialises");
+        if text.len() > TOKEN_MAX {
+            // Long names: the last result reports fewer variables rather than none.
+            token.variables.retain(|k, _| k == "TASK_DEFINITION_ARN");
+            text = serde_json::to_string(&token).expect("a token serialises");
         }
+        text
     }
 }
 
