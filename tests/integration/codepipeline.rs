@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::support::ecs::{Scenario, ScriptedEcs};
 use crate::support::pipeline::{
-    ARTIFACT_SECRET, ARTIFACT_TOKEN, KMS_KEY, Pipeline, RuntimeApi, artifact_exists, job,
-    put_artifact, read_artifact,
+    ARTIFACT_SECRET, ARTIFACT_TOKEN, INPUT, KMS_KEY, OUTPUT, Pipeline, RuntimeApi, artifact_exists,
+    job, put_artifact, read_artifact,
 };
 use crate::support::{Env, Output, count};
 
@@ -18,7 +18,7 @@ const SECRET_VALUE: &str = "pipeline-db-canary-41d2";
 
 /// The example: a template whose password comes from Secrets Manager, and the build stage's
 /// `imagedefinitions.json`, zipped as the input artifact.
-fn example(env: &Env, input: &str, secret: &str) {
+fn example(env: &Env, secret: &str) {
     let template = json!({
         "family": "web",
         "executionRoleArn": "arn:aws:iam::123456789012:role/web-execution",
@@ -27,7 +27,7 @@ fn example(env: &Env, input: &str, secret: &str) {
     });
     put_artifact(
         env,
-        input,
+        INPUT,
         &[
             ("taskdef.json", &template.to_string()),
             (
@@ -84,10 +84,10 @@ fn nothing_leaked(out: &Output, pipeline: &Pipeline) {
 fn the_lambda_front_door_deploys_the_example_and_reports_output_variables() {
     let env = Env::new();
     let arn = env.secret("web/db", SECRET_VALUE);
-    example(&env, "web/BuildOutput/in.zip", "web/db");
+    example(&env, "web/db");
     let pipeline = Pipeline::start(env.port);
-    let event = json!({ "CodePipeline.job": job("job-1", r#"{"task-definition": "taskdef.json"}"#,
-        "web/BuildOutput/in.zip", "web/Deployed/out.zip", None) });
+    let event =
+        json!({ "CodePipeline.job": job("job-1", r#"{"task-definition": "taskdef.json"}"#, None) });
     let runtime = RuntimeApi::start(move |n| (n == 0).then(|| event.clone()));
     env.record();
     let out = lambda(&env, &runtime, &pipeline, None);
@@ -118,7 +118,7 @@ fn the_lambda_front_door_deploys_the_example_and_reports_output_variables() {
 
     // The output artifact: the rendered definition (the ARN, the build's image) and
     // imagedefinitions.json, encrypted with the pipeline's key.
-    let (files, sse, key) = read_artifact(&env, "web/Deployed/out.zip");
+    let (files, sse, key) = read_artifact(&env, OUTPUT);
     let rendered: Value =
         serde_json::from_str(files["task-definition.json"].as_str().unwrap()).unwrap();
     let container = &rendered["containerDefinitions"][0];
@@ -139,10 +139,10 @@ fn the_lambda_front_door_deploys_the_example_and_reports_output_variables() {
 #[test]
 fn a_failed_lookup_is_reported_as_job_failed_with_nothing_registered() {
     let env = Env::new();
-    example(&env, "web/BuildOutput/in.zip", "web/missing");
+    example(&env, "web/missing");
     let pipeline = Pipeline::start(env.port);
-    let event = json!({ "CodePipeline.job": job("job-2", r#"{"task-definition": "taskdef.json"}"#,
-        "web/BuildOutput/in.zip", "web/Deployed/out.zip", None) });
+    let event =
+        json!({ "CodePipeline.job": job("job-2", r#"{"task-definition": "taskdef.json"}"#, None) });
     let runtime = RuntimeApi::start(move |n| (n == 0).then(|| event.clone()));
     env.record();
     let out = lambda(&env, &runtime, &pipeline, None);
@@ -155,17 +155,14 @@ fn a_failed_lookup_is_reported_as_job_failed_with_nothing_registered() {
     assert!(message.contains("web/missing"), "{message}");
     assert!(message.contains("nothing was registered"), "{message}");
     assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 0);
-    assert!(
-        !artifact_exists(&env, "web/Deployed/out.zip"),
-        "no output artifact"
-    );
+    assert!(!artifact_exists(&env, OUTPUT), "no output artifact");
     nothing_leaked(&out, &pipeline);
 }
 
 #[test]
 fn malformed_user_parameters_are_a_configuration_error() {
     let env = Env::new();
-    example(&env, "web/BuildOutput/in.zip", "web/db");
+    example(&env, "web/db");
     let pipeline = Pipeline::start(env.port);
     let cases = [
         (
@@ -177,7 +174,7 @@ fn malformed_user_parameters_are_a_configuration_error() {
     ];
     let events: Vec<Value> = cases
         .iter()
-        .map(|(id, params)| json!({ "CodePipeline.job": job(id, params, "web/BuildOutput/in.zip", "web/Deployed/out.zip", None) }))
+        .map(|(id, params)| json!({ "CodePipeline.job": job(id, params, None) }))
         .collect();
     let runtime = RuntimeApi::start(move |n| events.get(n).cloned());
     env.record();
@@ -211,7 +208,7 @@ fn malformed_user_parameters_are_a_configuration_error() {
 fn a_roll_out_is_watched_across_invocations_with_a_continuation_token() {
     let env = Env::new();
     env.secret("web/db", SECRET_VALUE);
-    example(&env, "web/BuildOutput/in.zip", "web/db");
+    example(&env, "web/db");
     let pipeline = Arc::new(Pipeline::start(env.port));
     let ecs = ScriptedEcs::start(env.port, Scenario::Clean);
     let params = r#"{"task-definition": "taskdef.json", "service": "web", "wait-for-service-stability": true}"#;
@@ -219,16 +216,14 @@ fn a_roll_out_is_watched_across_invocations_with_a_continuation_token() {
     let last_token: Arc<Mutex<Option<String>>> = Arc::default();
     let runtime = RuntimeApi::start(move |n| {
         if n == 0 {
-            return Some(
-                json!({ "CodePipeline.job": job("job-6", params, "web/BuildOutput/in.zip", "web/Deployed/out.zip", None) }),
-            );
+            return Some(json!({ "CodePipeline.job": job("job-6", params, None) }));
         }
         // CodePipeline calls again while the last result carried a token (at most 20 times here).
         let token = seen.successes().last()?["continuationToken"]
             .as_str()?
             .to_owned();
         *last_token.lock().unwrap() = Some(token.clone());
-        (n < 20).then(|| json!({ "CodePipeline.job": job("job-6", params, "web/BuildOutput/in.zip", "web/Deployed/out.zip", Some(&token)) }))
+        (n < 20).then(|| json!({ "CodePipeline.job": job("job-6", params, Some(&token)) }))
     });
     let out = lambda(&env, &runtime, &pipeline, Some(&ecs));
     let successes = pipeline.successes();
@@ -262,6 +257,15 @@ fn a_roll_out_is_watched_across_invocations_with_a_continuation_token() {
     nothing_leaked(&out, &pipeline);
 }
 
+/// The example with its secret, and a scripted pipeline with one job of it waiting for a worker.
+fn one_job_queued(env: &Env, id: &str) -> Pipeline {
+    env.secret("web/db", SECRET_VALUE);
+    example(env, "web/db");
+    let pipeline = Pipeline::start(env.port);
+    pipeline.queue(job(id, r#"{"task-definition": "taskdef.json"}"#, None));
+    pipeline
+}
+
 /// Sends SIGTERM and waits for the exit; the output.
 fn stop(mut child: std::process::Child) -> Output {
     let status = std::process::Command::new("kill")
@@ -285,16 +289,7 @@ fn stop(mut child: std::process::Child) -> Output {
 #[test]
 fn two_workers_racing_for_one_job_handle_it_once_and_stop_cleanly() {
     let env = Env::new();
-    env.secret("web/db", SECRET_VALUE);
-    example(&env, "web/BuildOutput/in.zip", "web/db");
-    let pipeline = Pipeline::start(env.port);
-    pipeline.queue(job(
-        "job-7",
-        r#"{"task-definition": "taskdef.json"}"#,
-        "web/BuildOutput/in.zip",
-        "web/Deployed/out.zip",
-        None,
-    ));
+    let pipeline = one_job_queued(&env, "job-7");
     env.record();
     let worker = || {
         env.run([
@@ -322,7 +317,7 @@ fn two_workers_racing_for_one_job_handle_it_once_and_stop_cleanly() {
     assert!(pipeline.failures().is_empty());
     assert_eq!(count(&env.calls(), "RegisterTaskDefinition"), 1);
     assert!(pipeline.stub.seen("PollForJobs") >= 2);
-    let (files, ..) = read_artifact(&env, "web/Deployed/out.zip");
+    let (files, ..) = read_artifact(&env, OUTPUT);
     assert!(files.contains_key("task-definition.json"));
     for out in [&a, &b] {
         out.stderr_has("CodePipeline job worker stopped");
@@ -407,16 +402,7 @@ fn policy_for_codepipeline_adds_reporting_the_job_to_the_deploy_s_permissions() 
 #[test]
 fn a_worker_stopped_in_the_middle_of_a_job_finishes_and_reports_it() {
     let env = Env::new();
-    env.secret("web/db", SECRET_VALUE);
-    example(&env, "web/BuildOutput/in.zip", "web/db");
-    let pipeline = Pipeline::start(env.port);
-    pipeline.queue(job(
-        "job-8",
-        r#"{"task-definition": "taskdef.json"}"#,
-        "web/BuildOutput/in.zip",
-        "web/Deployed/out.zip",
-        None,
-    ));
+    let pipeline = one_job_queued(&env, "job-8");
     // ECS takes two seconds to register: the stop arrives while the job is in hand.
     let ecs = crate::support::stub::Stub::start(env.port, |request| {
         if request.operation == "RegisterTaskDefinition" {

@@ -18,15 +18,14 @@ pub const ARTIFACT_TOKEN: &str = "artifact-token-canary-9c1e";
 pub const BUCKET: &str = "pipeline-artifacts";
 pub const KMS_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/pipeline-key";
 
+/// Where every test job's input artifact lies, and where its output artifact goes.
+pub const INPUT: &str = "web/BuildOutput/in.zip";
+pub const OUTPUT: &str = "web/Deployed/out.zip";
+
 /// A job as CodePipeline hands it out (`PollForJobs`'s `jobs[]`, the Lambda event's
-/// `CodePipeline.job`).
-pub fn job(
-    id: &str,
-    user_parameters: &str,
-    input: &str,
-    output: &str,
-    continuation: Option<&str>,
-) -> Value {
+/// `CodePipeline.job`), its artifacts at [`INPUT`] and [`OUTPUT`].
+pub fn job(id: &str, user_parameters: &str, continuation: Option<&str>) -> Value {
+    let (input, output) = (INPUT, OUTPUT);
     let mut data = json!({
         "actionConfiguration": {"configuration": {"FunctionName": "ecs-secrets", "UserParameters": user_parameters}},
         "inputArtifacts": [{"name": "BuildOutput", "revision": null,
