@@ -114,7 +114,7 @@ fn pipeline_action(args: &[OsString], env: &[(OsString, OsString)]) -> Option<u8
         .build()
         .expect("a single-threaded runtime starts");
     Some(runtime.block_on(async {
-        let aws = crate::aws::Aws::load(&crate::aws::Settings::defaults()).await;
+        let aws = crate::aws::Aws::load(&cli::default_aws_settings()).await;
         match (settings, lambda) {
             (Some(settings), _) => match aws {
                 Ok(aws) => crate::codepipeline::worker::run(&aws, &settings).await,

@@ -44,23 +44,6 @@ pub struct Settings {
     pub limits: Limits,
 }
 
-impl Settings {
-    /// The inputs' defaults (`max-attempts` 5, `aws-timeout` 60 s, `max-concurrency` 32,
-    /// `max-requests-per-second` 20), the Region from the SDK's chain: for a front door that
-    /// takes no inputs of its own (a job's inputs go to the run it starts).
-    pub fn defaults() -> Self {
-        Settings {
-            region: None,
-            limits: Limits {
-                max_attempts: 5,
-                timeout: Duration::from_mins(1),
-                concurrency: 32,
-                requests_per_second: 20.0,
-            },
-        }
-    }
-}
-
 /// The SDK configuration, from which clients for any Region are made, and the rate limit that
 /// Parameter Store calls keep to.
 pub struct Aws {

@@ -21,6 +21,7 @@ use crate::command::Command;
 use crate::error::Error;
 use crate::logging::Logging;
 use raw::Raw;
+pub use settings::default_aws_settings;
 use table::{INPUTS, InputSpec, Kind};
 
 /// A command's name, before its settings are read.

@@ -547,6 +547,13 @@ fn format(raw: &Raw) -> Result<Format, Error> {
     }
 }
 
+/// The AWS settings of a run that takes no inputs of its own (the CodePipeline front doors; a
+/// job's inputs go to the run it starts): the inputs' defaults, the Region from the SDK's chain.
+pub fn default_aws_settings() -> aws::Settings {
+    let none = std::collections::BTreeMap::new();
+    aws_settings(&Raw::collect(Name::Deploy, None, &none)).expect("the inputs' defaults are valid")
+}
+
 fn aws_settings(raw: &Raw) -> Result<aws::Settings, Error> {
     let number =
         |name| -> Result<f64, Error> { Ok(raw.number(name)?.expect("limits have defaults")) };
